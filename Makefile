@@ -1,0 +1,48 @@
+# Quick start: `make demo` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.walink-installed
+PEER_STAMP := tests/peer/node_modules/.walink-installed
+
+.PHONY: demo test lint typecheck pytest peer bench diagrams proto clean
+
+demo: $(STAMP)
+	$(BIN)/walink demo
+
+test: $(STAMP) peer lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) peer
+	$(BIN)/python -m pytest
+
+# The virtual environment: an editable install with the test and trio extras.
+# setup.py compiles the codec with mypyc where a C compiler exists.
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,trio]'
+	touch $@
+
+# The Baileys peer (tests/peer). Missing node or npm is a failure under CI=true, a warning otherwise.
+peer:
+	@bash scripts/install-peer.sh
+
+bench: $(STAMP) peer
+	$(BIN)/python benchmarks/codec.py
+
+diagrams: $(STAMP)
+	$(BIN)/walink diagram --format mermaid -o diagrams/connection.mmd
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info tests/peer/node_modules
+	find walink -name '*.so' -delete

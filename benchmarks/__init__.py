@@ -1,0 +1,1 @@
+"""Benchmarks: numbers, not assertions. Run with `make bench`."""

@@ -1,0 +1,1 @@
+"""Private: one module per ``walink`` subcommand (see walink.cli)."""
