@@ -55,7 +55,7 @@ def _checked(original: Callable[..., Any], address_index: int) -> Callable[..., 
 @contextmanager
 def loopback_only() -> Iterator[None]:
     """Patch ``socket.socket`` so that every outgoing address is checked while active."""
-    originals = {
+    originals: dict[str, Callable[..., Any]] = {
         "connect": socket.socket.connect,
         "connect_ex": socket.socket.connect_ex,
         "sendto": socket.socket.sendto,
