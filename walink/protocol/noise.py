@@ -1,0 +1,585 @@
+"""Noise_XX_25519_AESGCM_SHA256 as WhatsApp Web speaks it: initiator, responder, transport cipher.
+
+Theory of operation (PROTOCOL.md §2). The pattern is the standard XX one::
+
+    -> e                     ClientHello{ephemeral}
+    <- e, ee, s, es          ServerHello{ephemeral, static, payload = CertChain}
+    -> s, se                 ClientFinish{static, payload = ClientPayload}
+
+with three WhatsApp details: the protocol name is exactly 32 bytes and so is used as ``h`` and
+``ck`` without hashing; the prologue is the 4-byte ``WA 06 03`` header (never the ``ED`` routing
+prefix); and during the handshake one nonce counter serves both directions, reset by every MixKey.
+The split gives ``HKDF(ck, "")[0:32]`` for client → server and ``[32:64]`` for server → client.
+The nonce is 8 zero bytes then a big-endian 32-bit counter, so a key is good for 2^32 messages.
+
+Both roles are small sans-IO state objects that deal in ``HandshakeMessage`` protobuf bytes; the
+intro header and the 3-byte framing belong to ``frames.py``. Every failure is typed: the peer's
+mistakes raise ``RemoteProtocolError`` subclasses, the caller's raise ``LocalProtocolError``
+subclasses, and after any failure the object refuses every later call (sticky error state).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
+
+from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.proto import wa_pb2
+
+__all__ = [
+    "KEY_SIZE",
+    "MAX_COUNTER",
+    "NOISE_MODE",
+    "TAG_SIZE",
+    "WA_PROLOGUE",
+    "ClientFinishResult",
+    "HandshakeKeyError",
+    "HandshakeMessageError",
+    "HandshakeStateError",
+    "KeyPairLike",
+    "NoiseDecryptError",
+    "NoiseInitiator",
+    "NoiseResponder",
+    "RandomBytes",
+    "ReceiveCounterExhaustedError",
+    "SendCounterExhaustedError",
+    "ServerHelloResult",
+    "ServerVerifier",
+    "StaticKey",
+    "TransportCipher",
+    "TransportStateError",
+]
+
+NOISE_MODE = b"Noise_XX_25519_AESGCM_SHA256\x00\x00\x00\x00"
+"""The protocol name; being exactly 32 bytes it is the initial ``h`` and ``ck`` as-is."""
+
+WA_PROLOGUE = b"WA\x06\x03"
+"""The Noise prologue: the WA intro header, even when an ``ED`` routing prefix is sent before it."""
+
+KEY_SIZE = 32
+TAG_SIZE = 16
+MAX_COUNTER = 2**32 - 1
+"""The last nonce counter value a key may use: the IV only has 32 bits for it."""
+
+_ENCRYPTED_KEY_SIZE = KEY_SIZE + TAG_SIZE
+_IV_PREFIX = bytes(8)
+_EMPTY = b""
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class NoiseDecryptError(RemoteProtocolError):
+    """An AES-GCM tag did not verify: wrong key, wrong counter, or tampered bytes."""
+
+
+class HandshakeMessageError(RemoteProtocolError):
+    """A handshake message does not parse, misses a field, or has a field of the wrong size."""
+
+
+class HandshakeKeyError(RemoteProtocolError):
+    """The peer's public key gives no usable Diffie-Hellman secret (a low-order point)."""
+
+
+class ReceiveCounterExhaustedError(RemoteProtocolError):
+    """The peer sent more messages than one key may decrypt (2^32)."""
+
+
+class SendCounterExhaustedError(LocalProtocolError):
+    """The caller asked to encrypt more messages than one key may encrypt (2^32)."""
+
+
+class HandshakeStateError(LocalProtocolError):
+    """A handshake step was called out of order, or after the handshake had failed."""
+
+
+class TransportStateError(LocalProtocolError):
+    """The transport cipher was used after a failure had broken it."""
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+class KeyPairLike(Protocol):
+    """Any X25519 key pair with raw 32-byte ``private`` and ``public`` (``keys.KeyPair`` fits)."""
+
+    @property
+    def private(self) -> bytes: ...
+
+    @property
+    def public(self) -> bytes: ...
+
+
+StaticKey = KeyPairLike | X25519PrivateKey
+"""A long-term key: a key pair, or a prepared ``X25519PrivateKey`` (saves a scalar multiplication
+per handshake, which a server answering many clients wants)."""
+
+RandomBytes = Callable[[int], bytes]
+"""An injected random source with the signature of ``os.urandom``."""
+
+
+def _private_key(key: StaticKey) -> X25519PrivateKey:
+    if isinstance(key, X25519PrivateKey):
+        return key
+    try:
+        return X25519PrivateKey.from_private_bytes(bytes(key.private))
+    except ValueError as exc:
+        raise LocalProtocolError(f"an X25519 private key is 32 bytes: {exc}") from exc
+
+
+def _ephemeral_key(ephemeral: KeyPairLike | None, rng: RandomBytes | None) -> X25519PrivateKey:
+    if (ephemeral is None) == (rng is None):
+        raise LocalProtocolError("give exactly one of an ephemeral key pair or an rng")
+    if ephemeral is not None:
+        return _private_key(ephemeral)
+    assert rng is not None
+    seed = rng(KEY_SIZE)
+    if len(seed) != KEY_SIZE:
+        raise LocalProtocolError(f"the rng returned {len(seed)} bytes, not {KEY_SIZE}")
+    # X25519 clamps the scalar itself, so any 32 random bytes are a valid private key.
+    return X25519PrivateKey.from_private_bytes(seed)
+
+
+def _public_bytes(key: X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes_raw()
+
+
+def _dh(private: X25519PrivateKey, public: bytes) -> bytes:
+    # Sizes are checked before this point; the only failure left is an all-zero shared secret,
+    # which a low-order public key produces and which would make the handshake keys guessable.
+    try:
+        return private.exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError as exc:
+        raise HandshakeKeyError(f"unusable peer public key: {exc}") from exc
+
+
+# --- primitives ---------------------------------------------------------------------------------
+
+
+_HMAC_INNER = bytes(byte ^ 0x36 for byte in range(256))
+_HMAC_OUTER = bytes(byte ^ 0x5C for byte in range(256))
+_SHA256_BLOCK = 64
+
+
+def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
+    """RFC 5869 HKDF-SHA256 with empty info and 64 bytes of output.
+
+    HMAC is spelled out on ``hashlib`` (the construction of ``hmac.py``): it runs eight times per
+    handshake pair, and reusing the padded PRK state for both expand blocks halves its cost.
+    """
+    padded_salt = salt.ljust(_SHA256_BLOCK, b"\x00")
+    inner = hashlib.sha256(padded_salt.translate(_HMAC_INNER) + ikm).digest()
+    prk = hashlib.sha256(padded_salt.translate(_HMAC_OUTER) + inner).digest()
+    padded_prk = prk.ljust(_SHA256_BLOCK, b"\x00")
+    expand_inner = hashlib.sha256(padded_prk.translate(_HMAC_INNER))
+    expand_outer = hashlib.sha256(padded_prk.translate(_HMAC_OUTER))
+    first_inner = expand_inner.copy()
+    first_inner.update(b"\x01")
+    first_outer = expand_outer.copy()
+    first_outer.update(first_inner.digest())
+    first = first_outer.digest()
+    expand_inner.update(first + b"\x02")
+    expand_outer.update(expand_inner.digest())
+    return first + expand_outer.digest()
+
+
+def _iv(counter: int) -> bytes:
+    return _IV_PREFIX + counter.to_bytes(4, "big")
+
+
+class _SymmetricState:
+    """h, ck and the handshake cipher with its single counter shared by both directions."""
+
+    __slots__ = ("_aead", "_ck", "_counter", "h")
+
+    def __init__(self, prologue: bytes) -> None:
+        self.h = NOISE_MODE
+        self._ck = NOISE_MODE
+        self._aead: AESGCM | None = None
+        self._counter = 0
+        self.mix_hash(prologue)
+
+    def mix_hash(self, data: bytes) -> None:
+        self.h = hashlib.sha256(self.h + data).digest()
+
+    def mix_key(self, ikm: bytes) -> None:
+        out = _hkdf64(self._ck, ikm)
+        self._ck = out[:32]
+        self._aead = AESGCM(out[32:])
+        self._counter = 0
+
+    def _cipher(self) -> AESGCM:
+        # Unreachable from the public API: every EncryptAndHash follows a MixKey in XX.
+        if self._aead is None:
+            raise HandshakeStateError("no handshake key yet")
+        return self._aead
+
+    def encrypt_and_hash(self, plaintext: bytes) -> bytes:
+        ciphertext = self._cipher().encrypt(_iv(self._counter), plaintext, self.h)
+        self._counter += 1
+        self.mix_hash(ciphertext)
+        return ciphertext
+
+    def decrypt_and_hash(self, ciphertext: bytes, what: str) -> bytes:
+        try:
+            plaintext = self._cipher().decrypt(_iv(self._counter), ciphertext, self.h)
+        except InvalidTag as exc:
+            raise NoiseDecryptError(f"{what}: authentication tag mismatch") from exc
+        self._counter += 1
+        self.mix_hash(ciphertext)
+        return plaintext
+
+    def split(self) -> tuple[bytes, bytes]:
+        """The (client → server, server → client) transport keys."""
+        out = _hkdf64(self._ck, _EMPTY)
+        return out[:32], out[32:]
+
+
+# --- transport ----------------------------------------------------------------------------------
+
+
+class TransportCipher:
+    """AES-256-GCM after the split: one key and one 32-bit counter per direction, empty AAD.
+
+    A failed decryption breaks the cipher for good: the stream is no longer trustworthy, and
+    the counters could no longer be kept in step with the peer's.
+    """
+
+    __slots__ = ("_broken", "_decrypt", "_decrypt_counter", "_encrypt", "_encrypt_counter")
+
+    def __init__(
+        self,
+        *,
+        encrypt_key: bytes,
+        decrypt_key: bytes,
+        encrypt_counter: int = 0,
+        decrypt_counter: int = 0,
+    ) -> None:
+        """Counters other than 0 are for tests and replays; a live session starts at 0."""
+        if len(encrypt_key) != KEY_SIZE or len(decrypt_key) != KEY_SIZE:
+            raise LocalProtocolError("transport keys are 32 bytes")
+        for counter in (encrypt_counter, decrypt_counter):
+            if not 0 <= counter <= MAX_COUNTER + 1:
+                raise LocalProtocolError(f"a counter is in 0..2^32, not {counter}")
+        self._encrypt = AESGCM(encrypt_key)
+        self._decrypt = AESGCM(decrypt_key)
+        self._encrypt_counter = encrypt_counter
+        self._decrypt_counter = decrypt_counter
+        self._broken = False
+
+    @property
+    def encrypt_counter(self) -> int:
+        """How many messages this side has encrypted."""
+        return self._encrypt_counter
+
+    @property
+    def decrypt_counter(self) -> int:
+        """How many messages this side has decrypted."""
+        return self._decrypt_counter
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise TransportStateError("the transport cipher failed earlier and is unusable")
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """Encrypt one frame payload: ciphertext followed by the 16-byte tag."""
+        self._check_usable()
+        counter = self._encrypt_counter
+        if counter > MAX_COUNTER:
+            self._broken = True
+            raise SendCounterExhaustedError("2^32 messages sent with one key: reconnect")
+        self._encrypt_counter = counter + 1
+        return self._encrypt.encrypt(_IV_PREFIX + counter.to_bytes(4, "big"), plaintext, None)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """Decrypt one frame payload, or raise ``NoiseDecryptError`` and break the cipher."""
+        self._check_usable()
+        counter = self._decrypt_counter
+        if counter > MAX_COUNTER:
+            self._broken = True
+            raise ReceiveCounterExhaustedError("the peer sent more than 2^32 messages on one key")
+        if len(ciphertext) < TAG_SIZE:
+            self._broken = True
+            raise NoiseDecryptError(f"a frame of {len(ciphertext)} bytes cannot hold a tag")
+        try:
+            plaintext = self._decrypt.decrypt(
+                _IV_PREFIX + counter.to_bytes(4, "big"), ciphertext, None
+            )
+        except InvalidTag as exc:
+            self._broken = True
+            raise NoiseDecryptError(f"frame {counter}: authentication tag mismatch") from exc
+        self._decrypt_counter = counter + 1
+        return plaintext
+
+
+# --- handshake messages -------------------------------------------------------------------------
+
+
+def _parse_handshake(data: bytes) -> wa_pb2.HandshakeMessage:
+    message = wa_pb2.HandshakeMessage()
+    try:
+        message.ParseFromString(bytes(data))
+    except DecodeError as exc:
+        raise HandshakeMessageError(f"undecodable HandshakeMessage: {exc}") from exc
+    return message
+
+
+def _require_size(value: bytes, size: int, what: str) -> bytes:
+    if len(value) != size:
+        raise HandshakeMessageError(f"{what} is {len(value)} bytes, not {size}")
+    return value
+
+
+def _require_ciphertext(value: bytes, what: str) -> bytes:
+    if len(value) < TAG_SIZE:
+        raise HandshakeMessageError(f"{what} is {len(value)} bytes, too short for a tag")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerHelloResult:
+    """What the initiator learned from a ServerHello, for the caller's certificate check."""
+
+    server_static: bytes
+    """The server's 32-byte static public key; the leaf certificate must carry this key."""
+    cert_chain: bytes
+    """The decrypted payload: an encoded ``CertChain``, not yet verified by this module."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientFinishResult:
+    """What the responder learned from a ClientFinish."""
+
+    client_static: bytes
+    """The client's 32-byte static public key (its ``noiseKey``)."""
+    payload: bytes
+    """The decrypted payload: an encoded ``ClientPayload``, not parsed by this module."""
+
+
+ServerVerifier = Callable[[bytes, bytes], object]
+"""``verify(cert_chain, server_static)``: raise (a ``RemoteProtocolError``) to reject the server."""
+
+
+class _Step(enum.Enum):
+    START = enum.auto()
+    HELLO = enum.auto()
+    FINISH = enum.auto()
+    TRANSPORT = enum.auto()
+    FAILED = enum.auto()
+
+
+class _Handshake:
+    """The step bookkeeping both roles share: order checks and the sticky failure."""
+
+    def __init__(self) -> None:
+        self._step = _Step.START
+        self._transport: TransportCipher | None = None
+
+    def _enter(self, expected: _Step, action: str) -> None:
+        if self._step is _Step.FAILED:
+            raise HandshakeStateError(f"cannot {action}: the handshake failed earlier")
+        if self._step is not expected:
+            raise HandshakeStateError(
+                f"cannot {action} in step {self._step.name}, only in {expected.name}"
+            )
+
+    def _fail(self) -> None:
+        self._step = _Step.FAILED
+        self._transport = None
+
+    @property
+    def transport(self) -> TransportCipher:
+        """The transport cipher pair, once the handshake has completed."""
+        if self._transport is None:
+            raise HandshakeStateError(f"no transport cipher in step {self._step.name}")
+        return self._transport
+
+    @property
+    def failed(self) -> bool:
+        """Whether a step has failed (every later call raises ``HandshakeStateError``)."""
+        return self._step is _Step.FAILED
+
+
+class NoiseInitiator(_Handshake):
+    """The client role: ``client_hello()``, ``receive_server_hello(data)``, ``client_finish(p)``."""
+
+    def __init__(
+        self,
+        *,
+        static: StaticKey,
+        ephemeral: KeyPairLike | None = None,
+        rng: RandomBytes | None = None,
+        prologue: bytes = WA_PROLOGUE,
+        verify_server: ServerVerifier | None = None,
+    ) -> None:
+        """``static`` is the long-term noise key; pass either ``ephemeral`` or ``rng``.
+
+        ``verify_server``, when given, checks the certificate chain inside
+        ``receive_server_hello`` and fails the handshake if it raises.
+        """
+        super().__init__()
+        self._static = _private_key(static)
+        self._ephemeral = _ephemeral_key(ephemeral, rng)
+        self._ephemeral_public = _public_bytes(self._ephemeral)
+        self._verify_server = verify_server
+        self._state = _SymmetricState(prologue)
+        self._server_ephemeral = b""
+
+    def client_hello(self) -> bytes:
+        """The ClientHello ``HandshakeMessage`` bytes (to be framed after the intro header)."""
+        self._enter(_Step.START, "send ClientHello")
+        self._state.mix_hash(self._ephemeral_public)
+        message = wa_pb2.HandshakeMessage()
+        message.client_hello.ephemeral = self._ephemeral_public
+        self._step = _Step.HELLO
+        return message.SerializeToString()
+
+    def receive_server_hello(self, data: bytes) -> ServerHelloResult:
+        """Consume the ServerHello; return the server static key and the decrypted cert chain."""
+        self._enter(_Step.HELLO, "receive ServerHello")
+        try:
+            result = self._receive_server_hello(data)
+            if self._verify_server is not None:
+                self._verify_server(result.cert_chain, result.server_static)
+        except BaseException:
+            self._fail()
+            raise
+        self._step = _Step.FINISH
+        return result
+
+    def _receive_server_hello(self, data: bytes) -> ServerHelloResult:
+        message = _parse_handshake(data)
+        if not message.HasField("server_hello"):
+            raise HandshakeMessageError("expected a ServerHello, got none")
+        hello = message.server_hello
+        ephemeral = _require_size(hello.ephemeral, KEY_SIZE, "ServerHello.ephemeral")
+        encrypted_static = _require_size(hello.static, _ENCRYPTED_KEY_SIZE, "ServerHello.static")
+        encrypted_chain = _require_ciphertext(hello.payload, "ServerHello.payload")
+        state = self._state
+        state.mix_hash(ephemeral)
+        state.mix_key(_dh(self._ephemeral, ephemeral))
+        server_static = state.decrypt_and_hash(encrypted_static, "ServerHello.static")
+        state.mix_key(_dh(self._ephemeral, server_static))
+        cert_chain = state.decrypt_and_hash(encrypted_chain, "ServerHello.payload")
+        self._server_ephemeral = ephemeral
+        return ServerHelloResult(server_static=server_static, cert_chain=cert_chain)
+
+    def client_finish(self, payload: bytes) -> bytes:
+        """The ClientFinish bytes carrying ``payload`` (an encoded ClientPayload); then split."""
+        self._enter(_Step.FINISH, "send ClientFinish")
+        try:
+            state = self._state
+            encrypted_static = state.encrypt_and_hash(_public_bytes(self._static))
+            state.mix_key(_dh(self._static, self._server_ephemeral))
+            encrypted_payload = state.encrypt_and_hash(bytes(payload))
+            message = wa_pb2.HandshakeMessage()
+            message.client_finish.static = encrypted_static
+            message.client_finish.payload = encrypted_payload
+            to_server, to_client = state.split()
+        except BaseException:
+            self._fail()
+            raise
+        self._transport = TransportCipher(encrypt_key=to_server, decrypt_key=to_client)
+        self._step = _Step.TRANSPORT
+        return message.SerializeToString()
+
+    @property
+    def handshake_hash(self) -> bytes:
+        """The current ``h`` (after the handshake: the channel binding value)."""
+        return self._state.h
+
+
+class NoiseResponder(_Handshake):
+    """The server role: ``receive_client_hello(data)``, ``server_hello(chain)``, then
+    ``receive_client_finish(data)``."""
+
+    def __init__(
+        self,
+        *,
+        static: StaticKey,
+        ephemeral: KeyPairLike | None = None,
+        rng: RandomBytes | None = None,
+        prologue: bytes = WA_PROLOGUE,
+    ) -> None:
+        """``static`` is the key the leaf certificate names; pass ``ephemeral`` or ``rng``."""
+        super().__init__()
+        self._static = _private_key(static)
+        self._ephemeral = _ephemeral_key(ephemeral, rng)
+        self._state = _SymmetricState(prologue)
+        self._client_ephemeral = b""
+
+    def receive_client_hello(self, data: bytes) -> None:
+        """Consume the ClientHello ``HandshakeMessage`` bytes (intro header and framing removed)."""
+        self._enter(_Step.START, "receive ClientHello")
+        try:
+            message = _parse_handshake(data)
+            if not message.HasField("client_hello"):
+                raise HandshakeMessageError("expected a ClientHello, got none")
+            ephemeral = _require_size(
+                message.client_hello.ephemeral, KEY_SIZE, "ClientHello.ephemeral"
+            )
+        except BaseException:
+            self._fail()
+            raise
+        self._state.mix_hash(ephemeral)
+        self._client_ephemeral = ephemeral
+        self._step = _Step.HELLO
+
+    def server_hello(self, cert_chain: bytes) -> bytes:
+        """The ServerHello bytes, carrying ``cert_chain`` (an encoded CertChain) encrypted."""
+        self._enter(_Step.HELLO, "send ServerHello")
+        try:
+            state = self._state
+            ephemeral_public = _public_bytes(self._ephemeral)
+            state.mix_hash(ephemeral_public)
+            state.mix_key(_dh(self._ephemeral, self._client_ephemeral))
+            encrypted_static = state.encrypt_and_hash(_public_bytes(self._static))
+            state.mix_key(_dh(self._static, self._client_ephemeral))
+            encrypted_chain = state.encrypt_and_hash(bytes(cert_chain))
+        except BaseException:
+            self._fail()
+            raise
+        message = wa_pb2.HandshakeMessage()
+        hello = message.server_hello
+        hello.ephemeral = ephemeral_public
+        hello.static = encrypted_static
+        hello.payload = encrypted_chain
+        self._step = _Step.FINISH
+        return message.SerializeToString()
+
+    def receive_client_finish(self, data: bytes) -> ClientFinishResult:
+        """Consume the ClientFinish; return the client static key and ClientPayload; then split."""
+        self._enter(_Step.FINISH, "receive ClientFinish")
+        try:
+            message = _parse_handshake(data)
+            if not message.HasField("client_finish"):
+                raise HandshakeMessageError("expected a ClientFinish, got none")
+            finish = message.client_finish
+            encrypted_static = _require_size(
+                finish.static, _ENCRYPTED_KEY_SIZE, "ClientFinish.static"
+            )
+            encrypted_payload = _require_ciphertext(finish.payload, "ClientFinish.payload")
+            state = self._state
+            client_static = state.decrypt_and_hash(encrypted_static, "ClientFinish.static")
+            state.mix_key(_dh(self._ephemeral, client_static))
+            payload = state.decrypt_and_hash(encrypted_payload, "ClientFinish.payload")
+            to_server, to_client = state.split()
+        except BaseException:
+            self._fail()
+            raise
+        self._transport = TransportCipher(encrypt_key=to_client, decrypt_key=to_server)
+        self._step = _Step.TRANSPORT
+        return ClientFinishResult(client_static=client_static, payload=payload)
+
+    @property
+    def handshake_hash(self) -> bytes:
+        """The current ``h`` (after the handshake: the channel binding value)."""
+        return self._state.h
