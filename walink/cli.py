@@ -18,6 +18,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "walink._commands.version",
     "walink._commands.demo",
+    "walink._commands.diagram",
 )
 
 EXIT_OK = 0
