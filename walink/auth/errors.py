@@ -1,0 +1,42 @@
+"""Errors of the credential stores, named by cause (the trio convention).
+
+Every error names the file (or database) it is about, because the reader of the message is a
+person deciding whether to restore a backup: "corrupt" and "locked" need different actions, and
+neither may ever be answered by silently making a fresh identity.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class AuthStoreError(Exception):
+    """Base class of every error a credential store raises on purpose."""
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(message if path is None else f"{message}: {os.fspath(path)}")
+        self.path = None if path is None else os.fspath(path)
+
+
+class CorruptStoreError(AuthStoreError):
+    """The store exists but its contents cannot be parsed: truncated, garbled, wrong shape."""
+
+
+class UnknownSchemaError(CorruptStoreError):
+    """The store was written by a newer walink (or something else) with a schema we do not know."""
+
+
+class StoreReadError(AuthStoreError):
+    """The store exists but the operating system refused to read it (EACCES, EIO, ...)."""
+
+
+class StoreWriteError(AuthStoreError):
+    """A save failed (ENOSPC, EROFS, EACCES, ...); the previously saved state is unchanged."""
+
+
+class StoreLockedError(AuthStoreError):
+    """Another writer (in this process or another) holds the store's writer lock."""
+
+
+class StoreClosedError(AuthStoreError):
+    """The store was closed; open a new one to keep writing."""
