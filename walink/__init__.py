@@ -17,14 +17,68 @@ _EXPORTS: dict[str, str] = {
     "Node": "walink.protocol.binary",
     "encode_node": "walink.protocol.binary",
     "decode_node": "walink.protocol.binary",
+    "Jid": "walink.protocol.binary",
+    "ProtocolError": "walink.protocol.errors",
+    "LocalProtocolError": "walink.protocol.errors",
+    "RemoteProtocolError": "walink.protocol.errors",
+    "KeyPair": "walink.protocol.keys",
+    "SignedKeyPair": "walink.protocol.keys",
+    "xeddsa_sign": "walink.protocol.keys",
+    "xeddsa_verify": "walink.protocol.keys",
+    "TrustRoot": "walink.protocol.certs",
+    "WHATSAPP_ROOT": "walink.protocol.certs",
+    "CertificateError": "walink.protocol.certs",
+    "CloseReason": "walink.fsm",
+    "Disconnect": "walink.fsm",
+    "DisconnectReason": "walink.fsm",
+    "ReconnectPolicy": "walink.fsm",
+    "PolicyConfig": "walink.fsm",
+    "Decision": "walink.fsm",
+    "ReconnectHistory": "walink.fsm",
+    "ConnectionMachine": "walink.fsm",
+    "Creds": "walink.auth",
+    "SQLiteStore": "walink.auth",
+    "MultiFileStore": "walink.auth",
+    "MemoryStore": "walink.auth",
+    "AuthStore": "walink.auth",
+    "AuthStoreError": "walink.auth",
+    "CorruptStoreError": "walink.auth",
+    "StoreLockedError": "walink.auth",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
+    from walink.auth import AuthStore as AuthStore
+    from walink.auth import AuthStoreError as AuthStoreError
+    from walink.auth import CorruptStoreError as CorruptStoreError
+    from walink.auth import Creds as Creds
+    from walink.auth import MemoryStore as MemoryStore
+    from walink.auth import MultiFileStore as MultiFileStore
+    from walink.auth import SQLiteStore as SQLiteStore
+    from walink.auth import StoreLockedError as StoreLockedError
+    from walink.fsm import CloseReason as CloseReason
+    from walink.fsm import ConnectionMachine as ConnectionMachine
+    from walink.fsm import Decision as Decision
+    from walink.fsm import Disconnect as Disconnect
+    from walink.fsm import DisconnectReason as DisconnectReason
+    from walink.fsm import PolicyConfig as PolicyConfig
+    from walink.fsm import ReconnectHistory as ReconnectHistory
+    from walink.fsm import ReconnectPolicy as ReconnectPolicy
+    from walink.protocol.binary import Jid as Jid
     from walink.protocol.binary import Node as Node
     from walink.protocol.binary import decode_node as decode_node
     from walink.protocol.binary import encode_node as encode_node
+    from walink.protocol.certs import WHATSAPP_ROOT as WHATSAPP_ROOT
+    from walink.protocol.certs import CertificateError as CertificateError
+    from walink.protocol.certs import TrustRoot as TrustRoot
+    from walink.protocol.errors import LocalProtocolError as LocalProtocolError
+    from walink.protocol.errors import ProtocolError as ProtocolError
+    from walink.protocol.errors import RemoteProtocolError as RemoteProtocolError
+    from walink.protocol.keys import KeyPair as KeyPair
+    from walink.protocol.keys import SignedKeyPair as SignedKeyPair
+    from walink.protocol.keys import xeddsa_sign as xeddsa_sign
+    from walink.protocol.keys import xeddsa_verify as xeddsa_verify
 
 
 def __getattr__(name: str) -> Any:
