@@ -1,0 +1,1 @@
+"""Private modules of ``walink.session`` (import from ``walink.session``)."""

@@ -1,0 +1,61 @@
+"""The session's configuration: every timer and option, with Baileys' defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from walink.fsm.policy import PolicyConfig
+from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
+from walink.protocol.connection import ServerVerifier
+from walink.protocol.payload import PayloadOptions
+
+__all__ = ["SessionConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionConfig:
+    """Options of a ``ClientSession``. Times are in seconds on the caller's clock."""
+
+    payload: PayloadOptions = field(default_factory=PayloadOptions)
+    """Browser, version, country, push name, full-history flag (the ClientPayload)."""
+    trust_root: TrustRoot = WHATSAPP_ROOT
+    """The root the server's certificate chain must lead to (the emulator's ``trust_root``)."""
+    verify_server: ServerVerifier | None = field(default=None, repr=False)
+    """Replaces the chain check entirely when set (replay of a capture, special tests)."""
+    connect_timeout: float = 20.0
+    """From ``start`` until the first node after the handshake (Baileys ``connectTimeoutMs``)."""
+    keepalive_interval: float = 30.0
+    """A ping goes out after this long without receiving anything (Baileys: 30 s)."""
+    keepalive_timeout: float = 10.0
+    """Then, this long more without receiving anything ends with ``KEEPALIVE_TIMEOUT``."""
+    query_timeout: float | None = 60.0
+    """Default deadline of ``query`` (Baileys ``defaultQueryTimeoutMs``); None: wait forever."""
+    qr_first_timeout: float = 60.0
+    """How long the first QR is shown."""
+    qr_next_timeout: float = 20.0
+    """How long each further QR is shown."""
+    logout_timeout: float = 5.0
+    """How long ``logout`` waits for the server to confirm before it ends the attempt anyway."""
+    mark_online_on_connect: bool = False
+    """Announce ``available`` at open (Baileys' default is True: walink stays quiet unless asked,
+    so a bot does not silence the phone's notifications merely by connecting)."""
+    fire_init_queries: bool = True
+    """At open, ask for abt props, the block list and the privacy settings (as Baileys does)."""
+    auto_ack: bool = True
+    """Ack messages, receipts, notifications and calls as they are reported (PROTOCOL.md §5.8)."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """The reconnection policy's numbers and rules."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "connect_timeout",
+            "keepalive_interval",
+            "keepalive_timeout",
+            "qr_first_timeout",
+            "qr_next_timeout",
+            "logout_timeout",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if self.query_timeout is not None and not self.query_timeout > 0:
+            raise ValueError("query_timeout must be positive or None")

@@ -1,0 +1,639 @@
+"""``ClientSession``: the whole client lifecycle without I/O (see ``walink.session``'s docstring).
+
+This module holds the public surface, the attempt lifecycle (start, close, timers) and the node
+dispatch; ``walink._session.flows`` holds what the nodes start (pairing, login, keepalive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import replace
+
+from statemachine.exceptions import TransitionNotAllowed
+
+from walink._session import flows
+from walink._session.attempt import Attempt, NodeTransport, OnAnswer, PendingQuery
+from walink._session.config import SessionConfig
+from walink._session.events import (
+    Closed,
+    ConnectionUpdate,
+    CredsUpdate,
+    NodeReceived,
+    QueryError,
+    QueryFailure,
+    QueryResult,
+    SaveRequest,
+    SessionEvent,
+)
+from walink._session.nodes import parse_int
+from walink._session.outbox import Deferred, Outbox
+from walink.auth.model import Creds
+from walink.auth.store import KeyUpdates
+from walink.fsm.machine import ConnectionMachine
+from walink.fsm.policy import ReconnectHistory, ReconnectPolicy
+from walink.fsm.reasons import (
+    CloseReason,
+    Disconnect,
+    UpgradeRejected,
+    WebSocketClosed,
+    classify,
+)
+from walink.protocol.binary import Node
+from walink.protocol.connection import ClientConnection
+from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.events import ConnectionClosed, ServerAuthenticated
+from walink.protocol.events import NodeReceived as TransportNode
+
+__all__ = ["ClientSession", "NodeTransport", "TransportCause"]
+
+TransportCause = BaseException | WebSocketClosed | UpgradeRejected | None
+"""What ended the transport: an exception, a WebSocket close, a refused upgrade, or None (EOF)."""
+
+
+class ClientSession:
+    """The sans-IO client lifecycle. See ``walink.session`` for the caller protocol."""
+
+    def __init__(
+        self,
+        *,
+        creds: Creds,
+        rng: random.Random,
+        config: SessionConfig | None = None,
+        history: ReconnectHistory | None = None,
+    ) -> None:
+        """``creds``: loaded from the store, or ``Creds.new(rng.randbytes)`` for a new device.
+
+        ``rng`` is the session's only randomness (message ids, pre-keys, nonces, the ADV secret
+        of a refresh, the policy's jitter): seed it and the whole run is reproducible.
+        ``history`` carries the policy's memory over from an earlier session object.
+        """
+        self.config = config if config is not None else SessionConfig()
+        self._rng = rng
+        self._creds = creds
+        self._policy = ReconnectPolicy(self.config.policy)
+        self._history = history if history is not None else ReconnectHistory()
+        self._machine = ConnectionMachine()
+        self._events: deque[SessionEvent] = deque()
+        self._outbox = Outbox()
+        self._attempt: Attempt | None = None
+        self._next_token = 1
+        self._unconfirmed: set[int] = set()
+        self._reconnect_at: float | None = None
+        self._server_offset = 0.0
+        self._qr: str | None = None
+        self._is_new_login = False
+        self._pending_notifications = False
+        self._is_online = False
+        self._last_update: ConnectionUpdate | None = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def creds(self) -> Creds:
+        """The current credentials (what the last ``SaveRequest`` carried, or the initial)."""
+        return self._creds
+
+    @property
+    def state(self) -> str:
+        """The lifecycle state (``"awaiting_qr"``, ``"open"``, ``"backing_off"``...)."""
+        return self._machine.state_id
+
+    @property
+    def connection(self) -> str:
+        """Baileys' ``connection`` value: ``"connecting"``, ``"open"`` or ``"close"``."""
+        return self._machine.connection
+
+    @property
+    def attempt_alive(self) -> bool:
+        """Between ``start`` and this attempt's ``Closed`` event."""
+        return self._attempt is not None
+
+    @property
+    def finished(self) -> bool:
+        """The lifecycle reached a final state: ``start`` is refused from now on."""
+        return self._machine.finished
+
+    @property
+    def reconnect_at(self) -> float | None:
+        """When the policy wants the next ``start`` (None while an attempt runs, or final)."""
+        return self._reconnect_at
+
+    @property
+    def last_disconnect(self) -> Disconnect | None:
+        """The latest close (including a 515 restart)."""
+        return self._machine.last_disconnect
+
+    @property
+    def server_time_offset(self) -> float:
+        """Server time minus the caller's clock, in seconds, from ``<success t>``/pair-success."""
+        return self._server_offset
+
+    @property
+    def history(self) -> ReconnectHistory:
+        """The policy's memory (to carry over to a new session object)."""
+        return self._history
+
+    @property
+    def last_received_at(self) -> float | None:
+        """When bytes last arrived on the current attempt."""
+        attempt = self._attempt
+        return attempt.last_received if attempt is not None and attempt.conn else None
+
+    @property
+    def is_online(self) -> bool:
+        return self._is_online
+
+    @property
+    def saves_pending(self) -> frozenset[int]:
+        """Tokens of ``SaveRequest`` events not confirmed yet."""
+        return frozenset(self._unconfirmed)
+
+    # -- events and output -------------------------------------------------------------------
+
+    def next_event(self) -> SessionEvent | None:
+        """The oldest event not yet returned, or None."""
+        return self._events.popleft() if self._events else None
+
+    def events(self) -> Iterator[SessionEvent]:
+        """Every queued event, oldest first."""
+        while (event := self.next_event()) is not None:
+            yield event
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the socket now (held output is not included until its save)."""
+        return self._outbox.take()
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timeout`` has work next; None when no attempt runs."""
+        attempt = self._attempt
+        if attempt is None:
+            return None
+        return attempt.next_deadline(self.config.keepalive_interval, self.config.keepalive_timeout)
+
+    # -- the caller's inputs -----------------------------------------------------------------
+
+    def start(self, *, now: float) -> None:
+        """Begin a connection attempt: the caller then opens the socket."""
+        if self._attempt is not None:
+            raise LocalProtocolError("an attempt is already running")
+        if self._machine.finished:
+            raise LocalProtocolError(f"the lifecycle ended ({self.state}): no more attempts")
+        self._machine.dial()
+        last = self._machine.last_disconnect
+        if last is None or last.reason is not CloseReason.RESTART_REQUIRED:
+            self._is_new_login = False
+        self._qr = None
+        self._pending_notifications = False
+        self._is_online = False
+        self._reconnect_at = None
+        self._outbox.discard()
+        self._attempt = Attempt(
+            started_at=now,
+            login=self._creds.me is not None,
+            connect_deadline=now + self.config.connect_timeout,
+        )
+        self._emit_update(force=True)
+
+    def connection_made(self, *, now: float, transport: NodeTransport | None = None) -> None:
+        """The socket (WebSocket) is open: the intro and ClientHello are queued.
+
+        ``transport`` replaces the Noise transport (replay feeds decoded nodes through
+        ``receive_node`` and records what is sent); by default it is a ``ClientConnection``.
+        """
+        attempt = self._require_attempt()
+        if attempt.conn is not None:
+            raise LocalProtocolError("connection_made was already called for this attempt")
+        self._fire("transport_open")
+        attempt.seed_ids(self._rng)
+        attempt.last_received = now
+        if transport is not None:
+            attempt.conn = transport
+            return
+        attempt.conn = ClientConnection(
+            noise_key=self._creds.noise_key,
+            client_payload=flows.client_payload(self._creds, self.config.payload),
+            trust_root=None if self.config.verify_server else self.config.trust_root,
+            now=None if self.config.verify_server else now,
+            verify_server=self.config.verify_server,
+            routing_info=self._creds.routing_info,
+            rng=self._rng.randbytes,
+        )
+        self._flush(attempt)
+
+    def receive_data(self, data: bytes | None, *, now: float) -> None:
+        """Bytes from the socket; None means the peer closed (same as ``connection_lost``)."""
+        if data is None:
+            self.connection_lost(None, now=now)
+            return
+        attempt = self._attempt
+        if attempt is None:
+            return  # the attempt ended: late bytes are not ours to read
+        if attempt.conn is None:
+            raise LocalProtocolError("receive_data before connection_made")
+        if not data:
+            return
+        attempt.last_received = now
+        attempt.ping_outstanding = False
+        try:
+            attempt.conn.receive_data(data)
+            for event in attempt.conn.events():
+                if isinstance(event, ServerAuthenticated):
+                    self._on_authenticated(attempt)
+                elif isinstance(event, TransportNode):
+                    self._on_node(attempt, event.node, now)
+                elif isinstance(event, ConnectionClosed):  # pragma: no cover - EOF is not data
+                    self._end(classify(WebSocketClosed(), at=now))
+                if self._attempt is not attempt:
+                    return
+            self._flush(attempt)
+        except RemoteProtocolError as error:
+            # the transport is broken for good: it has nothing more to send
+            self._end(classify(error, at=now))
+
+    def receive_node(self, node: Node, *, now: float) -> None:
+        """A node that arrived decrypted (replay of a capture, which starts after the handshake).
+
+        The first node completes the handshake implicitly; then it is handled exactly as if it
+        had come in through ``receive_data``.
+        """
+        attempt = self._attempt
+        if attempt is None:
+            return
+        if attempt.conn is None:
+            raise LocalProtocolError("receive_node before connection_made")
+        attempt.last_received = now
+        attempt.ping_outstanding = False
+        if not attempt.authenticated:
+            self._on_authenticated(attempt)
+        self._on_node(attempt, node, now)
+        if self._attempt is attempt:
+            self._flush(attempt)
+
+    def connection_lost(self, cause: TransportCause = None, *, now: float) -> None:
+        """The transport ended (EOF, a close frame, an error); ignored after ``Closed``."""
+        if self._attempt is None:
+            return
+        if cause is None:
+            cause = WebSocketClosed()
+        self._end(classify(cause, at=now))
+
+    def handle_timeout(self, *, now: float) -> None:
+        """Run every timer due at ``now`` (calling it early or twice is harmless)."""
+        attempt = self._attempt
+        if attempt is None:
+            return
+        config = self.config
+        if attempt.connect_deadline is not None and now >= attempt.connect_deadline:
+            self._end(classify(CloseReason.CONNECT_TIMEOUT, at=now))
+            return
+        if attempt.logout_deadline is not None and now >= attempt.logout_deadline:
+            self._end(classify(CloseReason.LOCAL_LOGOUT, at=now), requested=True)
+            return
+        dead_at = attempt.dead_at(config.keepalive_interval, config.keepalive_timeout)
+        if dead_at is not None and now >= dead_at:
+            silence = now - attempt.last_received
+            message = f"connection was lost (nothing received for {silence:g} s)"
+            self._end(classify(CloseReason.KEEPALIVE_TIMEOUT, at=now, message=message))
+            return
+        if attempt.qr_deadline is not None and now >= attempt.qr_deadline:
+            flows.show_next_qr(self, attempt, now)
+            if self._attempt is not attempt:
+                return
+        for query in list(attempt.queries.values()):
+            if query.deadline is not None and now >= query.deadline:
+                self._fail_query(attempt, query, None, now)
+                if self._attempt is not attempt:
+                    return
+        ping_at = attempt.ping_at(config.keepalive_interval)
+        if ping_at is not None and now >= ping_at and attempt.authenticated:
+            flows.send_ping(self, attempt, now)
+        self._flush(attempt)
+
+    def confirm_saved(self, token: int) -> None:
+        """The ``SaveRequest`` with ``token`` is persisted: release what waited for it."""
+        if token not in self._unconfirmed:
+            raise LocalProtocolError(f"no save request {token} is waiting")
+        self._unconfirmed.discard(token)
+        self._outbox.confirm(token)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    def save_failed(self, token: int, error: BaseException | str, *, now: float) -> None:
+        """Persisting ``token`` failed: nothing that depended on it is sent; the session stops."""
+        if token not in self._unconfirmed:
+            raise LocalProtocolError(f"no save request {token} is waiting")
+        self._unconfirmed.discard(token)
+        message = f"saving credentials failed: {error}"
+        disconnect = classify(CloseReason.LOCAL_CLOSE, at=now, message=message)
+        if self._attempt is not None:
+            self._end(disconnect, stop=True)
+        elif not self._machine.finished:
+            self._stop(disconnect, requested=False)
+
+    # -- the application's commands ----------------------------------------------------------
+
+    def send_node(self, node: Node) -> None:
+        """Send one node as is (after any pending save)."""
+        attempt = self._require_transport()
+        self._send(attempt, node)
+
+    def ack(self, stanza: Node) -> None:
+        """Send the ``<ack>`` a stanza needs (with ``SessionConfig.auto_ack`` off)."""
+        flows.send_ack(self, self._require_transport(), stanza)
+
+    def query(self, node: Node, *, now: float, timeout: float | None = None) -> str:
+        """Send ``node`` with an id (its own, or a new one) and report its answer as an event.
+
+        ``QueryResult`` for ``<iq type=result>``, ``QueryError`` for an error reply, a timeout
+        (``timeout`` seconds, default ``config.query_timeout``; ``math.inf``: never) or the close.
+        Returns the id.
+        """
+        attempt = self._require_transport()
+        if timeout is None:
+            timeout = self.config.query_timeout
+        deadline = None if timeout is None or math.isinf(timeout) else now + timeout
+        return self._query(attempt, node, deadline, None)
+
+    def send_presence_update(self, kind: str, *, now: float) -> None:
+        """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7)."""
+        if kind not in ("available", "unavailable"):
+            raise LocalProtocolError("presence is 'available' or 'unavailable'")
+        attempt = self._require_transport()
+        flows.send_presence(self, attempt, kind, now)
+        self._flush(attempt)
+
+    def logout(self, *, now: float) -> None:
+        """Remove this device from the account; the attempt ends with ``LOCAL_LOGOUT`` (final).
+
+        It ends when the server confirms (result, its 401 stream error or its close), or after
+        ``config.logout_timeout``.
+        """
+        attempt = self._require_transport()
+        me = self._creds.me
+        if me is None or not attempt.login:
+            raise LocalProtocolError("logout needs a logged-in connection")
+        if attempt.logging_out:
+            return
+        attempt.logging_out = True
+        attempt.logout_deadline = now + self.config.logout_timeout
+        request = Node(
+            "iq",
+            {"to": "s.whatsapp.net", "type": "set", "xmlns": "md"},
+            [Node("remove-companion-device", {"jid": me.id, "reason": "user_initiated"})],
+        )
+        self._query(attempt, request, None, self._logout_answered)
+
+    def close(self, *, now: float) -> None:
+        """End the lifecycle (``LOCAL_CLOSE``): the attempt, or the wait for the next one."""
+        disconnect = classify(CloseReason.LOCAL_CLOSE, at=now)
+        if self._attempt is not None:
+            self._end(disconnect, requested=True, stop=True)
+        elif not self._machine.finished:
+            self._stop(disconnect, requested=True)
+
+    # -- shared machinery (also used by flows) -----------------------------------------------
+
+    def _fire(self, event: str) -> None:
+        """Send a lifecycle event to the machine (events of the compound state by name)."""
+        self._machine.send(event)
+
+    def _require_attempt(self) -> Attempt:
+        if self._attempt is None:
+            raise LocalProtocolError("no connection attempt is running (call start)")
+        return self._attempt
+
+    def _require_transport(self) -> Attempt:
+        attempt = self._require_attempt()
+        if not attempt.authenticated:
+            raise LocalProtocolError("the handshake is not complete: nothing can be sent yet")
+        return attempt
+
+    def _flush(self, attempt: Attempt) -> None:
+        if attempt.conn is not None and self._attempt is attempt:
+            self._outbox.write(attempt.conn.data_to_send())
+
+    def _send(self, attempt: Attempt, node: Node) -> None:
+        assert attempt.conn is not None
+        attempt.conn.send_node(node)
+        self._flush(attempt)
+
+    def _query(
+        self,
+        attempt: Attempt,
+        node: Node,
+        deadline: float | None,
+        on_answer: OnAnswer | None,
+    ) -> str:
+        iq_id = node.attr("id") or attempt.new_id()
+        if iq_id in attempt.queries:
+            raise LocalProtocolError(f"a query with id {iq_id!r} is already waiting")
+        sent = Node(node.tag, {**node.attrs, "id": iq_id}, node.content)
+        attempt.queries[iq_id] = PendingQuery(id=iq_id, deadline=deadline, on_answer=on_answer)
+        self._send(attempt, sent)
+        return iq_id
+
+    def _emit(self, event: SessionEvent) -> None:
+        self._events.append(event)
+
+    def _defer(self, action: Deferred) -> None:
+        self._outbox.defer(action)
+
+    def _set_creds(self, creds: Creds, why: str, keys: KeyUpdates | None = None) -> None:
+        """Adopt new creds: ``CredsUpdate``, then a ``SaveRequest`` that holds later output."""
+        self._creds = creds
+        self._emit(CredsUpdate(creds=creds))
+        self._request_save(creds=creds, keys=keys, why=why)
+
+    def _request_save(self, *, creds: Creds | None, keys: KeyUpdates | None, why: str) -> None:
+        token = self._next_token
+        self._next_token += 1
+        self._unconfirmed.add(token)
+        self._outbox.barrier(token)
+        self._emit(SaveRequest(token=token, creds=creds, keys=keys, why=why))
+
+    def _snapshot(self) -> ConnectionUpdate:
+        connection = self._machine.connection
+        return ConnectionUpdate(
+            connection=connection,
+            qr=self._qr,
+            is_new_login=self._is_new_login,
+            received_pending_notifications=self._pending_notifications,
+            is_online=self._is_online,
+            last_disconnect=self._machine.last_disconnect,
+        )
+
+    def _emit_update(self, *, force: bool = False) -> None:
+        update = self._snapshot()
+        if force or update != self._last_update:
+            self._last_update = update
+            self._emit(update)
+
+    def _logout_answered(self, reply: Node | None, now: float) -> None:
+        node = reply if reply is not None and reply.attr("type") == "result" else None
+        self._end(self._logout_disconnect(now, node), requested=True)
+
+    def _logout_disconnect(self, now: float, node: Node | None) -> Disconnect:
+        return replace(classify(CloseReason.LOCAL_LOGOUT, at=now), node=node)
+
+    def _fail_query(
+        self, attempt: Attempt, query: PendingQuery, reply: Node | None, now: float
+    ) -> None:
+        attempt.queries.pop(query.id, None)
+        if query.on_answer is not None:
+            query.on_answer(None, now)
+            return
+        if reply is None:
+            self._emit(
+                QueryError(id=query.id, failure=QueryFailure.TIMEOUT, code=408, text="timed out")
+            )
+            return
+        error = reply.child("error")
+        code_text = error.attr("code") if error is not None else None
+        self._emit(
+            QueryError(
+                id=query.id,
+                failure=QueryFailure.SERVER_ERROR,
+                code=parse_int(code_text),
+                text=(error.attr("text", "") or "") if error is not None else "",
+                node=reply,
+            )
+        )
+
+    def _answer_query(self, attempt: Attempt, node: Node, now: float) -> bool:
+        query = attempt.queries.get(node.attr("id") or "")
+        if query is None:
+            return False
+        kind = node.attr("type")
+        if kind == "error" or (node.child("error") is not None and kind != "result"):
+            self._fail_query(attempt, query, node, now)
+            return True
+        attempt.queries.pop(query.id, None)
+        if query.on_answer is not None:
+            query.on_answer(node, now)
+        else:
+            self._emit(QueryResult(id=query.id, node=node))
+        return True
+
+    # -- ending an attempt -------------------------------------------------------------------
+
+    def _end(self, disconnect: Disconnect, *, requested: bool = False, stop: bool = False) -> None:
+        """Close the attempt: fail its queries, ask the policy, move the machine, report."""
+        attempt = self._attempt
+        if attempt is None:
+            return
+        if attempt.logging_out and disconnect.reason is not CloseReason.LOCAL_LOGOUT:
+            # whatever the server does after a logout we asked for is the logout's normal end
+            node = disconnect.node if disconnect.reason is CloseReason.LOGGED_OUT else None
+            disconnect = self._logout_disconnect(disconnect.at, node)
+            requested = True
+        self._attempt = None
+        self._flush_released(attempt)
+        for query in list(attempt.queries.values()):
+            if query.on_answer is None:
+                self._emit(
+                    QueryError(
+                        id=query.id,
+                        failure=QueryFailure.CLOSED,
+                        code=disconnect.status,
+                        text=disconnect.message,
+                        disconnect=disconnect,
+                    )
+                )
+        attempt.queries.clear()
+        decision = self._policy.decide(disconnect, self._history, self._rng)
+        if stop and decision.reconnect:
+            # the application's close always stops, whatever a custom policy says
+            decision = replace(decision, reconnect=False, restart=False, delay=0.0)
+        self._history = decision.history
+        try:
+            self._machine.close(disconnect=disconnect, decision=decision)
+        except TransitionNotAllowed as error:  # pragma: no cover - every live state declares it
+            raise LocalProtocolError(f"close refused in {self.state}: {error}") from None
+        self._qr = None
+        self._is_online = False
+        self._reconnect_at = disconnect.at + decision.delay if decision.reconnect else None
+        if self._machine.connection == "close":
+            self._emit_update()
+        self._emit(
+            Closed(
+                disconnect=disconnect,
+                decision=decision,
+                reconnect_at=self._reconnect_at,
+                final=self._machine.finished,
+                requested=requested,
+            )
+        )
+
+    def _flush_released(self, attempt: Attempt) -> None:
+        # Bytes already released stay for the caller to write (an error reply before the close);
+        # bytes still held behind a save are dropped with the connection they were meant for.
+        if attempt.conn is not None:
+            # a transport that failed earlier has nothing left to give
+            with contextlib.suppress(LocalProtocolError):
+                self._outbox.write(attempt.conn.data_to_send())
+        released = self._outbox.take()
+        self._outbox.discard()
+        self._outbox.write(released)
+
+    def _stop(self, disconnect: Disconnect, *, requested: bool) -> None:
+        """End the lifecycle between attempts (``backing_off``/``restarting``/``idle``)."""
+        decision = self._policy.decide(disconnect, self._history, self._rng)
+        decision = replace(decision, reconnect=False, restart=False, delay=0.0)
+        self._history = decision.history
+        self._machine.stop(disconnect=disconnect)
+        self._reconnect_at = None
+        self._emit_update()
+        self._emit(
+            Closed(
+                disconnect=disconnect,
+                decision=decision,
+                reconnect_at=None,
+                final=True,
+                requested=requested,
+            )
+        )
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    def _on_authenticated(self, attempt: Attempt) -> None:
+        attempt.authenticated = True
+        if attempt.login:
+            self._fire("authenticate")
+
+    def _on_node(self, attempt: Attempt, node: Node, now: float) -> None:
+        if attempt.connect_deadline is not None:
+            # the first node: the connect timeout is over, keepalive takes the watch
+            attempt.connect_deadline = None
+            attempt.keepalive = True
+        tag = node.tag
+        if (
+            tag == "iq"
+            and node.attr("type") in ("result", "error")
+            and self._answer_query(attempt, node, now)
+        ):
+            return
+        if tag in ("stream:error", "failure", "xmlstreamend"):
+            self._end(classify(node, at=now))
+            return
+        if tag == "iq":
+            if flows.on_server_iq(self, attempt, node, now):
+                return
+        elif tag == "success":
+            if flows.on_success(self, attempt, node, now):
+                return
+        elif tag == "ib":
+            if flows.on_ib(self, attempt, node, now):
+                return
+        elif (
+            tag == "notification"
+            and node.attr("type") == "companion_reg_refresh"
+            and flows.on_companion_reg_refresh(self, attempt, node, now)
+        ):
+            return
+        self._emit(NodeReceived(node=node))
+        if self.config.auto_ack and tag in flows.ACK_TAGS and node.attr("id"):
+            flows.send_ack(self, attempt, node)

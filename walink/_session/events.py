@@ -1,0 +1,153 @@
+"""The events a ``ClientSession`` reports, one per fact, never a callback.
+
+Every event is a frozen, keyword-only, slotted dataclass (the h11/wsproto style): it can be
+compared, logged and replayed. Reprs never show secrets: ``Creds`` hides its own, and key values
+are reprs of ``KeyPair`` (public half only).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from walink.fsm.policy import Decision
+from walink.fsm.reasons import Disconnect
+
+if TYPE_CHECKING:
+    from walink.auth.model import Creds
+    from walink.auth.store import KeyUpdates
+    from walink.protocol.binary import Node
+
+__all__ = [
+    "Closed",
+    "ConnectionUpdate",
+    "CredsUpdate",
+    "NodeReceived",
+    "QueryError",
+    "QueryFailure",
+    "QueryResult",
+    "SaveRequest",
+    "SessionEvent",
+]
+
+ConnectionState = Literal["connecting", "open", "close"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionUpdate:
+    """Baileys' ``connection.update``, as a full snapshot (never a delta), on every change."""
+
+    connection: ConnectionState
+    """``"connecting"`` from ``start`` until open, ``"open"``, or ``"close"`` after a close."""
+    qr: str | None = field(repr=False)
+    """The QR string to show while a QR login waits for its scan; None otherwise. It carries the
+    ADV secret, so it is left out of reprs: show it as a QR, never in a log line."""
+    is_new_login: bool
+    """True from pair-success until the end of the connection that follows the 515 restart."""
+    received_pending_notifications: bool
+    """True once the server said the offline delivery is over (``<ib><offline/></ib>``)."""
+    is_online: bool
+    """Whether this client last announced itself as available (``send_presence_update``)."""
+    last_disconnect: Disconnect | None
+    """The latest close (its reason, status, message and node); None before the first."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredsUpdate:
+    """Baileys' ``creds.update``: the credentials changed (a ``SaveRequest`` follows at once)."""
+
+    creds: Creds
+    """The whole new credentials (immutable)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveRequest:
+    """Persist this, then call ``confirm_saved(token)`` (or ``save_failed(token, ...)``).
+
+    Everything the session queues after this request (bytes and the QR it would show) is held
+    back until the save is confirmed, so nothing that depends on it can reach the server first.
+    """
+
+    token: int
+    """The number to confirm; tokens increase by one per request."""
+    creds: Creds | None
+    """Credentials to ``store.save`` (None: only keys)."""
+    keys: KeyUpdates | None = field(default=None, repr=False)
+    """Keys to ``store.set_keys`` first (pre-keys before their upload); None: only creds."""
+    why: str
+    """What depends on it, for logs (``"pre-keys before their upload"``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeReceived:
+    """A node the session does not consume itself (messages, receipts, notifications...)."""
+
+    node: Node
+    """The decoded node; the session has already queued its ack when it needs one."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryResult:
+    """The answer to ``query(node)``: an ``<iq type="result">`` with the same id."""
+
+    id: str
+    """The id ``query`` returned."""
+    node: Node
+    """The server's reply."""
+
+
+class QueryFailure(enum.Enum):
+    """Why a query has no result."""
+
+    SERVER_ERROR = "server_error"
+    """The server answered ``<iq type="error"><error code= text=/></iq>``."""
+    TIMEOUT = "timeout"
+    """No answer before the query's deadline (Baileys: 408 "Timed Out")."""
+    CLOSED = "closed"
+    """The connection ended while the query waited (Baileys: 428 "Connection Closed")."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryError:
+    """A ``query(node)`` that failed, typed by ``failure``."""
+
+    id: str
+    """The id ``query`` returned."""
+    failure: QueryFailure
+    """Server error, timeout, or close."""
+    code: int | None
+    """The ``<error code>`` for a server error; 408 for a timeout; the close's status."""
+    text: str
+    """The ``<error text>``, or a short explanation."""
+    node: Node | None = None
+    """The server's error reply, when there is one."""
+    disconnect: Disconnect | None = None
+    """For ``CLOSED``: the close that failed it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Closed:
+    """This connection attempt is over: close the socket (after writing ``data_to_send()``).
+
+    Emitted exactly once per attempt, including the 515 restart (``decision.restart``), whose
+    ``ConnectionUpdate`` stays ``"connecting"``; every other close also emits one
+    ``ConnectionUpdate`` with ``connection == "close"`` just before this event.
+    """
+
+    disconnect: Disconnect
+    """Why: reason, Baileys status, message, the server node if any."""
+    decision: Decision
+    """The reconnection policy's decision for this close."""
+    reconnect_at: float | None
+    """When to call ``start`` again (``disconnect.at + decision.delay``); None: never."""
+    final: bool
+    """True when the lifecycle ended for good (a final state: no more ``start``)."""
+    requested: bool
+    """True when the application asked for this end (``close`` or ``logout``): exit code 0."""
+
+
+SessionEvent = (
+    ConnectionUpdate | CredsUpdate | SaveRequest | NodeReceived | QueryResult | QueryError | Closed
+)
+"""Everything ``ClientSession.next_event()`` can return."""

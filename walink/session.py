@@ -1,0 +1,83 @@
+"""The sans-IO client session: the whole linked-device lifecycle, bytes and time in, bytes,
+events and deadlines out. No socket, no clock, no global randomness: the I/O layer
+(``walink.io``) only feeds and times it, and replay drives it directly with a capture's clock.
+
+Caller protocol
+---------------
+One ``ClientSession`` lives for the whole lifecycle (many connection attempts)::
+
+    session = ClientSession(creds=store.load() or Creds.new(), rng=random.Random(), config=...)
+    session.start(now=t)                  # attempt begins: open the socket (WebSocket) now
+    session.connection_made(now=t)        # the socket is open
+    loop:
+        write session.data_to_send() to the socket (after EVERY call below, and before closing)
+        handle every session.next_event()  (see "Events")
+        sleep until session.next_deadline(), or until bytes arrive:
+            session.receive_data(data, now=t)         # bytes from the socket
+            session.handle_timeout(now=t)             # the deadline passed
+            session.connection_lost(cause, now=t)     # EOF (None), WebSocketClosed, an exception
+    on Closed: write data_to_send(), close the socket; if event.reconnect_at is None, stop;
+               else sleep until event.reconnect_at and call session.start(now=...) again.
+
+``now`` is any monotonic-enough clock in seconds; the certificate check uses it as unix time, so
+pass unix time (``time.time()``) or set ``SessionConfig.verify_server``.
+
+Events (``next_event()`` / ``events()``):
+
+- ``ConnectionUpdate``: Baileys' ``connection.update`` as a full snapshot, on every change.
+  ``start`` always emits one (``"connecting"``); every close except the 515 restart emits exactly
+  one with ``connection == "close"`` and ``last_disconnect`` set.
+- ``CredsUpdate``: the credentials changed; a ``SaveRequest`` follows at once.
+- ``SaveRequest``: persist ``keys`` (``store.set_keys``) then ``creds`` (``store.save``), then call
+  ``confirm_saved(token)``; on failure ``save_failed(token, error, now=)`` (the session stops).
+  Output queued after the request (the pre-key upload, the pair-device-sign reply, the QR with a
+  new ADV secret, anything later) is held back until the confirmation.
+- ``NodeReceived``: every node the session does not consume (messages, receipts,
+  notifications...). Those that need an ack are acked already (``SessionConfig.auto_ack``).
+- ``QueryResult`` / ``QueryError``: the outcome of ``query(node)``.
+- ``Closed``: the attempt is over, with its ``Disconnect`` (reason, status, message, node), the
+  policy's ``Decision``, ``reconnect_at``, ``final`` and ``requested`` (the application asked:
+  a ``close`` or a ``logout`` — exit code 0 rather than 3).
+
+The application's commands: ``send_node``, ``query``, ``send_presence_update``, ``ack`` (with
+``auto_ack`` off), ``logout``, ``close``. Replay: ``connection_made(now=, transport=recorder)``
+then ``receive_node(node, now=)`` for each captured inbound node. Misuse raises
+``LocalProtocolError``; nothing the server sends raises: it ends the attempt with a reason.
+Pairing-code login (issue 8) plugs into the same lifecycle
+(``awaiting_pairing_code`` in the machine) and is not built yet.
+"""
+
+from __future__ import annotations
+
+from walink._session.config import SessionConfig
+from walink._session.core import ClientSession, NodeTransport, TransportCause
+from walink._session.events import (
+    Closed,
+    ConnectionUpdate,
+    CredsUpdate,
+    NodeReceived,
+    QueryError,
+    QueryFailure,
+    QueryResult,
+    SaveRequest,
+    SessionEvent,
+)
+from walink._session.flows import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
+
+__all__ = [
+    "INITIAL_PREKEY_COUNT",
+    "MIN_PREKEY_COUNT",
+    "ClientSession",
+    "Closed",
+    "ConnectionUpdate",
+    "CredsUpdate",
+    "NodeReceived",
+    "NodeTransport",
+    "QueryError",
+    "QueryFailure",
+    "QueryResult",
+    "SaveRequest",
+    "SessionConfig",
+    "SessionEvent",
+    "TransportCause",
+]
