@@ -194,7 +194,7 @@ def test_logout_without_answer_ends_after_its_timeout() -> None:
     hub = make_hub()
     creds = paired_creds(hub)
     pair = open_pair(hub, creds)
-    pair.servers[0]._silent = True  # the server stops answering mid-connection
+    pair.servers[0].go_silent()  # the server stops answering mid-connection
     pair.session.logout(now=pair.now)
     pair.advance(4.9)
     assert pair.session.attempt_alive

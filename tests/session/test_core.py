@@ -64,7 +64,7 @@ def test_keepalive_timeout_when_pings_go_unanswered() -> None:
     hub = make_hub(ping_interval=None)
     pair = open_pair(hub, paired_creds(hub))
     started = pair.now
-    pair.servers[0]._silent = True  # the server goes quiet while the socket stays up
+    pair.servers[0].go_silent()  # the server goes quiet while the socket stays up
     pair.run_until(lambda: bool(pair.closes), limit=100)
     [closed] = pair.closes[:1]
     assert closed.disconnect.reason is CloseReason.KEEPALIVE_TIMEOUT

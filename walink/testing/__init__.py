@@ -19,6 +19,7 @@ from walink.testing.faults import (
     TruncatedFrame,
 )
 from walink.testing.hub import Hub
+from walink.testing.memory import MemoryPair
 from walink.testing.phone import (
     AmbiguousPairingError,
     ExpiredRefError,
@@ -43,6 +44,7 @@ __all__ = [
     "Garbage",
     "Hub",
     "InvalidInputError",
+    "MemoryPair",
     "NoPendingPairingError",
     "Phone",
     "PhoneError",

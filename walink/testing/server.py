@@ -154,6 +154,15 @@ class ServerSession:
                 return fault.delay
         return None
 
+    def go_silent(self) -> None:
+        """Stop answering and pinging from now on, while the socket stays up.
+
+        What a dead route looks like to the client: its keepalive must notice (a test double
+        for the Silence fault at an arbitrary moment rather than at a scripted step).
+        """
+        self._silent = True
+        self._next_ping_at = None
+
     def receive_data(self, data: bytes | None, *, now: float) -> None:
         """Feed what the client sent (None: it closed); answers go to ``data_to_send()``."""
         self.hub.now = max(self.hub.now, now)
