@@ -24,7 +24,7 @@ pytest: $(STAMP) peer
 
 # The virtual environment: an editable install with the test and trio extras.
 # setup.py compiles the codec with mypyc where a C compiler exists.
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,trio]'

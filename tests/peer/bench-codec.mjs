@@ -1,0 +1,52 @@
+// Baileys side of benchmarks/codec.py: the same corpus, the same three loops, timed here.
+// usage: node bench-codec.mjs CORPUS.json RUNS  -> one JSON line {"encode_s", "decode_s", "frame_s"}
+// (each the median seconds for one pass over the corpus). CORPUS.json: a list of codec-bridge nodes.
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { encodeBinaryNode, decodeBinaryNode, aesEncryptGCM, aesDecryptGCM } from '@whiskeysockets/baileys';
+import { toJs } from './codec-bridge.mjs';
+
+const nodes = JSON.parse(readFileSync(process.argv[2], 'utf-8')).map(toJs);
+const runs = Number(process.argv[3] || 5);
+const encoded = nodes.map((n) => encodeBinaryNode(n));
+const key = randomBytes(32);
+const EMPTY = Buffer.alloc(0);
+
+// the transport IV as Baileys builds it: 8 zero bytes and a 32-bit big-endian counter
+const ivFor = (counter) => {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(counter >>> 0, 8);
+  return iv;
+};
+
+const loops = {
+  encode: async () => { for (const n of nodes) encodeBinaryNode(n); },
+  decode: async () => { for (const b of encoded) await decodeBinaryNode(b); },
+  frame: async () => {
+    let counter = 0;
+    for (const n of nodes) {
+      const iv = ivFor(counter++);
+      const sealed = aesEncryptGCM(encodeBinaryNode(n), key, iv, EMPTY);
+      const frame = Buffer.alloc(3 + sealed.length);
+      frame.writeUIntBE(sealed.length, 0, 3);
+      sealed.copy(frame, 3);
+      const size = frame.readUIntBE(0, 3);
+      const opened = aesDecryptGCM(frame.subarray(3, 3 + size), key, iv, EMPTY);
+      await decodeBinaryNode(opened);
+    }
+  },
+};
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const result = {};
+for (const [name, loop] of Object.entries(loops)) {
+  await loop(); // warm-up
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const start = process.hrtime.bigint();
+    await loop();
+    times.push(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+  result[`${name}_s`] = median(times);
+}
+process.stdout.write(JSON.stringify(result) + '\n');
