@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "walink._commands.version",
     "walink._commands.demo",
     "walink._commands.diagram",
+    "walink._commands.emulator",
 )
 
 EXIT_OK = 0

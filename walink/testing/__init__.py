@@ -1,12 +1,14 @@
 """Test doubles for the WhatsApp server side: the server role, its registry, phone and faults.
 
-Everything here is sans-IO (no sockets, no clock, no global randomness): ``Hub`` ties the device
-registry, the simulated phone and the per-connection ``ServerSession`` objects together, and a
-client connection can be wired to a session in memory. The socket emulator builds on these.
+The core is sans-IO (no sockets, no clock, no global randomness): ``Hub`` ties the device
+registry, the simulated phone and the per-connection ``ServerSession`` objects together, and
+``MemoryPair`` wires a client session to it in memory. ``Emulator`` is the socket layer on top
+(anyio + wsproto + h11): a real server on loopback for users' own tests, on asyncio and trio.
 """
 
 from __future__ import annotations
 
+from walink.testing.emulator import PAIRING_CODE_WAIT, Emulator, EmulatorPhone, StateError
 from walink.testing.faults import (
     Drop,
     Failure,
@@ -34,10 +36,13 @@ from walink.testing.registry import Device, Phone, Registry, RegistryError
 from walink.testing.server import CloseRequest, ServerSession
 
 __all__ = [
+    "PAIRING_CODE_WAIT",
     "AmbiguousPairingError",
     "CloseRequest",
     "Device",
     "Drop",
+    "Emulator",
+    "EmulatorPhone",
     "ExpiredRefError",
     "Failure",
     "Fault",
@@ -54,6 +59,7 @@ __all__ = [
     "Silence",
     "SimulatedPhone",
     "SlowReads",
+    "StateError",
     "Step",
     "StreamError",
     "TruncatedFrame",
