@@ -94,7 +94,8 @@ def _content_bytes(node: Node | None) -> bytes:
     return b""
 
 
-def _stream_error(code: int) -> Node:
+def stream_error_node(code: int) -> Node:
+    """The ``<stream:error>`` the emulator sends for ``code`` (tests classify the same node)."""
     # The shapes of PROTOCOL.md §5.2 that make Baileys derive exactly ``code``.
     if code == 401:
         return Node(_STREAM_ERROR, {"code": "401"}, [Node("conflict", {"type": "device_removed"})])
@@ -325,7 +326,7 @@ class ServerSession:
             self._next_ping_at = None
 
     def _end_with_stream_error(self, code: int, reason: str) -> None:
-        self._send(_stream_error(code))
+        self._send(stream_error_node(code))
         self._flush()
         self._close(abort=False, reason=reason)
 

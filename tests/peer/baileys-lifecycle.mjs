@@ -1,0 +1,194 @@
+// Baileys' own client through a whole connection lifecycle against a WhatsApp server at URL
+// (walink's emulator): issue 9, PEER.md §3/§5/§7, PROTOCOL.md §5.3.
+//
+//   node baileys-lifecycle.mjs ws://127.0.0.1:PORT/ws/chat
+//
+// What it does, as an application built on Baileys would:
+// - keeps ONE creds object (fresh `initAuthCreds()`, or the folder's saved creds), updated on every
+//   `creds.update`, and a keys store that holds what it is given;
+// - on a close with 515 (restartRequired) builds a NEW `makeWASocket` with the same creds: Baileys
+//   never reconnects by itself (PROTOCOL.md §5.3); any other close is final and ends the process.
+//
+// env WA_TEST_ROOT_PUB_HEX: make Baileys' certificate check strict against that root (PEER.md §3:
+//   its own check ignores the signature verdicts, so without this any chain would pass).
+// env WA_AUTH_DIR: keep creds and keys in that folder (Baileys' `useMultiFileAuthState`), so a
+//   later run starts from the saved creds; without it both live in memory only.
+// env WA_ME_JID: set `creds.me` before the first socket (the login path with keys the server has
+//   never seen; for faults that strike before the server looks the device up).
+// env WA_KEEPALIVE_MS, WA_CONNECT_TIMEOUT_MS, WA_QUERY_TIMEOUT_MS, WA_QR_TIMEOUT_MS: Baileys'
+//   timers (defaults here are short, so timeouts are reached within a test).
+// env WA_TIMEOUT_MS: the whole run's limit (default 30000); then {"event":"timeout"}, exit 2.
+// env BAILEYS_LOG: pino level for Baileys' own log, on stderr (default silent).
+//
+// stdout, one JSON line each (every line has "event" and "socket", the 1-based socket number):
+//   {"event":"socket"}                        a new makeWASocket was built
+//   {"event":"qr","qr":"https://wa.me/…"}     Baileys shows a QR (a connection.update with qr)
+//   {"event":"connection.update","connection":"connecting|open|close"|null,"isNewLogin":…,
+//    "pending":<receivedPendingNotifications>|null,"status":<lastDisconnect statusCode>|null,
+//    "error":<message>|null}
+//   {"event":"creds.update","me":<id>|null,"lid":…,"registered":…}  when an update touches `me`
+//   {"event":"pairing-code","code":"ABCD1234"} | {"event":"command-error","cmd":…,"error":…}
+//   {"event":"exit","status":<final close status>|null}                 just before exiting 0
+//   {"event":"uncaught","error":…}  an exception escaped Baileys (it would kill Node); exit 3
+// stdin, one JSON command a line:
+//   {"cmd":"requestPairingCode","phone":"<digits>"}   Baileys' requestPairingCode(phone)
+//   {"cmd":"logout"}                                  sock.logout()
+//   {"cmd":"end"}                                     sock.end(undefined): a final close, no error
+// stdin closing counts as {"cmd":"end"}.
+import makeWASocket, {
+  Curve,
+  DisconnectReason,
+  initAuthCreds,
+  useMultiFileAuthState,
+  WA_CERT_DETAILS,
+} from '@whiskeysockets/baileys';
+import { verifySignature } from 'libsignal/src/curve.js';
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+
+const [url] = process.argv.slice(2);
+if (!url) {
+  process.stderr.write('usage: node baileys-lifecycle.mjs WS_URL\n');
+  process.exit(64);
+}
+const env = process.env;
+const out = (line) => process.stdout.write(JSON.stringify({ ...line, socket: socketNumber }) + '\n');
+
+if (env.WA_TEST_ROOT_PUB_HEX) {
+  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(env.WA_TEST_ROOT_PUB_HEX, 'hex');
+  // libsignal returns false for a bad signature; Baileys' wrapper only catches throws (PEER.md §3)
+  Curve.verify = (pub, msg, sig) => {
+    try {
+      const key = pub.length === 33 ? pub : Buffer.concat([Buffer.from([5]), pub]);
+      return !!verifySignature(key, msg, sig);
+    } catch {
+      return false;
+    }
+  };
+}
+
+// A keys store that holds what it is given: {type: {id: value}}, a null value deletes.
+const memoryKeys = () => {
+  const store = {};
+  return {
+    get: async (type, ids) => {
+      const held = store[type] || {};
+      return Object.fromEntries(ids.filter((id) => held[id] != null).map((id) => [id, held[id]]));
+    },
+    set: async (data) => {
+      for (const [type, values] of Object.entries(data)) {
+        store[type] ??= {};
+        for (const [id, value] of Object.entries(values)) {
+          if (value == null) delete store[type][id];
+          else store[type][id] = value;
+        }
+      }
+    },
+  };
+};
+
+let creds;
+let keys;
+let saveCreds = async () => {};
+if (env.WA_AUTH_DIR) {
+  const saved = await useMultiFileAuthState(env.WA_AUTH_DIR);
+  ({ creds, keys } = saved.state);
+  saveCreds = saved.saveCreds;
+} else {
+  creds = initAuthCreds();
+  keys = memoryKeys();
+}
+if (env.WA_ME_JID) creds.me = { id: env.WA_ME_JID, name: 'harness' };
+
+const ms = (name, fallback) => (env[name] ? Number(env[name]) : fallback);
+const logger = pino({ level: env.BAILEYS_LOG || 'silent' }, pino.destination(2));
+let socketNumber = 0;
+let sock;
+let finished = false;
+let pendingSave = Promise.resolve();
+
+const finish = async (code, line) => {
+  if (finished) return;
+  finished = true;
+  clearTimeout(timer);
+  try { sock?.end(undefined); } catch {}
+  await pendingSave.catch(() => {}); // the saved creds must be complete before we go
+  out(line);
+  setTimeout(() => process.exit(code), 50);
+};
+const timer = setTimeout(() => void finish(2, { event: 'timeout' }), ms('WA_TIMEOUT_MS', 30000));
+
+const connect = () => {
+  socketNumber += 1;
+  out({ event: 'socket' });
+  const thisSocket = socketNumber;
+  sock = makeWASocket({
+    waWebSocketUrl: url,
+    auth: { creds, keys },
+    logger,
+    keepAliveIntervalMs: ms('WA_KEEPALIVE_MS', 30000),
+    connectTimeoutMs: ms('WA_CONNECT_TIMEOUT_MS', 5000),
+    defaultQueryTimeoutMs: ms('WA_QUERY_TIMEOUT_MS', 5000),
+    qrTimeout: ms('WA_QR_TIMEOUT_MS', 20000),
+    fireInitQueries: false,
+    markOnlineOnConnect: false,
+    printQRInTerminal: false,
+  });
+  sock.ev.on('creds.update', (update) => {
+    Object.assign(creds, update); // the one creds object every socket shares
+    pendingSave = pendingSave.then(() => saveCreds());
+    if ('me' in update) {
+      out({
+        event: 'creds.update',
+        me: update.me?.id ?? null,
+        lid: update.me?.lid ?? null,
+        registered: creds.registered ?? null,
+      });
+    }
+  });
+  sock.ev.on('connection.update', (update) => {
+    if (update.qr) out({ event: 'qr', qr: update.qr });
+    const { qr, ...rest } = update;
+    if (Object.keys(rest).length === 0) return; // a QR alone: already printed
+    const status = update.lastDisconnect?.error?.output?.statusCode ?? null;
+    out({
+      event: 'connection.update',
+      connection: update.connection ?? null,
+      isNewLogin: update.isNewLogin ?? null,
+      pending: update.receivedPendingNotifications ?? null,
+      status,
+      error: update.lastDisconnect?.error?.message ?? null,
+    });
+    if (update.connection !== 'close' || thisSocket !== socketNumber) return;
+    // Baileys never reconnects itself: the application does, and only for a restart
+    if (status === DisconnectReason.restartRequired) connect();
+    else void finish(0, { event: 'exit', status });
+  });
+};
+
+// Baileys lets some errors escape its handlers (e.g. a transport frame it cannot decrypt throws
+// inside its frame decoder): Node would die with a stack trace only. Report it as a line instead.
+process.on('uncaughtException', (error) => void finish(3, { event: 'uncaught', error: String(error?.message || error) }));
+
+const commands = {
+  requestPairingCode: async ({ phone }) => out({ event: 'pairing-code', code: await sock.requestPairingCode(phone) }),
+  logout: async () => sock.logout(),
+  end: async () => sock.end(undefined),
+};
+const input = createInterface({ input: process.stdin });
+input.on('line', async (text) => {
+  if (!text.trim()) return;
+  let command;
+  try {
+    command = JSON.parse(text);
+    const run = commands[command.cmd];
+    if (!run) throw new Error(`unknown command ${command.cmd}`);
+    await run(command);
+  } catch (error) {
+    out({ event: 'command-error', cmd: command?.cmd ?? null, error: String(error?.message || error) });
+  }
+});
+// stdin closing (the test is gone) ends the run as a final close
+input.on('close', () => { if (!finished) try { sock.end(undefined); } catch {} });
+
+connect();
