@@ -35,16 +35,22 @@ Events (``next_event()`` / ``events()``):
 - ``NodeReceived``: every node the session does not consume (messages, receipts,
   notifications...). Those that need an ack are acked already (``SessionConfig.auto_ack``).
 - ``QueryResult`` / ``QueryError``: the outcome of ``query(node)``.
+- ``PairingCode`` / ``PairingCodeError``: the outcome of ``request_pairing_code``.
 - ``Closed``: the attempt is over, with its ``Disconnect`` (reason, status, message, node), the
   policy's ``Decision``, ``reconnect_at``, ``final`` and ``requested`` (the application asked:
   a ``close`` or a ``logout`` — exit code 0 rather than 3).
 
 The application's commands: ``send_node``, ``query``, ``send_presence_update``, ``ack`` (with
-``auto_ack`` off), ``logout``, ``close``. Replay: ``connection_made(now=, transport=recorder)``
-then ``receive_node(node, now=)`` for each captured inbound node. Misuse raises
-``LocalProtocolError``; nothing the server sends raises: it ends the attempt with a reason.
-Pairing-code login (issue 8) plugs into the same lifecycle
-(``awaiting_pairing_code`` in the machine) and is not built yet.
+``auto_ack`` off), ``request_pairing_code``, ``logout``, ``close``. Replay:
+``connection_made(now=, transport=recorder)`` then ``receive_node(node, now=)`` for each captured
+inbound node. Misuse raises ``LocalProtocolError``; nothing the server sends raises: it ends the
+attempt with a reason.
+
+Pairing-code login: on a new device's attempt, ``request_pairing_code(phone, now=)`` (before or
+after pair-device) returns a number; ``PairingCode`` with that number carries the code to show
+once the server accepted it, ``PairingCodeError`` says why not (``retry`` for a 429). The QR stops
+for that attempt; it ends in ``open`` after the phone pairs and the 515 restart, or with
+``PAIRING_TIMEOUT`` (final) after ``SessionConfig.pairing_code_timeout``.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ from walink._session.events import (
     ConnectionUpdate,
     CredsUpdate,
     NodeReceived,
+    PairingCode,
+    PairingCodeError,
     QueryError,
     QueryFailure,
     QueryResult,
@@ -73,6 +81,8 @@ __all__ = [
     "CredsUpdate",
     "NodeReceived",
     "NodeTransport",
+    "PairingCode",
+    "PairingCodeError",
     "QueryError",
     "QueryFailure",
     "QueryResult",

@@ -10,10 +10,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from walink.protocol.binary import Node
 from walink.protocol.events import Event
+
+if TYPE_CHECKING:
+    from walink._session.pairing_code import PairingCodeState
 
 __all__ = ["Attempt", "NodeTransport", "OnAnswer", "PendingQuery"]
 
@@ -35,7 +38,8 @@ class NodeTransport(Protocol):
 
 
 OnAnswer = Callable[[Node | None, float], None]
-"""An internal query's continuation: the reply (None after an error or a timeout), and now."""
+"""An internal query's continuation: the reply (an error reply too; None after a timeout), and
+now."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -73,6 +77,8 @@ class Attempt:
     qr_index: int = 0
     """How many refs were shown."""
     qr_deadline: float | None = None
+    pairing: PairingCodeState | None = None
+    """The pairing-code mode, from the first ``request_pairing_code`` (then no QR is shown)."""
     logout_deadline: float | None = None
     logging_out: bool = False
     queries: dict[str, PendingQuery] = field(default_factory=dict)
@@ -112,6 +118,7 @@ class Attempt:
         candidates = [
             self.connect_deadline,
             self.qr_deadline,
+            self.pairing.next_deadline() if self.pairing is not None else None,
             self.logout_deadline,
             self.ping_at(interval),
             self.dead_at(interval, timeout),

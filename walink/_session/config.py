@@ -34,6 +34,11 @@ class SessionConfig:
     """How long the first QR is shown."""
     qr_next_timeout: float = 20.0
     """How long each further QR is shown."""
+    pairing_code_timeout: float = 180.0
+    """From a pairing-code request until pairing is done: then the attempt ends with
+    ``PAIRING_TIMEOUT`` (the code was not typed, or was wrong). Each new request restarts it."""
+    pairing_ready_timeout: float = 20.0
+    """How long a pairing-code request made before the server's pair-device waits for it."""
     logout_timeout: float = 5.0
     """How long ``logout`` waits for the server to confirm before it ends the attempt anyway."""
     mark_online_on_connect: bool = False
@@ -53,6 +58,8 @@ class SessionConfig:
             "keepalive_timeout",
             "qr_first_timeout",
             "qr_next_timeout",
+            "pairing_code_timeout",
+            "pairing_ready_timeout",
             "logout_timeout",
         ):
             if not getattr(self, name) > 0:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from walink._session import flows
+from walink._session import flows, pairing_code
 from walink._session.attempt import Attempt, NodeTransport, OnAnswer, PendingQuery
 from walink._session.config import SessionConfig
 from walink._session.events import (
@@ -89,6 +89,7 @@ class ClientSession:
         self._pending_notifications = False
         self._is_online = False
         self._last_update: ConnectionUpdate | None = None
+        self._pairing_requests = 0
 
     # -- state -------------------------------------------------------------------------------
 
@@ -299,6 +300,10 @@ class ClientSession:
             message = f"connection was lost (nothing received for {silence:g} s)"
             self._end(classify(CloseReason.KEEPALIVE_TIMEOUT, at=now, message=message))
             return
+        if attempt.pairing is not None:
+            pairing_code.handle_timeout(self, attempt, now)
+            if self._attempt is not attempt:
+                return
         if attempt.qr_deadline is not None and now >= attempt.qr_deadline:
             flows.show_next_qr(self, attempt, now)
             if self._attempt is not attempt:
@@ -386,6 +391,24 @@ class ClientSession:
             [Node("remove-companion-device", {"jid": me.id, "reason": "user_initiated"})],
         )
         self._query(attempt, request, None, self._logout_answered)
+
+    def request_pairing_code(
+        self, phone_number: str, *, now: float, custom_code: str | None = None
+    ) -> int:
+        """Link by pairing code instead of QR (PROTOCOL.md §7); returns the request's number.
+
+        ``phone_number``: the account's number with country code (``+``, spaces and dashes
+        allowed); ``custom_code``: 8 symbols of ``PAIRING_CODE_ALPHABET`` (default: random).
+        Allowed on a new device's attempt, before pair-device (the request then waits for it,
+        ``config.pairing_ready_timeout``) or after, one request in flight at a time. From the
+        first request on, this attempt shows no QR and ends with ``PAIRING_TIMEOUT`` unless
+        paired within ``config.pairing_code_timeout`` of the latest request. The outcome is an
+        event with the returned number: ``PairingCode`` (show the code) or ``PairingCodeError``
+        (a 429 has ``retry``). Bad input or a wrong moment raises ``LocalProtocolError``.
+        """
+        return pairing_code.request(
+            self, phone_number=phone_number, now=now, custom_code=custom_code
+        )
 
     def close(self, *, now: float) -> None:
         """End the lifecycle (``LOCAL_CLOSE``): the attempt, or the wait for the next one."""
@@ -484,7 +507,7 @@ class ClientSession:
     ) -> None:
         attempt.queries.pop(query.id, None)
         if query.on_answer is not None:
-            query.on_answer(None, now)
+            query.on_answer(reply, now)
             return
         if reply is None:
             self._emit(
@@ -544,6 +567,7 @@ class ClientSession:
                     )
                 )
         attempt.queries.clear()
+        pairing_code.on_attempt_end(self, attempt, disconnect)
         decision = self._policy.decide(disconnect, self._history, self._rng)
         if stop and decision.reconnect:
             # the application's close always stops, whatever a custom policy says
@@ -621,6 +645,7 @@ class ClientSession:
             return
         if tag == "iq":
             if flows.on_server_iq(self, attempt, node, now):
+                pairing_code.after_server_iq(self, attempt, now)
                 return
         elif tag == "success":
             if flows.on_success(self, attempt, node, now):
@@ -628,10 +653,15 @@ class ClientSession:
         elif tag == "ib":
             if flows.on_ib(self, attempt, node, now):
                 return
-        elif (
-            tag == "notification"
-            and node.attr("type") == "companion_reg_refresh"
-            and flows.on_companion_reg_refresh(self, attempt, node, now)
+        elif tag == "notification" and (
+            (
+                node.attr("type") == "companion_reg_refresh"
+                and flows.on_companion_reg_refresh(self, attempt, node, now)
+            )
+            or (
+                node.attr("type") == "link_code_companion_reg"
+                and pairing_code.on_notification(self, attempt, node, now)
+            )
         ):
             return
         self._emit(NodeReceived(node=node))

@@ -24,6 +24,8 @@ __all__ = [
     "ConnectionUpdate",
     "CredsUpdate",
     "NodeReceived",
+    "PairingCode",
+    "PairingCodeError",
     "QueryError",
     "QueryFailure",
     "QueryResult",
@@ -147,7 +149,55 @@ class Closed:
     """True when the application asked for this end (``close`` or ``logout``): exit code 0."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairingCode:
+    """The server accepted companion_hello: show ``code`` to the user, who types it on the phone.
+
+    The attempt then waits for the phone until ``expires_at`` and ends with ``PAIRING_TIMEOUT``
+    if pairing is not done by then (a wrong code typed on the phone ends the same way).
+    """
+
+    request: int
+    """The number ``request_pairing_code`` returned."""
+    code: str = field(repr=False)
+    """The 8 symbols to type on the phone. Kept out of reprs: show it to the user, never log it."""
+    phone: str
+    """The phone number (digits) the code is for."""
+    expires_at: float
+    """When the attempt gives up waiting for the phone (``SessionConfig.pairing_code_timeout``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairingCodeError:
+    """A ``request_pairing_code`` that produced no code; the connection stays up unless closed.
+
+    ``retry`` says whether asking again later may work: a 429 ``rate-overlimit``, a 5xx, a timeout
+    or a close that the policy will recover from. A 4xx other than 429 or a final close will not.
+    """
+
+    request: int
+    """The number ``request_pairing_code`` returned."""
+    failure: QueryFailure
+    """Server error, timeout (no pair-device, or no answer to companion_hello), or the close."""
+    code: int | None
+    """The ``<error code>`` (429 when rate limited), 408 for a timeout, the close's status."""
+    text: str
+    """The ``<error text>`` (``"rate-overlimit"``) or a short explanation."""
+    retry: bool
+    """Whether a new request later may succeed."""
+    node: Node | None = None
+    """The server's error reply, when there is one."""
+
+
 SessionEvent = (
-    ConnectionUpdate | CredsUpdate | SaveRequest | NodeReceived | QueryResult | QueryError | Closed
+    ConnectionUpdate
+    | CredsUpdate
+    | SaveRequest
+    | NodeReceived
+    | QueryResult
+    | QueryError
+    | PairingCode
+    | PairingCodeError
+    | Closed
 )
 """Everything ``ClientSession.next_event()`` can return."""

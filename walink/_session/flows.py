@@ -150,7 +150,8 @@ def on_pair_device(session: ClientSession, attempt: Attempt, node: Node, now: fl
     refs = pair_device.children("ref") if pair_device is not None else []
     attempt.refs = [content_bytes(ref).decode("utf-8", "replace") for ref in refs]
     attempt.qr_index = 0
-    show_next_qr(session, attempt, now)
+    if attempt.pairing is None:  # a pairing-code request replaces the QR
+        show_next_qr(session, attempt, now)
 
 
 def _qr_string(session: ClientSession, ref: str) -> str:
@@ -181,7 +182,8 @@ def show_next_qr(session: ClientSession, attempt: Attempt, now: float) -> None:
 def _show_qr(session: ClientSession, attempt: Attempt, ref: str) -> None:
     def show() -> None:
         # built when shown: a QR held behind a save carries the secret that save persisted
-        if session._attempt is attempt and session.state == "awaiting_qr":
+        showing = session._attempt is attempt and session.state == "awaiting_qr"
+        if showing and attempt.pairing is None:
             session._qr = _qr_string(session, ref)
             session._emit_update()
 
