@@ -18,8 +18,10 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "walink._commands.version",
     "walink._commands.demo",
+    "walink._commands.connect",
     "walink._commands.diagram",
     "walink._commands.emulator",
+    "walink._commands.replay",
 )
 
 EXIT_OK = 0

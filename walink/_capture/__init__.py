@@ -1,0 +1,1 @@
+"""Private modules of ``walink.capture`` (format, node JSON, writer, replay)."""

@@ -1,0 +1,384 @@
+"""Replaying a capture: its recorded inputs into a fresh sans-IO ``ClientSession``.
+
+The session starts with synthetic keys (seeded from the header) and the header's non-secret
+creds and config. Each record is applied at its own time: ``start``, ``connected`` (with a
+transport that records the nodes the session sends), ``in`` through ``receive_node``, ``tick``
+through ``handle_timeout``, ``lost`` through ``connection_lost``, and the application's
+commands. Saves are confirmed (or failed) where the capture's ``saved``/``save_failed``
+commands say; in a capture without them, at once, as a store that never fails would.
+
+What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
+be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
+signed for the replay's own keys stands in for it; redacted contents are replaced by
+placeholders of the same length.
+
+Ids are matched in order: each recorded outbound node is paired with the first unmatched node
+the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the
+inbound replies to the recorded id are delivered with the replay's id. Events show the recorded
+ids again, so the replay's events compare with the recorded run's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from walink._capture.events import encode_event
+from walink._capture.format import (
+    Capture,
+    CaptureFormatError,
+    Record,
+    config_from_json,
+    creds_from_json,
+    decode_cause,
+)
+from walink._capture.nodes import NodeFormatError, decode_node
+from walink.auth.model import Creds
+from walink.fsm.reasons import CloseReason
+from walink.protocol.binary import Node
+from walink.protocol.errors import LocalProtocolError
+from walink.protocol.events import Event
+from walink.protocol.keys import KeyPair
+from walink.protocol.pairing import build_pair_success
+from walink.session import ClientSession, SaveRequest, TransportCause
+
+__all__ = ["ReplayResult", "replay_capture"]
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """Everything a replay printed, in order (``lines``), and the two event lists it compared."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    """``{"event": ..., "t": ..., ...}`` objects: replay.start, session events, replay.note,
+    replay.end."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The replay's session events (``t`` included), as the capture's ``event`` lines encode."""
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    """The recorded run's events, from the capture's ``event`` lines."""
+
+
+class _ReplayTransport:
+    """Stands in for the Noise transport: nothing to decrypt, and sent nodes are kept."""
+
+    def __init__(self) -> None:
+        self.sent: deque[Node] = deque()
+
+    def receive_data(self, data: bytes | None) -> None:
+        raise LocalProtocolError("replay delivers nodes, not bytes")
+
+    def events(self) -> Iterator[Event]:
+        return iter(())
+
+    def send_node(self, node: Node) -> None:
+        self.sent.append(node)
+
+    def data_to_send(self) -> bytes:
+        return b""
+
+
+def _shape(node: Node) -> tuple[str, str | None, str | None, str | None]:
+    children = node.children()
+    return (
+        node.tag,
+        node.attr("xmlns"),
+        node.attr("type"),
+        children[0].tag if children else None,
+    )
+
+
+def _redacted_rules(data: object, found: set[str]) -> None:
+    if isinstance(data, dict):
+        marker = data.get("redacted")
+        if isinstance(marker, dict):
+            found.add(str(marker.get("what")))
+        for child in data.get("children", ()) or ():
+            _redacted_rules(child, found)
+
+
+class _Replayer:
+    def __init__(self, capture: Capture) -> None:
+        header = capture.header
+        self.capture = capture
+        self.redact = bool(header.redacted)
+        rng = random.Random(header.seed)
+        creds = creds_from_json(header.creds, Creds.new(rng.randbytes))
+        # the phone's signing key and nonces for the stand-in identity: their own stream, so
+        # they do not shift the session's
+        self.phone_rng = random.Random(f"walink-replay-phone:{header.seed}")
+        self.session = ClientSession(creds=creds, rng=rng, config=config_from_json(header.config))
+        self.transport: _ReplayTransport | None = None
+        self.pending: deque[Node] = deque()
+        self.id_map: dict[str, str] = {}
+        self.recorded_id: dict[str, str] = {}
+        self.result = ReplayResult()
+        self.noted_rules: set[str] = set()
+        self.counts = {"in": 0, "out_recorded": 0, "out_matched": 0, "out_replayed": 0}
+        self.now = 0.0
+        # A capture that records confirmations is replayed with them where they happened;
+        # one without (written by hand, or cut short) has every save confirmed at once.
+        self.auto_confirm = not any(
+            record.kind == "command" and record.data.get("name") in ("saved", "save_failed")
+            for record in capture.records
+        )
+
+    # -- output --------------------------------------------------------------------------------
+
+    def emit(self, data: dict[str, Any]) -> None:
+        # "event" first, then "t": the order DESIGN.md's lines read in
+        self.result.lines.append({"event": data["event"], "t": self.now, **data})
+
+    def note(self, text: str) -> None:
+        self.emit({"event": "replay.note", "note": text})
+
+    def drain(self) -> None:
+        session = self.session
+        self.collect_sent()
+        while (event := session.next_event()) is not None:
+            data = encode_event(event, redact=True, query_id=self.shown_id)
+            if data["event"] == "query.result":
+                # the reply was delivered with the replay's id: show it as it was recorded
+                attrs = data["node"]["attrs"]
+                attrs["id"] = self.shown_id(attrs.get("id", ""))
+            encoded = {"event": data["event"], "t": self.now, **data}
+            self.result.events.append(encoded)
+            self.result.lines.append(encoded)
+            if isinstance(event, SaveRequest) and self.auto_confirm:
+                session.confirm_saved(event.token)
+            self.collect_sent()
+
+    def shown_id(self, replay_id: str) -> str:
+        return self.recorded_id.get(replay_id, replay_id)
+
+    def collect_sent(self) -> None:
+        if self.transport is not None:
+            while self.transport.sent:
+                self.pending.append(self.transport.sent.popleft())
+                self.counts["out_replayed"] += 1
+
+    # -- the records ---------------------------------------------------------------------------
+
+    def run(self) -> ReplayResult:
+        header = self.capture.header
+        records = self.capture.records
+        self.now = records[0].t if records else 0.0
+        self.emit(
+            {
+                "event": "replay.start",
+                "format": 1,
+                "walink": header.walink,
+                "source": header.source,
+                "seed": header.seed,
+                "redacted": list(header.redacted),
+            }
+        )
+        saves = "at once" if self.auto_confirm else "where the capture confirms it"
+        self.note(f"synthetic keys from the capture's seed; every save is confirmed {saves}")
+        for record in records:
+            self.now = record.t
+            if record.kind == "event":
+                event = record.data.get("event")
+                if not isinstance(event, dict):
+                    raise CaptureFormatError(f"line {record.line}: 'event' must be an object")
+                self.result.recorded.append({"event": event.get("event"), "t": record.t, **event})
+                continue
+            if record.kind == "end":
+                break
+            try:
+                self.apply(record)
+            except LocalProtocolError as error:
+                self.note(f"line {record.line}: {record.kind} refused by the session: {error}")
+            self.drain()
+        self.finish()
+        return self.result
+
+    def apply(self, record: Record) -> None:
+        session, t, kind = self.session, record.t, record.kind
+        if kind == "start":
+            if session.attempt_alive or session.finished:
+                state = "finished" if session.finished else "an attempt is running"
+                self.note(f"line {record.line}: start skipped ({state}): the replay diverged")
+                return
+            session.start(now=t)
+            self.transport = None
+        elif kind == "connected":
+            self.transport = _ReplayTransport()
+            self.pending.clear()
+            session.connection_made(now=t, transport=self.transport)
+        elif kind == "tick":
+            session.handle_timeout(now=t)
+        elif kind == "lost":
+            cause = decode_cause(record.data.get("cause"))
+            if isinstance(cause, CloseReason):
+                # a reason the I/O layer decided (SLOW_CONSUMER): classify takes it as a cause
+                session.connection_lost(_as_cause(cause), now=t)
+            else:
+                session.connection_lost(cause, now=t)
+        elif kind == "in":
+            self.receive(record)
+        elif kind == "out":
+            self.match(record)
+        elif kind == "command":
+            self.command(record)
+
+    def node_of(self, record: Record, key: str = "node") -> Node:
+        try:
+            return decode_node(record.data.get(key))
+        except NodeFormatError as error:
+            raise CaptureFormatError(f"line {record.line}: {error}") from None
+
+    def receive(self, record: Record) -> None:
+        node = self.node_of(record)
+        self.counts["in"] += 1
+        rules: set[str] = set()
+        _redacted_rules(record.data.get("node"), rules)
+        fresh = sorted(rules - self.noted_rules - {"device-identity"})
+        if fresh:
+            # said once per rule: the pair-success note covers device identities
+            self.noted_rules.update(fresh)
+            listed = ", ".join(fresh)
+            self.note(f"redacted ({listed}): replayed as placeholders of the same length")
+        if node.tag == "iq" and node.attr("type") in ("result", "error"):
+            mapped = self.id_map.get(node.attr("id") or "")
+            if mapped is not None:
+                node = Node(node.tag, {**node.attrs, "id": mapped}, node.content)
+        pair_success = node.child("pair-success") if node.tag == "iq" else None
+        if pair_success is not None and self.session.state in (
+            "awaiting_qr",
+            "awaiting_pairing_code",
+        ):
+            node = self.stand_in_identity(node, pair_success, "device-identity" in rules)
+        if not self.session.attempt_alive:
+            self.note(f"line {record.line}: <{node.tag}> arrived with no attempt: ignored")
+            return
+        self.session.receive_node(node, now=record.t)
+
+    def stand_in_identity(self, node: Node, pair_success: Node, redacted: bool) -> Node:
+        identity = pair_success.child("device-identity")
+        if identity is None:
+            return node  # malformed: the session refuses it as it did live
+        creds = self.session.creds
+        key_index = _int(identity.attr("key-index"), 0)
+        blob = build_pair_success(
+            KeyPair.generate(self.phone_rng.randbytes),
+            creds.signed_identity_key.public,
+            creds.adv_secret_key,
+            key_index=key_index,
+            raw_id=1,
+            timestamp=_int(node.attr("t"), int(self.now)),
+            rng=self.phone_rng.randbytes,
+        )
+        why = "redacted" if redacted else "not verifiable without the live private keys"
+        self.note(
+            f"pair-success: device-identity {why}: HMAC and account signature NOT verified; "
+            "a stand-in identity signed for the replay's keys was used"
+        )
+        children = [
+            Node(child.tag, dict(child.attrs), blob) if child is identity else child
+            for child in pair_success.children()
+        ]
+        new_success = Node(pair_success.tag, dict(pair_success.attrs), children)
+        content = [new_success if child is pair_success else child for child in node.children()]
+        return Node(node.tag, dict(node.attrs), content)
+
+    def match(self, record: Record) -> None:
+        recorded = self.node_of(record)
+        self.counts["out_recorded"] += 1
+        self.collect_sent()
+        shape = _shape(recorded)
+        for index, sent in enumerate(self.pending):
+            if _shape(sent) == shape:
+                del self.pending[index]
+                self.counts["out_matched"] += 1
+                recorded_id, replay_id = recorded.attr("id"), sent.attr("id")
+                if recorded_id and replay_id:
+                    self.id_map[recorded_id] = replay_id
+                    self.recorded_id[replay_id] = recorded_id
+                return
+        self.note(f"line {record.line}: the replay did not send <{recorded.tag}> (diverged)")
+
+    def command(self, record: Record) -> None:
+        session, t = self.session, record.t
+        name = record.data.get("name")
+        if name == "logout":
+            session.logout(now=t)
+        elif name == "close":
+            session.close(now=t)
+        elif name == "presence":
+            session.send_presence_update(str(record.data.get("kind")), now=t)
+        elif name == "query":
+            timeout = record.data.get("timeout")
+            wait = math.inf if timeout == "never" else timeout
+            if wait is not None and not isinstance(wait, (int, float)):
+                raise CaptureFormatError(f"line {record.line}: bad query timeout")
+            session.query(self.node_of(record), now=t, timeout=wait)
+        elif name == "send":
+            session.send_node(self.node_of(record))
+        elif name == "ack":
+            session.ack(self.node_of(record))
+        elif name in ("saved", "save_failed"):
+            token = record.data.get("token")
+            if not isinstance(token, int) or isinstance(token, bool):
+                raise CaptureFormatError(f"line {record.line}: '{name}' needs an integer token")
+            if name == "saved":
+                session.confirm_saved(token)
+            else:
+                session.save_failed(token, str(record.data.get("error", "")), now=t)
+        else:
+            raise CaptureFormatError(f"line {record.line}: unknown command {name!r}")
+
+    def finish(self) -> None:
+        self.collect_sent()
+        result = self.result
+        match: bool | None = None
+        if result.recorded:
+            match = result.events == result.recorded
+            if not match:
+                self.note(_first_difference(result.events, result.recorded))
+        counts = self.counts
+        self.emit(
+            {
+                "event": "replay.end",
+                "nodes_in": counts["in"],
+                "nodes_out_recorded": counts["out_recorded"],
+                "nodes_out_replayed": counts["out_replayed"],
+                "nodes_out_unmatched": counts["out_recorded"] - counts["out_matched"],
+                "events": len(result.events),
+                "events_recorded": len(result.recorded) if result.recorded else None,
+                "events_match": match,
+                "state": self.session.state,
+            }
+        )
+
+
+def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> str:
+    for index, (mine, theirs) in enumerate(zip(replayed, recorded, strict=False)):
+        if mine != theirs:
+            return (
+                f"events differ from the recording at #{index + 1}: replay "
+                f"{mine.get('event')} at {mine.get('t')}, recording {theirs.get('event')} "
+                f"at {theirs.get('t')}"
+            )
+    return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
+
+
+def _as_cause(reason: CloseReason) -> TransportCause:
+    # ClientSession.connection_lost passes its cause to classify, which accepts a CloseReason
+    # (the Client does the same for SLOW_CONSUMER)
+    cause: Any = reason
+    return cause  # type: ignore[no-any-return]
+
+
+def _int(text: str | None, default: int) -> int:
+    if text is not None and text.isascii() and text.isdigit() and len(text) < 19:
+        return int(text)
+    return default
+
+
+def replay_capture(capture: Capture) -> ReplayResult:
+    """Replay ``capture`` (from ``read_capture``); raises ``CaptureFormatError`` on a bad record."""
+    return _Replayer(capture).run()

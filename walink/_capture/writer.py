@@ -1,0 +1,316 @@
+"""Writing a capture: ``CaptureWriter`` (the file), ``CapturingSession`` (a ``ClientSession`` that
+records its inputs, nodes and events into one) and ``RecordingTransport`` (the node tap).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import IO, Any, Literal
+
+from walink._capture.events import encode_event
+from walink._capture.format import (
+    Header,
+    config_to_json,
+    creds_to_json,
+    encode_cause,
+)
+from walink._capture.nodes import REDACTION_RULES, encode_node
+from walink._session.flows import client_payload
+from walink._version import __version__
+from walink.auth.model import Creds
+from walink.fsm.policy import ReconnectHistory
+from walink.protocol.binary import Node
+from walink.protocol.connection import ClientConnection
+from walink.protocol.errors import LocalProtocolError
+from walink.protocol.events import Event
+from walink.protocol.events import NodeReceived as TransportNode
+from walink.session import (
+    ClientSession,
+    NodeTransport,
+    SessionConfig,
+    SessionEvent,
+    TransportCause,
+)
+
+__all__ = ["CaptureWriter", "CapturingSession", "Direction", "RecordingTransport"]
+
+Direction = Literal["in", "out"]
+
+
+class CaptureWriter:
+    """One capture file, written line by line (each line flushed: a crash keeps what was seen).
+
+    ``begin(creds=, config=)`` writes the header (``CapturingSession`` calls it); every other
+    method appends one record at ``at`` (the session's clock). The file is created 0600: even
+    redacted, it holds phone numbers and message metadata.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        redact: bool = True,
+        seed: int | None = None,
+        source: str = "",
+    ) -> None:
+        """``redact=False`` keeps secret contents (refs, device identities, key uploads) whole.
+        ``seed`` seeds the replay's randomness (default: a fresh random one, unrelated to keys)."""
+        self.path = os.fspath(path)
+        self.redact = redact
+        self.seed = seed if seed is not None else random.SystemRandom().getrandbits(63)
+        self.source = source
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._file: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self._begun = False
+        self._last_t: float | None = None
+
+    # -- the header ----------------------------------------------------------------------------
+
+    def begin(self, *, creds: Creds, config: SessionConfig) -> None:
+        """Write the header: format, versions, seed, redaction, non-secret creds, the config."""
+        if self._begun:
+            raise LocalProtocolError("the capture's header is already written")
+        header = Header(
+            walink=__version__,
+            seed=self.seed,
+            redacted=REDACTION_RULES if self.redact else (),
+            creds=creds_to_json(creds),
+            config=config_to_json(config),
+            source=self.source,
+        )
+        self._begun = True
+        self._write(header.to_json())
+
+    # -- records -------------------------------------------------------------------------------
+
+    def record(self, direction: Direction, node: Node, at: float) -> None:
+        """A node received (``"in"``) or sent (``"out"``), decrypted, at ``at``."""
+        self._line(direction, at, node=encode_node(node, redact=self.redact))
+
+    def start(self, at: float) -> None:
+        """``session.start``: an attempt begins."""
+        self._line("start", at)
+
+    def connected(self, at: float) -> None:
+        """``session.connection_made``: the socket opened (the handshake follows)."""
+        self._line("connected", at)
+
+    def tick(self, at: float) -> None:
+        """``session.handle_timeout`` ran (replay runs the timers at exactly these times)."""
+        self._line("tick", at)
+
+    def lost(self, cause: TransportCause, at: float) -> None:
+        """``session.connection_lost``: the transport ended (EOF, close frame, error)."""
+        self._line("lost", at, cause=encode_cause(cause))
+
+    def command(self, name: str, at: float, **data: Any) -> None:
+        """A caller command: logout, close, presence, query, send, ack, saved, save_failed."""
+        self._line("command", at, name=name, **data)
+
+    def event(self, event: SessionEvent, at: float) -> None:
+        """An event the session reported (replay compares its own with these)."""
+        self._line("event", at, event=encode_event(event, redact=self.redact))
+
+    def close(self, at: float | None = None) -> None:
+        """Write the ``end`` line (at ``at``, default the last record's time) and close."""
+        if self._file is None:
+            return
+        if self._begun:
+            end = at if at is not None else self._last_t
+            self._line("end", end if end is not None else 0.0)
+        self._file.close()
+        self._file = None
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def _line(self, kind: str, at: float, /, **data: Any) -> None:
+        if not self._begun:
+            raise LocalProtocolError("write the capture's header first (begin)")
+        if not math.isfinite(at):
+            raise LocalProtocolError(f"a capture time must be finite, got {at!r}")
+        # a clock that steps back a hair (two sources) must not make the file invalid
+        t = at if self._last_t is None else max(at, self._last_t)
+        self._last_t = t
+        self._write({"k": kind, "t": t, **data})
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        if self._file is None:
+            raise LocalProtocolError("the capture is closed")
+        self._file.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+
+class RecordingTransport:
+    """A ``NodeTransport`` that passes everything to ``inner`` and reports each node to ``tap``."""
+
+    def __init__(self, inner: NodeTransport, tap: Callable[[Direction, Node], None]) -> None:
+        self.inner = inner
+        self._tap = tap
+
+    def receive_data(self, data: bytes | None) -> None:
+        self.inner.receive_data(data)
+
+    def events(self) -> Iterator[Event]:
+        for event in self.inner.events():
+            if isinstance(event, TransportNode):
+                self._tap("in", event.node)
+            yield event
+
+    def send_node(self, node: Node) -> None:
+        self._tap("out", node)
+        self.inner.send_node(node)
+
+    def data_to_send(self) -> bytes:
+        return self.inner.data_to_send()
+
+
+class CapturingSession(ClientSession):
+    """A ``ClientSession`` that records into ``capture`` everything replay needs.
+
+    A drop-in replacement: the same caller protocol, plus ``capture.close(at=)`` at the end.
+    Inputs (start, connection_made, connection_lost, handle_timeout, the application's
+    commands), every node in and out (after decryption) and every event are recorded at the
+    time of the call that caused them.
+    """
+
+    def __init__(
+        self,
+        *,
+        creds: Creds,
+        rng: random.Random,
+        capture: CaptureWriter,
+        config: SessionConfig | None = None,
+        history: ReconnectHistory | None = None,
+    ) -> None:
+        super().__init__(creds=creds, rng=rng, config=config, history=history)
+        self.capture = capture
+        self._capture_rng = rng
+        self._capture_now = 0.0
+        capture.begin(creds=creds, config=self.config)
+
+    def _tap(self, direction: Direction, node: Node) -> None:
+        self.capture.record(direction, node, self._capture_now)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def start(self, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.start(now)
+        super().start(now=now)
+
+    def connection_made(self, *, now: float, transport: NodeTransport | None = None) -> None:
+        self._capture_now = now
+        self.capture.connected(now)
+        if transport is None:
+            # The session has no node tap of its own: build the transport it would build, and
+            # wrap it (see the report: a ``tap`` hook in ClientSession would replace this).
+            config, creds = self.config, self.creds
+            transport = ClientConnection(
+                noise_key=creds.noise_key,
+                client_payload=client_payload(creds, config.payload),
+                trust_root=None if config.verify_server else config.trust_root,
+                now=None if config.verify_server else now,
+                verify_server=config.verify_server,
+                routing_info=creds.routing_info,
+                rng=self._capture_rng.randbytes,
+            )
+            super().connection_made(now=now, transport=RecordingTransport(transport, self._tap))
+            # a given transport is not flushed by connection_made: an early timer check is
+            # harmless and writes the intro and ClientHello to the outbox
+            ClientSession.handle_timeout(self, now=now)
+        else:
+            super().connection_made(now=now, transport=RecordingTransport(transport, self._tap))
+
+    def receive_data(self, data: bytes | None, *, now: float) -> None:
+        self._capture_now = now
+        super().receive_data(data, now=now)
+
+    def receive_node(self, node: Node, *, now: float) -> None:
+        self._capture_now = now
+        super().receive_node(node, now=now)
+
+    def connection_lost(self, cause: TransportCause = None, *, now: float) -> None:
+        self._capture_now = now
+        if self.attempt_alive:
+            self.capture.lost(cause, now)
+        super().connection_lost(cause, now=now)
+
+    def handle_timeout(self, *, now: float) -> None:
+        self._capture_now = now
+        if self.attempt_alive:
+            self.capture.tick(now)
+        super().handle_timeout(now=now)
+
+    # -- the application's commands --------------------------------------------------------
+
+    def send_node(self, node: Node) -> None:
+        self.capture.command("send", self._capture_now, node=self._encode(node))
+        super().send_node(node)
+
+    def ack(self, stanza: Node) -> None:
+        self.capture.command("ack", self._capture_now, node=self._encode(stanza))
+        super().ack(stanza)
+
+    def query(self, node: Node, *, now: float, timeout: float | None = None) -> str:
+        self._capture_now = now
+        wait: float | str | None = (
+            "never" if timeout is not None and math.isinf(timeout) else timeout
+        )
+        # the id is known only after the call; the command line must precede the node it sends
+        command: dict[str, Any] = {"node": self._encode(node), "timeout": wait}
+        self.capture.command("query", now, **command)
+        return super().query(node, now=now, timeout=timeout)
+
+    def send_presence_update(self, kind: str, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("presence", now, kind=kind)
+        super().send_presence_update(kind, now=now)
+
+    def logout(self, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("logout", now)
+        super().logout(now=now)
+
+    def close(self, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("close", now)
+        super().close(now=now)
+
+    def confirm_saved(self, token: int) -> None:
+        # recorded so that replay releases held output at the same point as the live run
+        self.capture.command("saved", self._capture_now, token=token)
+        super().confirm_saved(token)
+
+    def save_failed(self, token: int, error: BaseException | str, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("save_failed", now, token=token, error=str(error))
+        super().save_failed(token, error, now=now)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def next_event(self) -> SessionEvent | None:
+        event = super().next_event()
+        if event is not None:
+            self.capture.event(event, self._capture_now)
+        return event
+
+    def _encode(self, node: Node) -> dict[str, Any]:
+        return encode_node(node, redact=self.capture.redact)
