@@ -220,7 +220,7 @@ class ClientSession:
             trust_root=None if self.config.verify_server else self.config.trust_root,
             now=None if self.config.verify_server else now,
             verify_server=self.config.verify_server,
-            routing_info=self._creds.routing_info,
+            routing_info=flows.usable_routing_info(self._creds.routing_info),
             rng=self._rng.randbytes,
         )
         self._flush(attempt)

@@ -28,6 +28,7 @@ from walink._session.nodes import (
 from walink.auth.model import Contact, Creds, SignalIdentity, SignedDeviceIdentity
 from walink.fsm.reasons import CloseReason, classify
 from walink.protocol.binary import Node
+from walink.protocol.frames import MAX_ROUTING_INFO
 from walink.protocol.keys import KeyPair, generate_adv_secret, signal_public_key
 from walink.protocol.pairing import (
     MalformedPairSuccessError,
@@ -439,6 +440,17 @@ def _after_props(session: ClientSession, attempt: Attempt, reply: Node | None, n
 # -- <ib> notices ----------------------------------------------------------------------------
 
 
+def usable_routing_info(info: bytes | None) -> bytes | None:
+    """Routing info the next intro may carry, or None for the plain intro.
+
+    Routing info over ``MAX_ROUTING_INFO`` is dropped: servers refuse such an intro, and since it
+    is saved in the creds, keeping it would wedge every later connect (found by fuzz/session.py).
+    """
+    if not info or len(info) > MAX_ROUTING_INFO:
+        return None
+    return info
+
+
 def on_ib(session: ClientSession, attempt: Attempt, node: Node, now: float) -> bool:
     """Every child of ``<ib>`` (whatsmeow's way); False when one of them is not ours."""
     if node.child("downgrade_webclient") is not None:
@@ -454,10 +466,11 @@ def on_ib(session: ClientSession, attempt: Attempt, node: Node, now: float) -> b
             session._send(attempt, batch)
         elif child.tag == "edge_routing":
             routing = child.child("routing_info")
-            info = content_bytes(routing)
-            if routing is not None and info and info != session._creds.routing_info:
+            usable = usable_routing_info(content_bytes(routing))
+            if routing is not None and usable and usable != session._creds.routing_info:
                 session._set_creds(
-                    replace(session._creds, routing_info=info), why="routing info for next connect"
+                    replace(session._creds, routing_info=usable),
+                    why="routing info for next connect",
                 )
         elif child.tag == "dirty":
             _on_dirty(session, attempt, child, now)
