@@ -363,3 +363,25 @@ def test_silent_server_during_login_times_out_and_reconnects() -> None:
     assert isinstance(closed, Closed) and closed.decision.reconnect
     pair.run_until(lambda: pair.session.connection == "open", limit=10)
     assert len(pair.servers) == 2
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_stream_error_followed_by_garbage_is_still_that_stream_error(split: bool) -> None:
+    # Found by fuzz/session.py: with both in one read, the stream:error used to be lost and the
+    # close became a reconnectable PROTOCOL_ERROR instead of a final LOGGED_OUT.
+    hub = make_hub()
+    pair = open_pair(hub, paired_creds(hub))
+    server = pair.server
+    assert server is not None
+    server.send_node(Node("stream:error", {"code": "401"}))
+    wire = server.data_to_send()
+    garbage = b"\x00\x00\x01\x00"  # a one-byte frame: no room for an AEAD tag
+    if split:
+        pair.session.receive_data(wire, now=pair.now)
+        pair.session.receive_data(garbage, now=pair.now)
+    else:
+        pair.session.receive_data(wire + garbage, now=pair.now)
+    pair.pump()
+    [closed] = pair.closes
+    assert closed.disconnect.reason is CloseReason.LOGGED_OUT
+    assert closed.final and pair.session.state == "logged_out"

@@ -324,3 +324,47 @@ def test_decrypted_plaintext_parses_or_raises_remote_error(plaintext: bytes) -> 
     assert server._transport is not None
     frame = server._transport.encrypt(plaintext)
     _feed(client, [len(frame).to_bytes(3, "big") + frame])
+
+
+def _events_then_error(client: ClientConnection, data: bytes) -> tuple[list[Node], str | None]:
+    """Feed ``data``; the nodes read before the peer's error, and that error's text (if any)."""
+    nodes: list[Node] = []
+    try:
+        client.receive_data(data)
+        for event in client.events():
+            if isinstance(event, NodeReceived):
+                nodes.append(event.node)
+    except RemoteProtocolError as exc:
+        return nodes, type(exc).__name__
+    return nodes, None
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_nodes_before_bad_bytes_are_read_whatever_the_split(split: bool) -> None:
+    # Found by fuzzing: a stream:error and a bad frame in one read used to lose the stream:error,
+    # turning a final logout into a reconnectable protocol error.
+    client, server = make_pair()
+    exchange(client, server)
+    server.send_node(Node("stream:error", {"code": "401"}))
+    good = server.data_to_send()
+    bad = b"\x00\x00\x01\x00"  # a one-byte frame: no room for an AEAD tag
+    if split:
+        nodes, error = _events_then_error(client, good)
+        assert error is None
+        more, error = _events_then_error(client, bad)
+        nodes += more
+    else:
+        nodes, error = _events_then_error(client, good + bad)
+    assert nodes == [Node("stream:error", {"code": "401"})]
+    assert error is not None
+    with pytest.raises(LocalProtocolError):
+        client.receive_data(b"more")
+
+
+def test_data_after_a_deferred_error_is_refused() -> None:
+    client, server = make_pair()
+    exchange(client, server)
+    server.send_node(Node("x"))
+    client.receive_data(server.data_to_send() + b"\x00\x00\x01\x00")
+    with pytest.raises(LocalProtocolError, match="after a peer error"):
+        client.receive_data(b"\x00")

@@ -114,16 +114,19 @@ class ScriptedClient:
                 self.session.receive_data(to_server, now=self.now)
             to_client = self.session.data_to_send()
             if to_client:
+                received: list[Event] = []
                 try:
                     self.conn.receive_data(to_client)
+                    received.extend(self.conn.events())  # extend keeps what came before an error
                 except RemoteProtocolError as exc:
                     self.error = exc
-                    return
-                for event in self.conn.events():
+                for event in received:
                     self.events.append(event)
                     if isinstance(event, NodeReceived):
                         self.nodes.append(event.node)
                         self._react(event.node)
+                if self.error is not None:
+                    return
             if not to_server and not to_client:
                 return
 

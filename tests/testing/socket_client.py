@@ -21,7 +21,7 @@ from walink.protocol.binary import Node
 from walink.protocol.certs import TrustRoot
 from walink.protocol.connection import ClientConnection
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.events import NodeReceived
+from walink.protocol.events import Event, NodeReceived
 from walink.protocol.pairing import qr_string, verify_pair_success
 
 
@@ -70,16 +70,21 @@ class SocketClient:
         """The next node the server sends (answering pair-device, pair-success and pings)."""
         with anyio.fail_after(timeout):
             while not self._queue:
+                events: list[Event] = []
+                ended: Exception | None = None
                 try:
                     data = await self.ws.receive()
                     self.conn.receive_data(data)
+                    events.extend(self.conn.events())  # extend keeps what came before an error
                 except (ConnectionLostError, WebSocketClosed, RemoteProtocolError) as exc:
-                    raise Ended(exc) from exc
-                for event in self.conn.events():
+                    ended = exc
+                for event in events:
                     if isinstance(event, NodeReceived):
                         self.nodes.append(event.node)
                         self._queue.append(event.node)
                         self._react(event.node)
+                if ended is not None:
+                    raise Ended(ended) from ended
                 await self._flush()
         return self._queue.pop(0)
 

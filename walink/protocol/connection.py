@@ -23,6 +23,8 @@ Phases, the same for both roles::
 Errors are split by blame. Whatever the peer sent wrong raises ``RemoteProtocolError`` (arbitrary
 bytes either parse or raise it: nothing else escapes), a misuse raises ``LocalProtocolError``, and
 after any error the connection is broken for good: every later call raises ``LocalProtocolError``.
+Events decoded before bad bytes in the same ``receive_data`` stay readable: the peer's error is
+then raised by ``next_event`` after them, so the outcome never depends on how bytes were split.
 """
 
 from __future__ import annotations
@@ -76,12 +78,18 @@ class _Connection:
         self._decoder = FrameDecoder(expect_intro=expect_intro)
         self._transport: TransportCipher | None = None
         self._error: ProtocolError | None = None
+        # A peer error found after some events were decoded from the same bytes: it is raised by
+        # next_event() once those events are read, so what the caller sees does not depend on
+        # how the bytes were split (a stream:error followed by garbage is still a stream:error).
+        self._deferred_error: RemoteProtocolError | None = None
 
     # -- public surface ----------------------------------------------------------------------
 
     def receive_data(self, data: bytes | None) -> None:
         """Feed bytes received from the peer, or None when the peer closed the stream."""
         self._check_usable("receive data")
+        if self._deferred_error is not None:
+            raise self._fail(LocalProtocolError("data received after a peer error"))
         if self._phase is _Phase.CLOSED:
             if data is None:
                 return  # a second EOF changes nothing
@@ -91,13 +99,26 @@ class _Connection:
                 self._receive_eof()
             else:
                 self._receive_bytes(bytes(data))
+        except RemoteProtocolError as exc:
+            if not self._events:
+                raise self._fail(exc) from None
+            self._deferred_error = exc
         except ProtocolError as exc:
             raise self._fail(exc) from None
 
     def next_event(self) -> Event | None:
-        """The oldest event not yet returned, or None when there is none for now."""
+        """The oldest event not yet returned, or None when there is none for now.
+
+        When ``receive_data`` decoded some events before meeting bad bytes, it returns quietly;
+        the ``RemoteProtocolError`` is raised here, after those events have been read.
+        """
         self._check_usable("read events")
-        return self._events.popleft() if self._events else None
+        if self._events:
+            return self._events.popleft()
+        if self._deferred_error is not None:
+            error, self._deferred_error = self._deferred_error, None
+            raise self._fail(error)
+        return None
 
     def events(self) -> Iterator[Event]:
         """Every queued event, oldest first (stops when the queue is empty)."""
@@ -107,6 +128,10 @@ class _Connection:
     def send_node(self, node: Node) -> None:
         """Encrypt and frame one node; its bytes join the outbox."""
         self._check_usable("send a node")
+        if self._deferred_error is not None:
+            # The peer's error is pending behind events still being read: the connection ends
+            # when they are, and its outbox with it, so what handlers send now goes nowhere.
+            return
         if self._phase is not _Phase.TRANSPORT or self._transport is None:
             raise self._fail(
                 LocalProtocolError(f"cannot send a node in phase {self._phase.name.lower()}")
