@@ -184,6 +184,7 @@ class ClientSession:
         if self._machine.finished:
             raise LocalProtocolError(f"the lifecycle ended ({self.state}): no more attempts")
         self._machine.dial()
+        self._forget_machine_changes()
         last = self._machine.last_disconnect
         if last is None or last.reason is not CloseReason.RESTART_REQUIRED:
             self._is_new_login = False
@@ -224,6 +225,11 @@ class ClientSession:
             rng=self._rng.randbytes,
         )
         self._flush(attempt)
+
+    def _forget_machine_changes(self) -> None:
+        # The session emits its own ConnectionUpdate events; the machine's change log is for
+        # other drivers, and left unread it would grow by two entries every connection.
+        self._machine.drain_changes()
 
     def receive_data(self, data: bytes | None, *, now: float) -> None:
         """Bytes from the socket; None means the peer closed (same as ``connection_lost``)."""
@@ -423,6 +429,7 @@ class ClientSession:
     def _fire(self, event: str) -> None:
         """Send a lifecycle event to the machine (events of the compound state by name)."""
         self._machine.send(event)
+        self._forget_machine_changes()
 
     def _require_attempt(self) -> Attempt:
         if self._attempt is None:
@@ -575,6 +582,7 @@ class ClientSession:
         self._history = decision.history
         try:
             self._machine.close(disconnect=disconnect, decision=decision)
+            self._forget_machine_changes()
         except TransitionNotAllowed as error:  # pragma: no cover - every live state declares it
             raise LocalProtocolError(f"close refused in {self.state}: {error}") from None
         self._qr = None
@@ -609,6 +617,7 @@ class ClientSession:
         decision = replace(decision, reconnect=False, restart=False, delay=0.0)
         self._history = decision.history
         self._machine.stop(disconnect=disconnect)
+        self._forget_machine_changes()
         self._reconnect_at = None
         self._emit_update()
         self._emit(
