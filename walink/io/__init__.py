@@ -2,10 +2,16 @@
 
 ``walink.io.websocket`` is the generic WebSocket client transport (anyio + wsproto): no WhatsApp
 logic, only framing, TLS, the upgrade, Ping/Close answers, a message size limit and a bounded
-close. Import the names from here; the module stays light (no session or protocol imports).
+close. ``walink.io.client`` is ``Client``, the session driven over that transport. Import the
+names from here: the WebSocket names load eagerly and stay light (no session or protocol
+imports); the client's names load on first use (PEP 562), so the emulator, which only needs the
+transport, never imports the client.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from walink.io.websocket import (
     DEFAULT_CLOSE_TIMEOUT,
@@ -25,6 +31,25 @@ from walink.io.websocket import (
     connect_websocket,
 )
 
+# public name -> module that defines it (loaded on first access)
+_LAZY: dict[str, str] = {
+    "Client": "walink.io.client",
+    "open_store": "walink.io.client",
+    "ClientConfig": "walink.io.config",
+    "DEFAULT_URL": "walink.io.config",
+    "Browsers": "walink.io.browsers",
+    "Health": "walink.io.health",
+    "ClientEvent": "walink.io.events",
+    "EventName": "walink.io.events",
+    "ClientError": "walink.io.errors",
+    "ClientClosedError": "walink.io.errors",
+    "NotConnectedError": "walink.io.errors",
+    "QueryFailedError": "walink.io.errors",
+    "QueryServerError": "walink.io.errors",
+    "QueryTimeoutError": "walink.io.errors",
+    "QueryClosedError": "walink.io.errors",
+}
+
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -41,4 +66,35 @@ __all__ = [
     "WebSocketError",
     "WebSocketProtocolError",
     "connect_websocket",
+    *sorted(_LAZY),
 ]
+
+if TYPE_CHECKING:
+    from walink.io.browsers import Browsers as Browsers
+    from walink.io.client import Client as Client
+    from walink.io.client import open_store as open_store
+    from walink.io.config import DEFAULT_URL as DEFAULT_URL
+    from walink.io.config import ClientConfig as ClientConfig
+    from walink.io.errors import ClientClosedError as ClientClosedError
+    from walink.io.errors import ClientError as ClientError
+    from walink.io.errors import NotConnectedError as NotConnectedError
+    from walink.io.errors import QueryClosedError as QueryClosedError
+    from walink.io.errors import QueryFailedError as QueryFailedError
+    from walink.io.errors import QueryServerError as QueryServerError
+    from walink.io.errors import QueryTimeoutError as QueryTimeoutError
+    from walink.io.events import ClientEvent as ClientEvent
+    from walink.io.events import EventName as EventName
+    from walink.io.health import Health as Health
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'walink.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,158 @@
+"""An open connection in use: queries, presence, keepalive both ways, logout, close."""
+
+from __future__ import annotations
+
+import math
+
+import anyio
+import pytest
+
+from tests.scenarios.harness import PING, config_for, paired_store, running
+from walink.fsm.reasons import CloseReason
+from walink.io.client import Client
+from walink.io.errors import (
+    NotConnectedError,
+    QueryClosedError,
+    QueryServerError,
+    QueryTimeoutError,
+)
+from walink.io.events import ConnectionUpdate
+from walink.protocol.binary import Node
+from walink.testing.emulator import Emulator
+
+pytestmark = pytest.mark.anyio
+
+UNKNOWN = Node("iq", {"to": "s.whatsapp.net", "type": "get", "xmlns": "nothing"}, [Node("x")])
+
+
+async def test_query_answers_errors_and_timeouts() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            client = recorder.client
+            reply = await client.query(PING)
+            assert reply.tag == "iq" and reply.attr("type") == "result"
+            with pytest.raises(QueryServerError) as server_error:
+                await client.query(UNKNOWN)
+            assert server_error.value.code == 501 and server_error.value.node is not None
+            [session] = emulator.sessions()
+            session.go_silent()
+            with pytest.raises(QueryTimeoutError) as timeout:
+                await client.query(PING, timeout=0.05)
+            assert timeout.value.code == 408
+            async with anyio.create_task_group() as task_group:
+
+                async def close_soon() -> None:
+                    await anyio.sleep(0.05)
+                    await client.aclose()
+
+                task_group.start_soon(close_soon)
+                with pytest.raises(QueryClosedError) as closed:
+                    await client.query(PING, timeout=math.inf)
+            assert closed.value.disconnect is not None
+            assert closed.value.disconnect.reason is CloseReason.LOCAL_CLOSE
+            with pytest.raises(NotConnectedError):
+                await client.send_node(PING)
+
+
+async def test_presence_updates_is_online() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            client = recorder.client
+            assert not client.is_online
+            await client.send_presence_update("available")
+            assert client.is_online and client.health.is_online
+            online = await recorder.wait_for(
+                lambda e: isinstance(e, ConnectionUpdate) and e.is_online
+            )
+            assert isinstance(online, ConnectionUpdate) and online.connection == "open"
+            await client.send_presence_update("unavailable")
+            assert not client.is_online
+            with pytest.raises(ValueError):
+                await client.send_presence_update("away")
+
+
+async def test_mark_online_on_connect() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        config = config_for(emulator, mark_online_on_connect=True)
+        async with running(Client(store, config)) as recorder:
+            await recorder.wait_open()
+            await recorder.wait_for(lambda e: isinstance(e, ConnectionUpdate) and e.is_online)
+            assert recorder.client.is_online
+
+
+async def test_keepalive_detects_a_silent_server() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        config = config_for(emulator, keepalive_interval=0.1, keepalive_timeout=0.1)
+        async with running(Client(store, config)) as recorder:
+            await recorder.wait_open()
+            [session] = emulator.sessions()
+            session.go_silent()
+            silent_at = anyio.current_time()
+            closed = await recorder.wait_closed()
+            waited = anyio.current_time() - silent_at
+            assert closed.disconnect.reason is CloseReason.KEEPALIVE_TIMEOUT
+            assert closed.disconnect.status == 408 and closed.decision.reconnect
+            assert 0.1 <= waited < 2.0
+            # the next connection (a new server session) opens again
+            await recorder.wait_open()
+
+
+async def test_server_pings_are_answered() -> None:
+    async with Emulator(ping_interval=0.05) as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            [session] = emulator.sessions()
+            with anyio.fail_after(5):
+                while len(session.pongs) < 3:
+                    await anyio.sleep(0.02)
+            assert set(session.pongs) <= set(session.pings_sent)
+            assert recorder.client.is_connected and recorder.closes == []
+            # pings are protocol: none of them reached the application
+            assert all(e.node.attr("xmlns") != "urn:xmpp:ping" for e in recorder.nodes)
+
+
+async def test_logout_removes_the_device_and_ends() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        creds = store.load()
+        assert creds is not None and creds.me is not None
+        user, device = creds.me.id.split("@")[0].split(":")
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            with anyio.fail_after(5):
+                await recorder.client.logout()
+            assert recorder.client.finished
+            await recorder.done.wait()
+        closed = recorder.closes[-1]
+        assert closed.disconnect.reason is CloseReason.LOCAL_LOGOUT
+        assert closed.disconnect.status == 401 and closed.final and closed.requested
+        [update] = recorder.close_updates
+        assert update.last_disconnect is closed.disconnect
+        assert emulator.registry.remove_device(user, int(device)) is False  # already gone
+        with pytest.raises(NotConnectedError):
+            await recorder.client.logout()
+
+
+async def test_close_is_bounded_against_a_silent_server() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        config = config_for(emulator, close_timeout=0.2)
+        async with Client(store, config) as client:
+            with anyio.fail_after(5):
+                while not client.is_connected:
+                    await anyio.sleep(0.01)
+            [session] = emulator.sessions()
+            session.go_silent()
+            started = anyio.current_time()
+            await client.aclose()
+            assert anyio.current_time() - started < 1.5
+            assert client.finished
+            closed = client.last_closed
+            assert closed is not None and closed.disconnect.reason is CloseReason.LOCAL_CLOSE

@@ -1,0 +1,133 @@
+"""``ClientConfig``: everything a ``Client`` needs besides its credential store.
+
+The defaults are Baileys' socket defaults except ``mark_online_on_connect`` (False here, see its
+docstring). ``ClientConfig.session_config()`` derives the sans-IO ``SessionConfig``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+from dataclasses import dataclass, field
+
+from walink._session.config import SessionConfig
+from walink.fsm.policy import PolicyConfig
+from walink.io.browsers import Browser
+from walink.io.websocket import DEFAULT_MAX_MESSAGE_SIZE, WHATSAPP_WEB_ORIGIN
+from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
+from walink.protocol.payload import DEFAULT_BROWSER, DEFAULT_VERSION, PayloadOptions
+
+__all__ = ["DEFAULT_URL", "ClientConfig"]
+
+DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
+"""WhatsApp Web's WebSocket endpoint (Baileys ``DEFAULT_CONNECTION_CONFIG.waWebSocketUrl``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientConfig:
+    """Options of a ``Client``. Times are in seconds.
+
+    ``ClientConfig(browser=Browsers.ubuntu("My App"), print_qr_in_terminal=True)``.
+    """
+
+    url: str = DEFAULT_URL
+    """The server's WebSocket URL (``ws://`` or ``wss://``); the emulator's ``url`` in tests."""
+    trust_root: TrustRoot = WHATSAPP_ROOT
+    """The key the server's Noise certificate chain must lead to (``emulator.trust_root``)."""
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+    """TLS settings for ``wss://`` (default: the system trust store, host name checked)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra HTTP headers of the WebSocket upgrade."""
+    origin: str | None = WHATSAPP_WEB_ORIGIN
+    """The upgrade's Origin header (WhatsApp Web's own)."""
+    browser: Browser = DEFAULT_BROWSER
+    """How the device shows on the phone: ``Browsers.ubuntu("My App")``, ``Browsers.macos``…"""
+    version: tuple[int, int, int] = DEFAULT_VERSION
+    """The WhatsApp Web build announced in the ClientPayload."""
+    country_code: str = "US"
+    """The user agent's country (ISO 3166-1 alpha-2)."""
+    sync_full_history: bool = True
+    """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
+    connect_timeout: float = 20.0
+    """From dialing until the server's first node (Baileys ``connectTimeoutMs``)."""
+    keepalive_interval: float = 30.0
+    """A ping goes out after this long without receiving anything (``keepAliveIntervalMs``)."""
+    keepalive_timeout: float = 10.0
+    """Then, this long more in silence closes with ``KEEPALIVE_TIMEOUT``."""
+    qr_timeout: float | None = None
+    """How long each QR is shown (Baileys ``qrTimeout``); None: 60 s for the first, 20 s after."""
+    query_timeout: float | None = 60.0
+    """Default deadline of ``Client.query`` (Baileys ``defaultQueryTimeoutMs``); None: none."""
+    logout_timeout: float = 5.0
+    """How long ``logout`` waits for the server's confirmation before closing anyway."""
+    close_timeout: float = 5.0
+    """Bound on a WebSocket close (our Close frame, the peer's answer, then abort)."""
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    """Largest WebSocket message accepted; a bigger one closes the connection."""
+    mark_online_on_connect: bool = False
+    """Announce ``available`` presence at every open. Baileys defaults to True; walink does not,
+    because a linked device that is "online" makes the phone stop showing notifications and makes
+    the contacts' read receipts and "online" status follow the bot rather than the person. Call
+    ``send_presence_update("available")`` when the application really is in front of a user."""
+    fire_init_queries: bool = True
+    """At open, ask for abt props, the block list and privacy settings (as Baileys does)."""
+    max_pending_events: int = 1024
+    """Bound of the event queue. When the application lets more events than this pile up, the
+    connection closes with ``SLOW_CONSUMER`` (no event is dropped; the server redelivers what
+    was not acked after the reconnect)."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """The reconnection policy's numbers and rules (``PolicyConfig.baileys_compatible()``…)."""
+    logger: logging.Logger | None = field(default=None, repr=False)
+    """Where the client logs (default ``logging.getLogger("walink.client")``); nodes are traced
+    at DEBUG, secrets (keys, the QR string) are never logged."""
+    print_qr_in_terminal: bool = False
+    """Draw every new QR on stderr with segno (Baileys ``printQRInTerminal``)."""
+    rng: random.Random | None = field(default=None, repr=False)
+    """The session's only randomness (ids, keys, jitter); seed it for reproducible runs."""
+
+    def __post_init__(self) -> None:
+        if self.qr_timeout is not None and not self.qr_timeout > 0:
+            raise ValueError("qr_timeout must be positive or None")
+        for name in ("close_timeout",):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_pending_events < 1:
+            raise ValueError("max_pending_events must be at least 1")
+        if not self.url.startswith(("ws://", "wss://")):
+            raise ValueError(f"not a ws:// or wss:// URL: {self.url!r}")
+        self.session_config()  # the session's own checks (positive timers...) fail early
+
+    @property
+    def log(self) -> logging.Logger:
+        """The logger in use."""
+        return self.logger if self.logger is not None else logging.getLogger("walink.client")
+
+    def payload_options(self) -> PayloadOptions:
+        """The ClientPayload options (browser, version, country, full-history flag)."""
+        return PayloadOptions(
+            version=self.version,
+            browser=self.browser,
+            country_code=self.country_code,
+            sync_full_history=self.sync_full_history,
+        )
+
+    def session_config(self) -> SessionConfig:
+        """The sans-IO session's configuration derived from this one."""
+        qr_first = 60.0 if self.qr_timeout is None else self.qr_timeout
+        qr_next = 20.0 if self.qr_timeout is None else self.qr_timeout
+        return SessionConfig(
+            payload=self.payload_options(),
+            trust_root=self.trust_root,
+            connect_timeout=self.connect_timeout,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_timeout=self.keepalive_timeout,
+            query_timeout=self.query_timeout,
+            qr_first_timeout=qr_first,
+            qr_next_timeout=qr_next,
+            logout_timeout=self.logout_timeout,
+            mark_online_on_connect=self.mark_online_on_connect,
+            fire_init_queries=self.fire_init_queries,
+            auto_ack=True,
+            policy=self.policy,
+        )

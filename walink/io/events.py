@@ -1,0 +1,115 @@
+"""What a ``Client`` publishes, and the bounded queue that carries it to the application.
+
+The events are the session's own frozen dataclasses, in Baileys' shape:
+
+- ``ConnectionUpdate``: Baileys' ``connection.update`` as a full snapshot (``connection``,
+  ``last_disconnect``, ``is_new_login``, ``qr``, ``received_pending_notifications``,
+  ``is_online``);
+- ``CredsUpdate``: Baileys' ``creds.update`` (already saved, or being saved, by the client);
+- ``NodeReceived``: every other received node (messages, receipts, notifications, calls);
+- ``Closed``: one per connection, right after its close update: the policy's decision
+  (reconnect or not, when), ``final`` and ``requested``; not a Baileys event, but what a caller
+  needs to tell a reconnect from the end.
+
+The queue is bounded by ``ClientConfig.max_pending_events`` without ever dropping: the client
+puts every event, and when the backlog goes over the bound it closes the connection with
+``SLOW_CONSUMER`` (so the backlog stops growing and nothing is lost or silently skipped).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import anyio
+
+from walink._session.events import Closed, ConnectionUpdate, CredsUpdate, NodeReceived
+
+__all__ = [
+    "ClientEvent",
+    "Closed",
+    "ConnectionUpdate",
+    "CredsUpdate",
+    "EventHandler",
+    "EventName",
+    "NodeReceived",
+    "event_name",
+]
+
+ClientEvent = ConnectionUpdate | CredsUpdate | NodeReceived | Closed
+"""Everything ``client.events()`` yields."""
+
+EventName = Literal["connection.update", "creds.update", "node", "closed"]
+"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node`` and ``closed``."""
+
+EventHandler = Callable[[ClientEvent], Awaitable[None] | None]
+"""A callback: a plain function or a coroutine function, called with the event."""
+
+
+def event_name(event: ClientEvent) -> EventName:
+    """The ``on()`` name of an event."""
+    if isinstance(event, ConnectionUpdate):
+        return "connection.update"
+    if isinstance(event, CredsUpdate):
+        return "creds.update"
+    if isinstance(event, NodeReceived):
+        return "node"
+    return "closed"
+
+
+class EventQueue:
+    """A FIFO with one consumer, never blocking the producer; ``over_limit`` tells the bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: deque[ClientEvent] = deque()
+        self._ready = anyio.Event()
+        self._drained = anyio.Event()
+        self._closed = False
+        self.peak = 0
+        """The most events that ever waited at once (for tests and the health view)."""
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def over_limit(self) -> bool:
+        """More events wait than the bound allows: the producer must stop the inflow."""
+        return len(self._items) > self.limit
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, event: ClientEvent) -> None:
+        """Append (producer side, synchronous: the protocol never waits for the consumer)."""
+        self._items.append(event)
+        self.peak = max(self.peak, len(self._items))
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more events: ``get`` returns None once the queue is drained."""
+        self._closed = True
+        self._ready.set()
+
+    async def get(self) -> ClientEvent | None:
+        """The oldest event; None once closed and drained."""
+        while not self._items:
+            if self._closed:
+                return None
+            await self._ready.wait()
+            if not self._items and not self._closed:
+                self._ready = anyio.Event()
+        event = self._items.popleft()
+        if not self._items and not self._closed:
+            self._ready = anyio.Event()
+        if len(self._items) <= self.limit // 2:
+            self._drained.set()
+        return event
+
+    async def wait_drained(self) -> None:
+        """Return once at most half the bound waits (at once if so already)."""
+        while len(self._items) > self.limit // 2:
+            self._drained = anyio.Event()
+            await self._drained.wait()
