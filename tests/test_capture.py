@@ -533,3 +533,77 @@ def test_a_failed_save_replays_as_the_same_stop(tmp_path: Path) -> None:
     result = replay_capture(read_capture(_finish(pair)))
     assert result.events == result.recorded
     assert "disk full" in result.events[-1]["message"]
+    assert result.events[-1]["reason"] == "STORE_ERROR"
+
+
+def _aborted_capture(tmp_path: Path, message: str | None) -> Path:
+    """A device that pairs, is aborted for a slow consumer once open, reconnects, closes."""
+    pair = _pair(tmp_path, Hub(rng=random.Random(23).randbytes, now=T0, log=lambda line: None), 23)
+    pair.start()
+    pair.scan_qr()
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
+    pair.session.abort(CloseReason.SLOW_CONSUMER, now=pair.now, message=message)
+    pair.pump()
+    assert pair.closes[-1].disconnect.reason is CloseReason.SLOW_CONSUMER
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
+    pair.session.close(now=pair.now)
+    pair.pump()
+    return _finish(pair)
+
+
+@pytest.mark.parametrize("message", [None, "412 events wait for the application"])
+def test_an_abort_is_recorded_as_a_typed_loss_and_replays_the_same(
+    tmp_path: Path, message: str | None
+) -> None:
+    capture = read_capture(_aborted_capture(tmp_path, message))
+    [lost] = [r for r in capture.records if r.kind == "lost"]
+    expected: dict[str, Any] = {"kind": "reason", "reason": "SLOW_CONSUMER"}
+    if message is not None:
+        expected["message"] = message
+    assert lost.data["cause"] == expected
+    result = replay_capture(capture)
+    assert result.events == result.recorded
+    [closed] = [
+        e for e in result.events if e["event"] == "closed" and e["reason"] == "SLOW_CONSUMER"
+    ]
+    assert closed["message"] == message or (message is None and closed["message"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"reason":"SLOW_CONSUMER"', '"reason":"LOCAL_CLOSE"'),
+        ('"reason":"SLOW_CONSUMER"', '"reason":"RESTART_REQUIRED"'),
+        ('"message":"x"', '"message":5'),
+    ],
+)
+def test_a_lost_reason_replay_cannot_abort_with_is_a_format_error(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    text = _aborted_capture(tmp_path, "x").read_text()
+    assert old in text
+    with pytest.raises(CaptureFormatError, match="line"):
+        replay_capture(parse_capture(text.replace(old, new)))
+
+
+def test_the_capture_holds_exactly_the_nodes_the_trace_saw(tmp_path: Path) -> None:
+    traced: list[tuple[str, dict[str, Any]]] = []
+    hub = Hub(rng=random.Random(24).randbytes, now=T0, log=lambda line: None)
+    writer = CaptureWriter(tmp_path / "traced.jsonl", seed=24)
+    config = SessionConfig(
+        trust_root=hub.client_trust_root,
+        trace=lambda direction, node: traced.append((direction, encode_node(node, redact=True))),
+    )
+    rng = random.Random(24)
+    session = CapturingSession(
+        creds=Creds.new(rng.randbytes), rng=rng, config=config, capture=writer
+    )
+    pair = MemoryPair(session, hub, now=T0)
+    pair.start()
+    pair.scan_qr()
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
+    pair.session.close(now=pair.now)
+    pair.pump()
+    capture = read_capture(_finish(pair))
+    nodes = [(r.kind, dict(r.data["node"])) for r in capture.records if r.kind in ("in", "out")]
+    assert len(nodes) > 20 and nodes == traced

@@ -243,7 +243,30 @@ def test_failed_save_stops_and_sends_nothing_dependent() -> None:
     pair.pump()
     [closed] = pair.closes
     assert closed.final and "disk full" in closed.disconnect.message
+    assert closed.disconnect.reason is CloseReason.STORE_ERROR and not closed.requested
+    assert (closed.disconnect.status, closed.disconnect.terminal) == (500, True)
+    assert pair.session.state == "stopped" and pair.session.finished
     assert not any(n.child("pair-device-sign") for n in pair.servers[0].received)
+
+
+def test_failed_save_between_attempts_stops_with_store_error() -> None:
+    hub = make_hub()
+    pair = fresh_pair(hub, auto_confirm=False)
+    pair.auto_reconnect = False
+    pair.start()
+    pair.hub.phone.scan_qr(pair.qr or "", now=pair.now)
+    pair.pump()
+    [request] = pair.pending_saves
+    pair.session.connection_lost(ConnectionResetError("reset"), now=pair.now)
+    pair.pump()
+    assert pair.session.state == "backing_off"
+    pair.session.save_failed(request.token, "read-only store", now=pair.now + 1)
+    pair.pump()
+    closed = pair.closes[-1]
+    assert closed.disconnect.reason is CloseReason.STORE_ERROR and closed.final
+    assert closed.disconnect.message == "saving credentials failed: read-only store"
+    assert not closed.requested and pair.session.reconnect_at is None
+    assert pair.session.state == "stopped"
 
 
 def test_edge_routing_is_saved_and_used_on_next_connect() -> None:

@@ -27,7 +27,8 @@ decreasing. A reader refuses a file whose header names another format or version
   recorded: captures hold decrypted nodes). ``tick``: ``handle_timeout`` ran.
   ``lost`` with ``"cause"``: ``connection_lost``; the cause is ``{"kind": "eof"}``,
   ``{"kind": "websocket_close", "code", "reason"}``, ``{"kind": "upgrade_rejected", "status"}``,
-  ``{"kind": "reason", "reason": CloseReason name}`` or ``{"kind": "error", "class", "text"}``.
+  ``{"kind": "reason", "reason": CloseReason name}`` (``session.abort``; with ``"message"`` when
+  the abort gave one) or ``{"kind": "error", "class", "text"}``.
 - ``in`` / ``out`` with ``"node"``: a node received or sent, after decryption.
 - ``command`` with ``"name"``: the application's ``logout``, ``close``, ``presence`` (``"kind"``),
   ``query`` (``"node"``, ``"timeout"``: seconds, null for the default, ``"never"``), ``send`` and
@@ -70,7 +71,7 @@ from walink._capture.format import (
 )
 from walink._capture.nodes import REDACTION_RULES, NodeFormatError, decode_node, encode_node
 from walink._capture.replay import ReplayResult, replay_capture
-from walink._capture.writer import CaptureWriter, CapturingSession, Direction, RecordingTransport
+from walink._capture.writer import CaptureWriter, CapturingSession, Direction
 
 __all__ = [
     "FORMAT_NAME",
@@ -85,7 +86,6 @@ __all__ = [
     "Header",
     "NodeFormatError",
     "Record",
-    "RecordingTransport",
     "ReplayResult",
     "decode_node",
     "encode_event",

@@ -16,6 +16,7 @@ One ``ClientSession`` lives for the whole lifecycle (many connection attempts)::
             session.receive_data(data, now=t)         # bytes from the socket
             session.handle_timeout(now=t)             # the deadline passed
             session.connection_lost(cause, now=t)     # EOF (None), WebSocketClosed, an exception
+            session.abort(reason, now=t)              # a local cause: SLOW_CONSUMER, own timeout
     on Closed: write data_to_send(), close the socket; if event.reconnect_at is None, stop;
                else sleep until event.reconnect_at and call session.start(now=...) again.
 
@@ -29,7 +30,8 @@ Events (``next_event()`` / ``events()``):
   one with ``connection == "close"`` and ``last_disconnect`` set.
 - ``CredsUpdate``: the credentials changed; a ``SaveRequest`` follows at once.
 - ``SaveRequest``: persist ``keys`` (``store.set_keys``) then ``creds`` (``store.save``), then call
-  ``confirm_saved(token)``; on failure ``save_failed(token, error, now=)`` (the session stops).
+  ``confirm_saved(token)``; on failure ``save_failed(token, error, now=)`` (the session stops:
+  ``STORE_ERROR``, status 500, final).
   Output queued after the request (the pre-key upload, the pair-device-sign reply, the QR with a
   new ADV secret, anything later) is held back until the confirmation.
 - ``NodeReceived``: every node the session does not consume (messages, receipts,
@@ -46,6 +48,11 @@ The application's commands: ``send_node``, ``query``, ``send_presence_update``, 
 inbound node. Misuse raises ``LocalProtocolError``; nothing the server sends raises: it ends the
 attempt with a reason.
 
+Watching the protocol: ``ClientSession(tap=)`` and ``SessionConfig.trace`` are both called with
+``("in", node)`` for every node received (before the session acts on it) and ``("out", node)``
+for every node sent, decrypted, whatever the transport; the tap first. Nothing else reaches them.
+A capture records through the tap; a client logs the trace.
+
 Pairing-code login: on a new device's attempt, ``request_pairing_code(phone, now=)`` (before or
 after pair-device) returns a number; ``PairingCode`` with that number carries the code to show
 once the server accepted it, ``PairingCodeError`` says why not (``retry`` for a 429). The QR stops
@@ -56,7 +63,14 @@ for that attempt; it ends in ``open`` after the phone pairs and the 515 restart,
 from __future__ import annotations
 
 from walink._session.config import SessionConfig
-from walink._session.core import ClientSession, NodeTransport, TransportCause
+from walink._session.core import (
+    ABORT_REASONS,
+    ClientSession,
+    Direction,
+    NodeTap,
+    NodeTransport,
+    TransportCause,
+)
 from walink._session.events import (
     Closed,
     ConnectionUpdate,
@@ -73,13 +87,16 @@ from walink._session.events import (
 from walink._session.flows import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
 
 __all__ = [
+    "ABORT_REASONS",
     "INITIAL_PREKEY_COUNT",
     "MIN_PREKEY_COUNT",
     "ClientSession",
     "Closed",
     "ConnectionUpdate",
     "CredsUpdate",
+    "Direction",
     "NodeReceived",
+    "NodeTap",
     "NodeTransport",
     "PairingCode",
     "PairingCodeError",

@@ -77,6 +77,7 @@ def test_close_reasons_are_distinct_members_with_status_and_terminal_flag() -> N
         CloseReason.PAIRING_TIMEOUT,
         CloseReason.LOCAL_CLOSE,
         CloseReason.LOCAL_LOGOUT,
+        CloseReason.STORE_ERROR,
     }
 
 
@@ -239,6 +240,7 @@ LOCAL_REASONS = [
     CloseReason.PAIRING_TIMEOUT,
     CloseReason.LOCAL_CLOSE,
     CloseReason.LOCAL_LOGOUT,
+    CloseReason.STORE_ERROR,
 ]
 
 
@@ -259,6 +261,14 @@ def test_local_logout_and_keepalive_statuses_match_baileys() -> None:
     assert classify(CloseReason.KEEPALIVE_TIMEOUT, at=NOW).disconnect_reason is (
         DisconnectReason.connectionLost
     )
+
+
+def test_a_failed_credential_save_is_a_terminal_internal_error() -> None:
+    # Baileys has no code for it: 500 (its generic internal error), not LOCAL_CLOSE's 428
+    disconnect = classify(CloseReason.STORE_ERROR, at=NOW, message="saving credentials failed: x")
+    assert (disconnect.status, disconnect.terminal) == (500, True)
+    assert disconnect.disconnect_reason is DisconnectReason.badSession
+    assert disconnect.reason is not CloseReason.LOCAL_CLOSE
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,16 @@ from walink.protocol.binary import Node
 from walink.protocol.errors import LocalProtocolError
 from walink.protocol.events import Event
 from walink.session import (
+    ABORT_REASONS,
     ClientSession,
+    Closed,
     NodeReceived,
     QueryError,
     QueryFailure,
     QueryResult,
     SessionConfig,
 )
+from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 
 from .helpers import T0, login_pair, make_hub, open_pair, paired_creds
@@ -296,3 +299,137 @@ def test_replay_feeds_decoded_nodes_through_a_recording_transport() -> None:
     assert any("connection='open'" in e for e in events)
     assert sent[-1].tag == "ack" and sent[-1].attrs["id"] == "M"
     assert [n.tag for n in sent[:4]] == ["iq", "iq", "iq", "ib"]
+
+
+# -- the node tap and the trace --------------------------------------------------------------
+
+Seen = list[tuple[str, Node]]
+
+
+def tapped_login(hub: Hub, creds: Creds) -> tuple[MemoryPair, Seen, Seen]:
+    """A saved device logging in with both a tap and a trace; what each saw."""
+    tapped: Seen = []
+    traced: Seen = []
+    config = SessionConfig(
+        trust_root=hub.client_trust_root,
+        trace=lambda direction, node: traced.append((direction, node)),
+    )
+    session = ClientSession(
+        creds=creds,
+        rng=random.Random(3),
+        config=config,
+        tap=lambda direction, node: tapped.append((direction, node)),
+    )
+    pair = MemoryPair(session, hub, now=hub.now)
+    pair.store.save(creds)
+    pair.start()
+    assert session.connection == "open"
+    return pair, tapped, traced
+
+
+def test_tap_and_trace_see_every_node_both_ways_and_nothing_else() -> None:
+    hub = make_hub(ping_interval=25.0)
+    pair, tapped, traced = tapped_login(hub, paired_creds(hub))
+    pair.advance(26)  # the server pings: in, then our answer out
+    message = Node("message", {"id": "M1", "from": "1@s.whatsapp.net", "type": "text"})
+    pair.servers[0].send_node(message)
+    pair.pump()
+    assert traced == tapped
+    assert {direction for direction, _ in tapped} == {"in", "out"}
+    assert all(isinstance(node, Node) for _, node in tapped)
+    # every node the server got went through the tap, in order
+    assert [node for direction, node in tapped if direction == "out"] == pair.servers[0].received
+    inbound = [node for direction, node in tapped if direction == "in"]
+    assert inbound[0].tag == "success" and message in inbound
+    # a node is seen before what it causes: the ping before its pong, the message before its ack
+    ping = next(
+        i for i, (d, n) in enumerate(tapped) if d == "in" and n.attr("xmlns") == "urn:xmpp:ping"
+    )
+    pong_id = tapped[ping][1].attr("id")
+    pong = next(i for i, (d, n) in enumerate(tapped) if d == "out" and n.attr("id") == pong_id)
+    ack = next(i for i, (d, n) in enumerate(tapped) if d == "out" and n.tag == "ack")
+    assert ping < pong and tapped.index(("in", message)) < ack
+
+
+def test_tap_sees_decoded_nodes_of_a_given_transport() -> None:
+    hub = make_hub()
+    tapped: Seen = []
+    session = ClientSession(
+        creds=paired_creds(hub),
+        rng=random.Random(7),
+        tap=lambda direction, node: tapped.append((direction, node)),
+    )
+    recorder = Recorder()
+    session.start(now=T0)
+    session.connection_made(now=T0, transport=recorder)
+    success = Node("success", {"t": str(int(T0)), "lid": "9:1@lid"})
+    session.receive_node(success, now=T0)
+    assert tapped[0] == ("in", success)
+    assert [node for direction, node in tapped[1:]] == recorder.sent
+    assert {direction for direction, _ in tapped[1:]} == {"out"}
+
+
+# -- abort: a local cause the I/O layer detected ---------------------------------------------
+
+
+@pytest.mark.parametrize("reason", [reason for reason in CloseReason if reason in ABORT_REASONS])
+def test_abort_ends_the_attempt_like_a_transport_loss_but_typed(reason: CloseReason) -> None:
+    def lose(how: str) -> tuple[MemoryPair, str]:
+        hub = make_hub(ping_interval=None)
+        pair = open_pair(hub, paired_creds(hub))
+        query_id = pair.session.query(Node("iq", {"type": "get", "xmlns": "x"}), now=pair.now)
+        if how == "abort":
+            pair.session.abort(reason, now=pair.now)
+        else:
+            pair.session.connection_lost(None, now=pair.now)
+        pair.auto_reconnect = False
+        pair.pump()
+        return pair, query_id
+
+    aborted, query_id = lose("abort")
+    lost, _ = lose("lost")
+    [closed] = aborted.closes
+    [baseline] = lost.closes
+    assert closed.disconnect.reason is reason and closed.disconnect.status == reason.status
+    assert closed.disconnect.message and not closed.requested and not closed.final
+    # the policy treats it as the transport loss it is: a counted failure, then backoff
+    assert (closed.decision.reconnect, closed.decision.counted) == (True, True)
+    assert closed.decision.nominal_delay == baseline.decision.nominal_delay
+    assert aborted.session.state == "backing_off" and not aborted.session.attempt_alive
+    [failed] = [e for e in aborted.events if isinstance(e, QueryError)]
+    assert failed.id == query_id and failed.failure is QueryFailure.CLOSED
+    assert failed.disconnect == closed.disconnect
+
+
+def test_abort_message_and_logout_in_progress() -> None:
+    hub = make_hub(ping_interval=None)
+    creds = paired_creds(hub)
+    pair = open_pair(hub, creds, seed=4)
+    pair.auto_reconnect = False
+    pair.session.abort(CloseReason.SLOW_CONSUMER, now=pair.now, message="1000 events waiting")
+    pair.pump()
+    assert pair.closes[-1].disconnect.message == "1000 events waiting"
+    # during a logout we asked for, any end is the logout's own (as for a transport loss)
+    hub.now = pair.now
+    other = open_pair(hub, creds, seed=5)
+    other.session.logout(now=other.now)
+    other.session.abort(CloseReason.SLOW_CONSUMER, now=other.now)
+    closed = [e for e in other.session.events() if isinstance(e, Closed)][-1]
+    assert closed.disconnect.reason is CloseReason.LOCAL_LOGOUT and closed.requested
+
+
+def test_abort_is_refused_without_an_attempt_or_for_another_reason() -> None:
+    session = ClientSession(creds=Creds.new(random.Random(1).randbytes), rng=random.Random(2))
+    with pytest.raises(LocalProtocolError):
+        session.abort(CloseReason.SLOW_CONSUMER, now=0.0)
+    session.start(now=0.0)
+    refused = [reason for reason in CloseReason if reason not in ABORT_REASONS]
+    assert CloseReason.LOCAL_CLOSE in refused and CloseReason.STORE_ERROR in refused
+    for reason in refused:
+        with pytest.raises(LocalProtocolError):
+            session.abort(reason, now=1.0)
+    assert session.attempt_alive and session.state == "dialing"
+    session.abort(CloseReason.CONNECT_TIMEOUT, now=2.0)
+    assert not session.attempt_alive
+    with pytest.raises(LocalProtocolError):
+        session.abort(CloseReason.SLOW_CONSUMER, now=3.0)

@@ -3,9 +3,10 @@
 The session starts with synthetic keys (seeded from the header) and the header's non-secret
 creds and config. Each record is applied at its own time: ``start``, ``connected`` (with a
 transport that records the nodes the session sends), ``in`` through ``receive_node``, ``tick``
-through ``handle_timeout``, ``lost`` through ``connection_lost``, and the application's
-commands. Saves are confirmed (or failed) where the capture's ``saved``/``save_failed``
-commands say; in a capture without them, at once, as a store that never fails would.
+through ``handle_timeout``, ``lost`` through ``connection_lost`` (or ``abort`` for a reason),
+and the application's commands. Saves are confirmed (or failed) where the capture's
+``saved``/``save_failed`` commands say; in a capture without them, at once, as a store that
+never fails would.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -44,7 +45,7 @@ from walink.protocol.errors import LocalProtocolError
 from walink.protocol.events import Event
 from walink.protocol.keys import KeyPair
 from walink.protocol.pairing import build_pair_success
-from walink.session import ClientSession, SaveRequest, TransportCause
+from walink.session import ABORT_REASONS, ClientSession, SaveRequest
 
 __all__ = ["ReplayResult", "replay_capture"]
 
@@ -212,18 +213,30 @@ class _Replayer:
         elif kind == "tick":
             session.handle_timeout(now=t)
         elif kind == "lost":
-            cause = decode_cause(record.data.get("cause"))
-            if isinstance(cause, CloseReason):
-                # a reason the I/O layer decided (SLOW_CONSUMER): classify takes it as a cause
-                session.connection_lost(_as_cause(cause), now=t)
-            else:
-                session.connection_lost(cause, now=t)
+            self.lost(record)
         elif kind == "in":
             self.receive(record)
         elif kind == "out":
             self.match(record)
         elif kind == "command":
             self.command(record)
+
+    def lost(self, record: Record) -> None:
+        data = record.data.get("cause")
+        cause = decode_cause(data)
+        if not isinstance(cause, CloseReason):
+            self.session.connection_lost(cause, now=record.t)
+            return
+        # a reason the I/O layer decided (SLOW_CONSUMER...): the live run called abort
+        if cause not in ABORT_REASONS:
+            raise CaptureFormatError(f"line {record.line}: a lost record cannot be {cause.name}")
+        message = data.get("message") if isinstance(data, dict) else None
+        if message is not None and not isinstance(message, str):
+            raise CaptureFormatError(f"line {record.line}: cause.message must be a string")
+        if not self.session.attempt_alive:
+            self.note(f"line {record.line}: lost skipped (no attempt): the replay diverged")
+            return
+        self.session.abort(cause, now=record.t, message=message)
 
     def node_of(self, record: Record, key: str = "node") -> Node:
         try:
@@ -364,13 +377,6 @@ def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, A
                 f"at {theirs.get('t')}"
             )
     return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
-
-
-def _as_cause(reason: CloseReason) -> TransportCause:
-    # ClientSession.connection_lost passes its cause to classify, which accepts a CloseReason
-    # (the Client does the same for SLOW_CONSUMER)
-    cause: Any = reason
-    return cause  # type: ignore[no-any-return]
 
 
 def _int(text: str | None, default: int) -> int:

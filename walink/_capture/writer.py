@@ -1,5 +1,5 @@
-"""Writing a capture: ``CaptureWriter`` (the file), ``CapturingSession`` (a ``ClientSession`` that
-records its inputs, nodes and events into one) and ``RecordingTransport`` (the node tap).
+"""Writing a capture: ``CaptureWriter`` (the file) and ``CapturingSession`` (a ``ClientSession``
+that records its inputs, nodes (through the session's node tap) and events into one).
 """
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ import json
 import math
 import os
 import random
-from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from walink._capture.events import encode_event
 from walink._capture.format import (
@@ -20,26 +19,23 @@ from walink._capture.format import (
     encode_cause,
 )
 from walink._capture.nodes import REDACTION_RULES, encode_node
-from walink._session.flows import client_payload
 from walink._version import __version__
 from walink.auth.model import Creds
 from walink.fsm.policy import ReconnectHistory
+from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node
-from walink.protocol.connection import ClientConnection
 from walink.protocol.errors import LocalProtocolError
-from walink.protocol.events import Event
-from walink.protocol.events import NodeReceived as TransportNode
 from walink.session import (
+    ABORT_REASONS,
     ClientSession,
+    Direction,
     NodeTransport,
     SessionConfig,
     SessionEvent,
     TransportCause,
 )
 
-__all__ = ["CaptureWriter", "CapturingSession", "Direction", "RecordingTransport"]
-
-Direction = Literal["in", "out"]
+__all__ = ["CaptureWriter", "CapturingSession", "Direction"]
 
 
 class CaptureWriter:
@@ -108,6 +104,13 @@ class CaptureWriter:
         """``session.connection_lost``: the transport ended (EOF, close frame, error)."""
         self._line("lost", at, cause=encode_cause(cause))
 
+    def aborted(self, reason: CloseReason, at: float, message: str | None = None) -> None:
+        """``session.abort``: a ``lost`` whose cause is the reason (and its text, if given)."""
+        cause = encode_cause(reason)
+        if message is not None:
+            cause["message"] = message
+        self._line("lost", at, cause=cause)
+
     def command(self, name: str, at: float, **data: Any) -> None:
         """A caller command: logout, close, presence, query, send, ack, saved, save_failed."""
         self._line("command", at, name=name, **data)
@@ -158,30 +161,6 @@ class CaptureWriter:
         self._file.flush()
 
 
-class RecordingTransport:
-    """A ``NodeTransport`` that passes everything to ``inner`` and reports each node to ``tap``."""
-
-    def __init__(self, inner: NodeTransport, tap: Callable[[Direction, Node], None]) -> None:
-        self.inner = inner
-        self._tap = tap
-
-    def receive_data(self, data: bytes | None) -> None:
-        self.inner.receive_data(data)
-
-    def events(self) -> Iterator[Event]:
-        for event in self.inner.events():
-            if isinstance(event, TransportNode):
-                self._tap("in", event.node)
-            yield event
-
-    def send_node(self, node: Node) -> None:
-        self._tap("out", node)
-        self.inner.send_node(node)
-
-    def data_to_send(self) -> bytes:
-        return self.inner.data_to_send()
-
-
 class CapturingSession(ClientSession):
     """A ``ClientSession`` that records into ``capture`` everything replay needs.
 
@@ -200,13 +179,15 @@ class CapturingSession(ClientSession):
         config: SessionConfig | None = None,
         history: ReconnectHistory | None = None,
     ) -> None:
-        super().__init__(creds=creds, rng=rng, config=config, history=history)
+        super().__init__(
+            creds=creds, rng=rng, config=config, history=history, tap=self._record_node
+        )
         self.capture = capture
-        self._capture_rng = rng
         self._capture_now = 0.0
         capture.begin(creds=creds, config=self.config)
 
-    def _tap(self, direction: Direction, node: Node) -> None:
+    def _record_node(self, direction: Direction, node: Node) -> None:
+        # the session's tap: every node, at the time of the input that made it move
         self.capture.record(direction, node, self._capture_now)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -219,25 +200,7 @@ class CapturingSession(ClientSession):
     def connection_made(self, *, now: float, transport: NodeTransport | None = None) -> None:
         self._capture_now = now
         self.capture.connected(now)
-        if transport is None:
-            # The session has no node tap of its own: build the transport it would build, and
-            # wrap it (see the report: a ``tap`` hook in ClientSession would replace this).
-            config, creds = self.config, self.creds
-            transport = ClientConnection(
-                noise_key=creds.noise_key,
-                client_payload=client_payload(creds, config.payload),
-                trust_root=None if config.verify_server else config.trust_root,
-                now=None if config.verify_server else now,
-                verify_server=config.verify_server,
-                routing_info=creds.routing_info,
-                rng=self._capture_rng.randbytes,
-            )
-            super().connection_made(now=now, transport=RecordingTransport(transport, self._tap))
-            # a given transport is not flushed by connection_made: an early timer check is
-            # harmless and writes the intro and ClientHello to the outbox
-            ClientSession.handle_timeout(self, now=now)
-        else:
-            super().connection_made(now=now, transport=RecordingTransport(transport, self._tap))
+        super().connection_made(now=now, transport=transport)
 
     def receive_data(self, data: bytes | None, *, now: float) -> None:
         self._capture_now = now
@@ -252,6 +215,12 @@ class CapturingSession(ClientSession):
         if self.attempt_alive:
             self.capture.lost(cause, now)
         super().connection_lost(cause, now=now)
+
+    def abort(self, reason: CloseReason, *, now: float, message: str | None = None) -> None:
+        self._capture_now = now
+        if self.attempt_alive and reason in ABORT_REASONS:
+            self.capture.aborted(reason, now, message)
+        super().abort(reason, now=now, message=message)
 
     def handle_timeout(self, *, now: float) -> None:
         self._capture_now = now

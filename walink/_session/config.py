@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from walink.fsm.policy import PolicyConfig
+from walink.protocol.binary import Node
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
 from walink.protocol.connection import ServerVerifier
 from walink.protocol.payload import PayloadOptions
@@ -50,6 +52,10 @@ class SessionConfig:
     """Ack messages, receipts, notifications and calls as they are reported (PROTOCOL.md §5.8)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The reconnection policy's numbers and rules."""
+    trace: Callable[[str, Node], None] | None = field(default=None, repr=False, compare=False)
+    """Called with ``("in", node)`` for every node received and ``("out", node)`` for every node
+    sent, decrypted, as the session handles them (never with anything else): a protocol log.
+    It sees secrets (pairing material, pre-keys): log it only where that is acceptable."""
 
     def __post_init__(self) -> None:
         for name in (

@@ -6,30 +6,23 @@ dispatch; ``walink._session.flows`` holds what the nodes start (pairing, login, 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Literal
 
-from statemachine.exceptions import TransitionNotAllowed
-
-from walink._session import flows, pairing_code
+from walink._session import ending, flows, pairing_code, queries
 from walink._session.attempt import Attempt, NodeTransport, OnAnswer, PendingQuery
 from walink._session.config import SessionConfig
 from walink._session.events import (
-    Closed,
     ConnectionUpdate,
     CredsUpdate,
     NodeReceived,
-    QueryError,
-    QueryFailure,
-    QueryResult,
     SaveRequest,
     SessionEvent,
 )
-from walink._session.nodes import parse_int
 from walink._session.outbox import Deferred, Outbox
 from walink.auth.model import Creds
 from walink.auth.store import KeyUpdates
@@ -48,10 +41,37 @@ from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.events import ConnectionClosed, ServerAuthenticated
 from walink.protocol.events import NodeReceived as TransportNode
 
-__all__ = ["ClientSession", "NodeTransport", "TransportCause"]
+__all__ = [
+    "ABORT_REASONS",
+    "ClientSession",
+    "Direction",
+    "NodeTap",
+    "NodeTransport",
+    "TransportCause",
+]
 
 TransportCause = BaseException | WebSocketClosed | UpgradeRejected | None
 """What ended the transport: an exception, a WebSocket close, a refused upgrade, or None (EOF)."""
+
+Direction = Literal["in", "out"]
+"""A node's way: received from the server (``"in"``) or sent to it (``"out"``)."""
+NodeTap = Callable[[Direction, Node], None]
+"""Called with every protocol node the session handles, decrypted: see ``ClientSession(tap=)``."""
+
+ABORT_REASONS: frozenset[CloseReason] = frozenset(
+    {
+        CloseReason.NETWORK_ERROR,
+        CloseReason.CONNECT_TIMEOUT,
+        CloseReason.KEEPALIVE_TIMEOUT,
+        CloseReason.SERVER_CLOSED,
+        CloseReason.PROTOCOL_ERROR,
+        CloseReason.SLOW_CONSUMER,
+    }
+)
+"""The local causes ``ClientSession.abort`` takes: those an I/O layer can detect. The others have
+their own input, which does more than end the attempt (``close``: requested and final;
+``logout``: tells the server; ``save_failed``: ``STORE_ERROR``; the QR and pairing timers are the
+session's own), or come only from the server (classify its node)."""
 
 
 class ClientSession:
@@ -64,12 +84,17 @@ class ClientSession:
         rng: random.Random,
         config: SessionConfig | None = None,
         history: ReconnectHistory | None = None,
+        tap: NodeTap | None = None,
     ) -> None:
         """``creds``: loaded from the store, or ``Creds.new(rng.randbytes)`` for a new device.
 
         ``rng`` is the session's only randomness (message ids, pre-keys, nonces, the ADV secret
         of a refresh, the policy's jitter): seed it and the whole run is reproducible.
         ``history`` carries the policy's memory over from an earlier session object.
+        ``tap`` sees every node: ``("in", node)`` as it arrives, before the session acts on it
+        (``receive_data`` and ``receive_node`` alike), ``("out", node)`` as it is sent, whatever
+        the transport (a capture records through it). Like ``config.trace``, which it precedes.
+        Neither may raise: the exception would leave the node half handled.
         """
         self.config = config if config is not None else SessionConfig()
         self._rng = rng
@@ -90,6 +115,7 @@ class ClientSession:
         self._is_online = False
         self._last_update: ConnectionUpdate | None = None
         self._pairing_requests = 0
+        self._node_tap = tap
 
     # -- state -------------------------------------------------------------------------------
 
@@ -210,20 +236,21 @@ class ClientSession:
         if attempt.conn is not None:
             raise LocalProtocolError("connection_made was already called for this attempt")
         self._fire("transport_open")
-        attempt.seed_ids(self._rng)
         attempt.last_received = now
-        if transport is not None:
-            attempt.conn = transport
-            return
-        attempt.conn = ClientConnection(
-            noise_key=self._creds.noise_key,
-            client_payload=flows.client_payload(self._creds, self.config.payload),
-            trust_root=None if self.config.verify_server else self.config.trust_root,
-            now=None if self.config.verify_server else now,
-            verify_server=self.config.verify_server,
-            routing_info=flows.usable_routing_info(self._creds.routing_info),
-            rng=self._rng.randbytes,
-        )
+        if transport is None:
+            transport = ClientConnection(
+                noise_key=self._creds.noise_key,
+                client_payload=flows.client_payload(self._creds, self.config.payload),
+                trust_root=None if self.config.verify_server else self.config.trust_root,
+                now=None if self.config.verify_server else now,
+                verify_server=self.config.verify_server,
+                routing_info=flows.usable_routing_info(self._creds.routing_info),
+                rng=self._rng.randbytes,
+            )
+        # the ephemeral key is drawn before the id prefix: the shipped captures (tests/data)
+        # were recorded in this order, and a seeded run must keep giving the same ids
+        attempt.seed_ids(self._rng)
+        attempt.conn = transport
         self._flush(attempt)
 
     def _forget_machine_changes(self) -> None:
@@ -288,6 +315,19 @@ class ClientSession:
             cause = WebSocketClosed()
         self._end(classify(cause, at=now))
 
+    def abort(self, reason: CloseReason, *, now: float, message: str | None = None) -> None:
+        """End the attempt for a local cause the I/O layer detected (one of ``ABORT_REASONS``:
+        ``SLOW_CONSUMER`` when the application stopped draining events, a timeout of its own...).
+
+        Exactly a transport loss, but typed: ``classify(reason)`` (``message`` overrides the
+        text), failed queries, the policy's decision and a ``Closed`` event. Raises
+        ``LocalProtocolError`` when no attempt is alive or for another reason.
+        """
+        if reason not in ABORT_REASONS:
+            raise LocalProtocolError(f"abort does not take {reason.name}: see ABORT_REASONS")
+        self._require_attempt()
+        self._end(classify(reason, at=now, message=message))
+
     def handle_timeout(self, *, now: float) -> None:
         """Run every timer due at ``now`` (calling it early or twice is harmless)."""
         attempt = self._attempt
@@ -316,7 +356,7 @@ class ClientSession:
                 return
         for query in list(attempt.queries.values()):
             if query.deadline is not None and now >= query.deadline:
-                self._fail_query(attempt, query, None, now)
+                queries.fail_query(self, attempt, query, None, now)
                 if self._attempt is not attempt:
                     return
         ping_at = attempt.ping_at(config.keepalive_interval)
@@ -334,16 +374,17 @@ class ClientSession:
             self._flush(self._attempt)
 
     def save_failed(self, token: int, error: BaseException | str, *, now: float) -> None:
-        """Persisting ``token`` failed: nothing that depended on it is sent; the session stops."""
+        """Persisting ``token`` failed: nothing that depended on it is sent; the session stops
+        (``STORE_ERROR``, final whatever the policy says: the store no longer holds its state)."""
         if token not in self._unconfirmed:
             raise LocalProtocolError(f"no save request {token} is waiting")
         self._unconfirmed.discard(token)
         message = f"saving credentials failed: {error}"
-        disconnect = classify(CloseReason.LOCAL_CLOSE, at=now, message=message)
+        disconnect = classify(CloseReason.STORE_ERROR, at=now, message=message)
         if self._attempt is not None:
             self._end(disconnect, stop=True)
         elif not self._machine.finished:
-            self._stop(disconnect, requested=False)
+            ending.stop_lifecycle(self, disconnect, requested=False)
 
     # -- the application's commands ----------------------------------------------------------
 
@@ -422,7 +463,7 @@ class ClientSession:
         if self._attempt is not None:
             self._end(disconnect, requested=True, stop=True)
         elif not self._machine.finished:
-            self._stop(disconnect, requested=True)
+            ending.stop_lifecycle(self, disconnect, requested=True)
 
     # -- shared machinery (also used by flows) -----------------------------------------------
 
@@ -448,6 +489,7 @@ class ClientSession:
 
     def _send(self, attempt: Attempt, node: Node) -> None:
         assert attempt.conn is not None
+        self._observe("out", node)
         attempt.conn.send_node(node)
         self._flush(attempt)
 
@@ -509,126 +551,11 @@ class ClientSession:
     def _logout_disconnect(self, now: float, node: Node | None) -> Disconnect:
         return replace(classify(CloseReason.LOCAL_LOGOUT, at=now), node=node)
 
-    def _fail_query(
-        self, attempt: Attempt, query: PendingQuery, reply: Node | None, now: float
-    ) -> None:
-        attempt.queries.pop(query.id, None)
-        if query.on_answer is not None:
-            query.on_answer(reply, now)
-            return
-        if reply is None:
-            self._emit(
-                QueryError(id=query.id, failure=QueryFailure.TIMEOUT, code=408, text="timed out")
-            )
-            return
-        error = reply.child("error")
-        code_text = error.attr("code") if error is not None else None
-        self._emit(
-            QueryError(
-                id=query.id,
-                failure=QueryFailure.SERVER_ERROR,
-                code=parse_int(code_text),
-                text=(error.attr("text", "") or "") if error is not None else "",
-                node=reply,
-            )
-        )
-
-    def _answer_query(self, attempt: Attempt, node: Node, now: float) -> bool:
-        query = attempt.queries.get(node.attr("id") or "")
-        if query is None:
-            return False
-        kind = node.attr("type")
-        if kind == "error" or (node.child("error") is not None and kind != "result"):
-            self._fail_query(attempt, query, node, now)
-            return True
-        attempt.queries.pop(query.id, None)
-        if query.on_answer is not None:
-            query.on_answer(node, now)
-        else:
-            self._emit(QueryResult(id=query.id, node=node))
-        return True
-
     # -- ending an attempt -------------------------------------------------------------------
 
     def _end(self, disconnect: Disconnect, *, requested: bool = False, stop: bool = False) -> None:
         """Close the attempt: fail its queries, ask the policy, move the machine, report."""
-        attempt = self._attempt
-        if attempt is None:
-            return
-        if attempt.logging_out and disconnect.reason is not CloseReason.LOCAL_LOGOUT:
-            # whatever the server does after a logout we asked for is the logout's normal end
-            node = disconnect.node if disconnect.reason is CloseReason.LOGGED_OUT else None
-            disconnect = self._logout_disconnect(disconnect.at, node)
-            requested = True
-        self._attempt = None
-        self._flush_released(attempt)
-        for query in list(attempt.queries.values()):
-            if query.on_answer is None:
-                self._emit(
-                    QueryError(
-                        id=query.id,
-                        failure=QueryFailure.CLOSED,
-                        code=disconnect.status,
-                        text=disconnect.message,
-                        disconnect=disconnect,
-                    )
-                )
-        attempt.queries.clear()
-        pairing_code.on_attempt_end(self, attempt, disconnect)
-        decision = self._policy.decide(disconnect, self._history, self._rng)
-        if stop and decision.reconnect:
-            # the application's close always stops, whatever a custom policy says
-            decision = replace(decision, reconnect=False, restart=False, delay=0.0)
-        self._history = decision.history
-        try:
-            self._machine.close(disconnect=disconnect, decision=decision)
-            self._forget_machine_changes()
-        except TransitionNotAllowed as error:  # pragma: no cover - every live state declares it
-            raise LocalProtocolError(f"close refused in {self.state}: {error}") from None
-        self._qr = None
-        self._is_online = False
-        self._reconnect_at = disconnect.at + decision.delay if decision.reconnect else None
-        if self._machine.connection == "close":
-            self._emit_update()
-        self._emit(
-            Closed(
-                disconnect=disconnect,
-                decision=decision,
-                reconnect_at=self._reconnect_at,
-                final=self._machine.finished,
-                requested=requested,
-            )
-        )
-
-    def _flush_released(self, attempt: Attempt) -> None:
-        # Bytes already released stay for the caller to write (an error reply before the close);
-        # bytes still held behind a save are dropped with the connection they were meant for.
-        if attempt.conn is not None:
-            # a transport that failed earlier has nothing left to give
-            with contextlib.suppress(LocalProtocolError):
-                self._outbox.write(attempt.conn.data_to_send())
-        released = self._outbox.take()
-        self._outbox.discard()
-        self._outbox.write(released)
-
-    def _stop(self, disconnect: Disconnect, *, requested: bool) -> None:
-        """End the lifecycle between attempts (``backing_off``/``restarting``/``idle``)."""
-        decision = self._policy.decide(disconnect, self._history, self._rng)
-        decision = replace(decision, reconnect=False, restart=False, delay=0.0)
-        self._history = decision.history
-        self._machine.stop(disconnect=disconnect)
-        self._forget_machine_changes()
-        self._reconnect_at = None
-        self._emit_update()
-        self._emit(
-            Closed(
-                disconnect=disconnect,
-                decision=decision,
-                reconnect_at=None,
-                final=True,
-                requested=requested,
-            )
-        )
+        ending.end_attempt(self, disconnect, requested=requested, stop=stop)
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -637,7 +564,17 @@ class ClientSession:
         if attempt.login:
             self._fire("authenticate")
 
+    def _observe(self, direction: Direction, node: Node) -> None:
+        # the one place every protocol node passes, both ways: the tap and the trace see the
+        # same nodes in the same order, and nothing else (no bytes, no events)
+        if self._node_tap is not None:
+            self._node_tap(direction, node)
+        trace = self.config.trace
+        if trace is not None:
+            trace(direction, node)
+
     def _on_node(self, attempt: Attempt, node: Node, now: float) -> None:
+        self._observe("in", node)
         if attempt.connect_deadline is not None:
             # the first node: the connect timeout is over, keepalive takes the watch
             attempt.connect_deadline = None
@@ -646,7 +583,7 @@ class ClientSession:
         if (
             tag == "iq"
             and node.attr("type") in ("result", "error")
-            and self._answer_query(attempt, node, now)
+            and queries.answer_query(self, attempt, node, now)
         ):
             return
         if tag in ("stream:error", "failure", "xmlstreamend"):

@@ -10,7 +10,8 @@ through one function, :func:`classify`. Its input is whatever the layer below sa
 - a :class:`WebSocketClosed` (close frame or EOF) or an :class:`UpgradeRejected` (HTTP status);
 - an exception from the transport (``OSError``, ``TimeoutError``) or the protocol core
   (``RemoteProtocolError``);
-- a :class:`CloseReason` for causes detected locally (timers, the user, the event queue).
+- a :class:`CloseReason` for causes detected locally (timers, the user, the event queue, the
+  credential store).
 
 Users never parse message strings: ``Disconnect.reason`` is precise, ``Disconnect.status`` is
 the Baileys-compatible number (``lastDisconnect.error.output.statusCode``), ``Disconnect.node``
@@ -123,6 +124,12 @@ class CloseReason(enum.Enum):
     """The application closed the connection."""
     LOCAL_LOGOUT = (401, True)
     """The application logged this device out (Baileys' ``logout()`` also ends with 401)."""
+    STORE_ERROR = (500, True)
+    """Saving the credentials failed (``ClientSession.save_failed``): the session stops before
+    anything that depended on them is sent. Baileys has no code for it (a failed ``saveCreds``
+    is only an unhandled rejection there); 500 is its status for an internal error with no
+    finer code (Boom's default), and unlike 428 it does not read as a benign close. Terminal:
+    reconnecting with credentials the store does not hold would risk losing the device."""
 
     def __init__(self, status: int, terminal: bool) -> None:
         self.status = status
@@ -210,6 +217,7 @@ _LOCAL_MESSAGES: dict[CloseReason, str] = {
     CloseReason.PAIRING_TIMEOUT: "pairing code was not confirmed in time",
     CloseReason.LOCAL_CLOSE: "connection closed by the application",
     CloseReason.LOCAL_LOGOUT: "logged out by the application",
+    CloseReason.STORE_ERROR: "saving credentials failed",
 }
 
 
