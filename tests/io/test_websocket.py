@@ -6,6 +6,7 @@ that misbehaves below the WebSocket layer, a bare anyio listener plays it.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -508,3 +509,79 @@ async def test_a_message_in_the_same_packet_as_the_101_is_kept() -> None:
             assert await conn.receive() == b"early"
         await conn.abort()
         task_group.cancel_scope.cancel()
+
+
+# cancellation in the middle of a close
+
+
+class GatedStream(anyio.abc.ByteStream):
+    """An in-memory byte stream whose reads come from ``incoming`` and whose sends block until
+    ``open_gate`` is set (a peer that stopped reading, a full socket buffer)."""
+
+    def __init__(self, incoming: bytes) -> None:
+        self.incoming = bytearray(incoming)
+        self.more = anyio.Event()
+        self.open_gate = anyio.Event()
+        self.sending = anyio.Event()
+        self.closed = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        while not self.incoming:
+            if self.closed:
+                raise anyio.ClosedResourceError
+            await self.more.wait()
+        data = bytes(self.incoming[:max_bytes])
+        del self.incoming[:max_bytes]
+        return data
+
+    async def send(self, item: bytes) -> None:
+        self.sending.set()
+        await self.open_gate.wait()
+
+    async def send_eof(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        self.closed = True
+        self.more.set()
+
+
+def handshaken_pair() -> tuple[WSConnection, WSConnection]:
+    """A client and a server wsproto connection past the upgrade, in memory."""
+    client = WSConnection(ConnectionType.CLIENT)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="localhost", target="/")))
+    [request] = list(server.events())
+    assert isinstance(request, Request)
+    client.receive_data(server.send(AcceptConnection()))
+    [accepted] = list(client.events())
+    assert isinstance(accepted, AcceptConnection)
+    return client, server
+
+
+async def test_a_receiver_cancelled_while_answering_the_peer_close_does_not_stall_aclose() -> None:
+    client, server = handshaken_pair()
+    stream = GatedStream(server.send(CloseConnection(code=1000, reason="bye")))
+    conn = WebSocketConnection(stream, client, close_timeout=3.0)
+
+    async def receiver() -> None:
+        # cancelled inside the answer; the Close itself may still surface once it is sent
+        with contextlib.suppress(WebSocketClosed):
+            await conn.receive()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(receiver)
+            await stream.sending.wait()  # the receiver is inside its answer to the Close
+            task_group.cancel_scope.cancel()
+            stream.open_gate.set()  # the peer reads again: the (shielded) answer can finish
+        started = anyio.current_time()
+        await conn.aclose()
+        elapsed = anyio.current_time() - started
+    # the answer's wait is the only bounded part left: aclose does not wait its own 3 s too
+    assert elapsed < 1.0
+    assert conn.closed and stream.closed
+    error = conn.close_error
+    assert isinstance(error, WebSocketClosed) and error.by_peer and error.code == 1000
+    with pytest.raises(WebSocketClosed):
+        await conn.receive()

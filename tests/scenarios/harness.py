@@ -6,6 +6,7 @@ for the one it expects, always under a deadline, so a broken scenario fails inst
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import anyio
 import anyio.abc
 
 from walink.auth import MemoryStore
+from walink.auth.model import Creds
 from walink.fsm.policy import PolicyConfig
 from walink.io.client import Client
 from walink.io.config import ClientConfig
@@ -154,3 +156,33 @@ async def paired_store(emulator: Emulator, seed: int = 0) -> MemoryStore:
         await scan_when_shown(emulator, recorder)
         await recorder.wait_open()
     return store
+
+
+def secret_bytes(creds: Creds) -> list[bytes]:
+    """Everything of ``creds`` that must never reach a log or a capture."""
+    found = [
+        creds.noise_key.private,
+        creds.pairing_ephemeral_key_pair.private,
+        creds.signed_identity_key.private,
+        creds.signed_pre_key.key_pair.private,
+        creds.signed_pre_key.signature,
+        creds.adv_secret_key,
+    ]
+    account = creds.account
+    if account is not None:
+        for blob in (account.account_signature, account.device_signature):
+            if blob is not None:
+                found.append(blob)
+    return found
+
+
+def secret_texts(creds: Creds) -> list[str]:
+    """``secret_bytes`` as text could show them: hex, base64 (both alphabets), without padding,
+    and their first bytes alone (a log line cuts long contents short)."""
+    texts: list[str] = []
+    for blob in secret_bytes(creds):
+        for part in (blob, blob[:15]):
+            texts.append(part.hex())
+            texts.append(base64.b64encode(part).decode().rstrip("="))
+            texts.append(base64.urlsafe_b64encode(part).decode().rstrip("="))
+    return texts

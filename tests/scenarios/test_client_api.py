@@ -3,7 +3,6 @@ stderr, and logs that never carry a secret."""
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import cast
 
@@ -17,6 +16,7 @@ from tests.scenarios.harness import (
     paired_store,
     running,
     scan_when_shown,
+    secret_texts,
 )
 from walink.auth import AuthStore, MemoryStore
 from walink.auth.model import Creds
@@ -75,7 +75,7 @@ async def test_a_failing_save_stops_before_anything_depends_on_it() -> None:
             await scan_when_shown(emulator, recorder)
             closed = await recorder.wait_closed()
             await recorder.done.wait()
-        assert closed.disconnect.reason is CloseReason.LOCAL_CLOSE
+        assert closed.disconnect.reason is CloseReason.STORE_ERROR
         assert "saving credentials failed" in closed.disconnect.message
         assert closed.final and not closed.requested
         # the pair-device-sign reply waited for the save: the phone never saw it
@@ -104,16 +104,14 @@ async def test_qr_drawn_on_stderr_and_secrets_never_logged(
     assert captured.out == ""
     assert "\u2588" in captured.err or "\u2580" in captured.err  # segno's block drawing
     logs = caplog.text
-    # the application's nodes are traced at DEBUG, both ways
-    assert '<notification id="N1"' in logs and '<iq to="s.whatsapp.net"' in logs
-    secrets = [
-        *qrs,
-        creds.noise_key.private.hex(),
-        creds.signed_identity_key.private.hex(),
-        creds.adv_secret_key.hex(),
-        base64.b64encode(creds.adv_secret_key).decode(),
-    ]
-    for secret in secrets:
+    # every node is traced at DEBUG, both ways, the protocol's own as well as the application's
+    assert 'in <notification id="N1"' in logs and 'out <iq to="s.whatsapp.net"' in logs
+    assert "in <pair-device" not in logs  # (its parent iq comes first)
+    assert "<pair-success>" in logs or "<pair-success " in logs
+    assert "out <iq" in logs and "<skey>" in logs  # the pre-key upload went out, masked
+    assert '<device-identity key-index="1">[redacted' in logs
+    assert "<signature>[redacted 64 bytes]" in logs
+    for secret in [*qrs, *secret_texts(creds)]:
         assert secret not in logs
 
 

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectSendStream
 
-from walink._session.events import QueryError, QueryFailure, QueryResult
+from walink._session.config import SessionConfig
+from walink._session.core import ClientSession
+from walink._session.events import (
+    Closed,
+    ConnectionUpdate,
+    CredsUpdate,
+    NodeReceived,
+    PairingCode,
+    PairingCodeError,
+    QueryError,
+    QueryFailure,
+    QueryResult,
+    SaveRequest,
+    SessionEvent,
+)
+from walink.auth.memory_store import MemoryStore
+from walink.auth.model import Creds
 from walink.auth.multifile_store import MultiFileStore
 from walink.auth.sqlite_store import SQLiteStore
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import UpgradeRejected
 from walink.fsm.reasons import WebSocketClosed as ClosedCause
 from walink.io.errors import (
+    PairingCodeError as PairingCodeRefused,
+)
+from walink.io.errors import (
+    PairingInputError,
     QueryClosedError,
     QueryFailedError,
     QueryServerError,
@@ -32,16 +57,29 @@ from walink.io.websocket import (
     WebSocketConnection,
     WebSocketProtocolError,
 )
-from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.binary import Node, render_node
+from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.pairing_code import validate_custom_code, validate_phone_number
+
+if TYPE_CHECKING:
+    from walink.capture import CaptureWriter
 
 __all__ = [
     "Attempt",
     "EventIterator",
+    "EventRouter",
+    "PairingWaiter",
     "QueryWaiter",
+    "StoreAccess",
     "cancel_when_set",
+    "check_pairing_input",
+    "make_session",
+    "node_tracer",
     "open_store",
+    "pairing_error",
     "print_qr",
     "query_error",
+    "redacted_node",
     "transport_cause",
 ]
 
@@ -49,6 +87,96 @@ __all__ = [
 def open_store(path: str | os.PathLike[str]) -> AuthStore:
     """The store at ``path``: a folder is Baileys' multi-file layout, anything else SQLite."""
     return MultiFileStore(path) if Path(path).is_dir() else SQLiteStore(path)
+
+
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
+
+
+class StoreAccess:
+    """A ``Client``'s credential store: given, opened from a path, or a fresh ``MemoryStore``.
+
+    Every call runs in a worker thread, so disk I/O never blocks the event loop; a
+    ``MemoryStore`` is called inline (it never blocks, and a thread would only add latency and,
+    under trio's ``MockClock``, an idle moment that autojumps the clock).
+    """
+
+    def __init__(self, auth: AuthStore | str | os.PathLike[str] | None) -> None:
+        self._auth = auth
+        self._store: AuthStore | None = None
+        self._owned = False
+
+    async def open(self) -> AuthStore:
+        auth = self._auth
+        if auth is None:
+            store: AuthStore = MemoryStore()
+            self._owned = True
+        elif isinstance(auth, (str, os.PathLike)):
+            store = await anyio.to_thread.run_sync(open_store, auth)
+            self._owned = True
+        else:
+            store = auth  # the caller's: used, never closed here
+        self._store = store
+        return store
+
+    async def close(self) -> None:
+        store = self._store
+        if store is not None and self._owned:
+            await self.run(store.close)
+        self._store = None
+
+    async def run(self, function: Callable[[*Args], T], *args: *Args) -> T:
+        if isinstance(self._store, MemoryStore):
+            return function(*args)
+        return await anyio.to_thread.run_sync(function, *args)
+
+    def save(self, request: SaveRequest) -> None:
+        """Write what a ``SaveRequest`` carries (called through ``run``)."""
+        store = self._store
+        assert store is not None
+        if request.keys is not None:
+            store.set_keys(request.keys)
+        if request.creds is not None:
+            store.save(request.creds)
+
+
+def make_session(
+    creds: Creds,
+    rng: random.Random,
+    config: SessionConfig,
+    *,
+    capture: str | os.PathLike[str] | None,
+    redact: bool,
+) -> tuple[ClientSession, CaptureWriter | None]:
+    """A ``ClientSession``, or a ``CapturingSession`` and the ``CaptureWriter`` it writes to."""
+    if capture is None:
+        return ClientSession(creds=creds, rng=rng, config=config), None
+    from walink.capture import CaptureWriter, CapturingSession  # loaded only when capturing
+
+    writer = CaptureWriter(capture, redact=redact, source="walink client")
+    return CapturingSession(creds=creds, rng=rng, config=config, capture=writer), writer
+
+
+def check_pairing_input(phone_number: str, custom_code: str | None) -> None:
+    """``PairingInputError`` for a phone number or custom code the session would refuse."""
+    try:
+        validate_phone_number(phone_number)
+        if custom_code is not None:
+            validate_custom_code(custom_code)
+    except LocalProtocolError as error:
+        raise PairingInputError(str(error), text=str(error)) from None
+
+
+def pairing_error(outcome: PairingCodeError) -> PairingCodeRefused:
+    """The exception for the session's ``PairingCodeError`` event."""
+    return PairingCodeRefused(
+        f"pairing code refused: {outcome.code} {outcome.text}".rstrip(),
+        code=outcome.code,
+        text=outcome.text,
+        retry=outcome.retry,
+        failure=outcome.failure,
+        node=outcome.node,
+    )
 
 
 def transport_cause(error: BaseException) -> BaseException | ClosedCause | UpgradeRejected:
@@ -109,9 +237,92 @@ class EventIterator:
 
 
 class QueryWaiter:
+    """A ``query`` caller's wait; ``done`` with no ``outcome`` means the client stopped."""
+
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.outcome: QueryResult | QueryError | None = None
+
+
+class PairingWaiter:
+    """A ``request_pairing_code`` caller's wait, for its ``PairingCode`` or error event."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.outcome: PairingCode | PairingCodeError | None = None
+
+
+class EventRouter:
+    """Where each session event goes: the application's queue, a waiting caller, the saver.
+
+    ``route`` is synchronous (it runs inside the client's pump) and never blocks: the queue
+    and the saves' stream are unbounded, the bound is enforced by closing (``SLOW_CONSUMER``).
+    """
+
+    def __init__(self, queue: EventQueue, log: logging.Logger, draw_qr: bool) -> None:
+        self.queue = queue
+        self.log = log
+        self.draw_qr = draw_qr
+        self.saves: MemoryObjectSendStream[SaveRequest] | None = None
+        """The saver task's inbox (set once the client runs)."""
+        self.queries: dict[str, QueryWaiter] = {}
+        """``query`` callers by query id."""
+        self.pairings: dict[int, PairingWaiter] = {}
+        """``request_pairing_code`` callers by request number."""
+        self.last_qr: str | None = None
+        self.last_closed: Closed | None = None
+
+    def route(self, event: SessionEvent) -> bool:
+        """Deliver ``event``; True when it is the attempt's ``Closed``."""
+        log = self.log
+        if isinstance(event, ConnectionUpdate):
+            log.info("connection update: %r", event)  # its repr hides the QR
+            if event.qr is not None and event.qr != self.last_qr and self.draw_qr:
+                print_qr(event.qr)
+            self.last_qr = event.qr
+            self.queue.put(event)
+        elif isinstance(event, (CredsUpdate, NodeReceived)):
+            self.queue.put(event)  # a node was traced (config.trace) as it arrived
+        elif isinstance(event, SaveRequest):
+            log.debug("saving: %s", event.why)
+            assert self.saves is not None
+            self.saves.send_nowait(event)
+        elif isinstance(event, (QueryResult, QueryError)):
+            query = self.queries.get(event.id)
+            if query is not None:
+                query.outcome = event
+                query.done.set()
+        elif isinstance(event, (PairingCode, PairingCodeError)):
+            if isinstance(event, PairingCode):
+                # the code itself stays out of the log (it links a device to the account)
+                log.info("pairing code ready for %s, until %.0f", event.phone, event.expires_at)
+                self.queue.put(event)
+            else:
+                log.info("pairing code request failed: %s %s", event.code, event.text)
+            pairing = self.pairings.get(event.request)
+            if pairing is not None:
+                pairing.outcome = event
+                pairing.done.set()
+        elif isinstance(event, Closed):
+            self.last_closed = event
+            disconnect = event.disconnect
+            log.info(
+                "connection closed: %s (%d) %s; %s",
+                disconnect.reason.name,
+                disconnect.status,
+                disconnect.message,
+                event.decision.explanation,
+            )
+            self.queue.put(event)
+            return True
+        return False
+
+    def release_waiters(self) -> None:
+        """The client stopped: every caller still waiting wakes without an outcome."""
+        for query in self.queries.values():
+            query.done.set()
+        for pairing in self.pairings.values():
+            pairing.done.set()
 
 
 async def cancel_when_set(event: anyio.Event, task_group: anyio.abc.TaskGroup) -> None:
@@ -140,3 +351,49 @@ def print_qr(qr: str) -> None:
     import segno  # only when asked: drawing is the one use
 
     segno.make(qr, error="l").terminal(out=sys.stderr, compact=True)
+
+
+SECRET_TAGS: frozenset[str] = frozenset(
+    {
+        "device-identity",  # the ADV blob: HMAC, account and device signatures
+        "ref",  # QR refs: live pairing tokens
+        "identity",  # pre-key upload
+        "registration",
+        "key",
+        "skey",
+        "value",
+        "signature",
+    }
+)
+"""Tags whose contents (their whole subtree) a trace masks; ``link_code_*`` tags too."""
+
+
+def _is_secret(tag: str) -> bool:
+    return tag in SECRET_TAGS or tag.startswith("link_code_")
+
+
+def redacted_node(node: Node, *, hidden: bool = False) -> Node:
+    """``node`` with every bytes or text content under a secret tag replaced by its length.
+
+    Tags and attributes stay (a trace still shows which node went where); the masked values
+    are the pairing and pre-key material, signatures and refs (``SECRET_TAGS``).
+    """
+    hidden = hidden or _is_secret(node.tag)
+    content = node.content
+    if isinstance(content, list):
+        children = [redacted_node(child, hidden=hidden) for child in content]
+        return Node(node.tag, node.attrs, children)
+    if hidden and content is not None:
+        kind = "bytes" if isinstance(content, bytes) else "chars"
+        return Node(node.tag, node.attrs, f"[redacted {len(content)} {kind}]")
+    return node
+
+
+def node_tracer(log: logging.Logger) -> Callable[[str, Node], None]:
+    """The session's ``trace``: every node in (``in``) and out (``out``) at DEBUG, masked."""
+
+    def trace(direction: str, node: Node) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", direction, render_node(redacted_node(node)))
+
+    return trace

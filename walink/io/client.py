@@ -33,6 +33,12 @@ Between attempts the lifecycle sleeps until the ``Closed`` event's ``reconnect_a
 515 restart), waits until every save is confirmed, and starts the next attempt. ``aclose()`` and
 ``logout()`` end the lifecycle within a bound; leaving the ``async with`` block closes too.
 
+A new device may link by pairing code instead of QR: ``request_pairing_code`` waits for an
+attempt, asks the session (which waits for the server's pair-device itself), and returns once
+the session reports that request's ``PairingCode`` or ``PairingCodeError``. Every node in and out
+is traced at DEBUG through the session's ``trace`` with secret contents masked; ``capture=``
+swaps in a ``CapturingSession`` whose file is closed when the lifecycle ends.
+
 The session's clock is unix time (it checks the server certificate's validity with it), made of
 ``anyio.current_time()`` plus a fixed offset taken at entry, so that every sleep happens on
 anyio's clock (and trio's ``MockClock`` runs minutes of backoff instantly).
@@ -41,41 +47,41 @@ anyio's clock (and trio's ``MockClock`` runs minutes of backoff instantly).
 from __future__ import annotations
 
 import inspect
-import logging
 import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TypeVar, TypeVarTuple, cast
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
-from walink._session.core import ClientSession, TransportCause
+from walink._session.core import ClientSession
 from walink._session.events import (
     Closed,
-    ConnectionUpdate,
-    CredsUpdate,
-    NodeReceived,
-    QueryError,
+    PairingCode,
     QueryResult,
     SaveRequest,
     SessionEvent,
 )
-from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import CloseReason
 from walink.io._support import (
     Attempt,
     EventIterator,
+    EventRouter,
+    PairingWaiter,
     QueryWaiter,
+    StoreAccess,
     cancel_when_set,
+    check_pairing_input,
+    make_session,
     open_store,
-    print_qr,
+    pairing_error,
     query_error,
     transport_cause,
 )
@@ -83,22 +89,29 @@ from walink.io.config import ClientConfig
 from walink.io.errors import (
     ClientClosedError,
     NotConnectedError,
+    PairingCodeError,
 )
-from walink.io.events import ClientEvent, EventHandler, EventName, EventQueue, event_name
+from walink.io.events import (
+    EVENT_NAMES,
+    ClientEvent,
+    EventHandler,
+    EventName,
+    EventQueue,
+    event_name,
+)
 from walink.io.health import Health
 from walink.io.websocket import (
     WebSocketConnection,
     WebSocketError,
     connect_websocket,
 )
-from walink.protocol.binary import Node, render_node
+from walink.protocol.binary import Node
+from walink.protocol.errors import LocalProtocolError
+
+if TYPE_CHECKING:
+    from walink.capture import CaptureWriter
 
 __all__ = ["Client", "open_store"]
-
-T = TypeVar("T")
-Args = TypeVarTuple("Args")
-
-_EVENT_NAMES: frozenset[str] = frozenset({"connection.update", "creds.update", "node", "closed"})
 
 
 class Client:
@@ -106,21 +119,25 @@ class Client:
 
     ``auth`` is an ``AuthStore`` (used, not closed), a path (opened with ``open_store`` and
     closed on exit: a folder is Baileys' multi-file layout, a file is SQLite), or None (a
-    ``MemoryStore``: a fresh device every run). See the module docstring for how it runs.
+    ``MemoryStore``: a fresh device every run). ``capture`` (or ``ClientConfig.capture``) writes
+    the session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
     """
 
     def __init__(
         self,
         auth: AuthStore | str | os.PathLike[str] | None = None,
         config: ClientConfig | None = None,
+        *,
+        capture: str | os.PathLike[str] | None = None,
     ) -> None:
         self.config = config if config is not None else ClientConfig()
-        self._auth = auth
-        self._store: AuthStore | None = None
-        self._owns_store = False
+        self._capture_path = capture if capture is not None else self.config.capture
+        self._capture: CaptureWriter | None = None
+        self._store = StoreAccess(auth)
         self._log = self.config.log
         self._session: ClientSession | None = None
         self._queue = EventQueue(self.config.max_pending_events)
+        self._router = EventRouter(self._queue, self._log, self.config.print_qr_in_terminal)
         self._handlers: dict[str, list[EventHandler]] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._dispatching = False
@@ -128,10 +145,8 @@ class Client:
         self._clock_offset = 0.0
         self._attempt: Attempt | None = None
         self._connections = 0
-        self._last_closed: Closed | None = None
-        self._last_qr: str | None = None
-        self._waiters: dict[str, QueryWaiter] = {}
-        self._saves_send: MemoryObjectSendStream[SaveRequest] | None = None
+        self._pairing_lock: anyio.Lock | None = None
+        self._progress: anyio.Event | None = None
         self._save_progress = anyio.Event()
         self._stop_requested = anyio.Event()
         self._lifecycle_done = anyio.Event()
@@ -144,20 +159,29 @@ class Client:
             raise RuntimeError("a Client can be entered only once")
         self._entered = True
         self._clock_offset = time.time() - anyio.current_time()
-        store = await self._open_store()
+        store = await self._store.open()
         try:
-            creds = await self._in_worker(store.load)
+            creds = await self._store.run(store.load)
         except BaseException:
             # a corrupt or locked store is an error, never a fresh identity: report it as is
-            await self._close_store()
+            await self._store.close()
             raise
         rng = self.config.rng if self.config.rng is not None else random.SystemRandom()
         if creds is None:
             creds = Creds.new(rng.randbytes)
             self._log.info("no saved credentials: a new device will be linked by QR")
-        self._session = ClientSession(creds=creds, rng=rng, config=self.config.session_config())
+        self._session, self._capture = make_session(
+            creds,
+            rng,
+            self.config.session_config(),
+            capture=self._capture_path,
+            redact=self.config.capture_redact,
+        )
+        if self._capture is not None:
+            self._log.info("capturing the traffic to %s", self._capture.path)
+        self._pairing_lock = anyio.Lock()
         send, receive = anyio.create_memory_object_stream[SaveRequest](math.inf)
-        self._saves_send = send
+        self._router.saves = send
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -181,7 +205,7 @@ class Client:
             if task_group is not None:
                 task_group.cancel_scope.cancel()
                 await task_group.__aexit__(exc_type, exc, traceback)
-            await self._close_store()
+            await self._store.close()
         return None
 
     async def aclose(self) -> None:
@@ -222,7 +246,7 @@ class Client:
         """Wait until the lifecycle ended; return its last ``Closed`` (None if it never ran)."""
         if self._session is not None:
             await self._lifecycle_done.wait()
-        return self._last_closed
+        return self._router.last_closed
 
     # -- events --------------------------------------------------------------------------------
 
@@ -243,12 +267,13 @@ class Client:
     def on(self, name: EventName, handler: EventHandler) -> None:
         """Call ``handler(event)`` (a function or coroutine function) for every ``name`` event.
 
-        ``name`` is ``"connection.update"``, ``"creds.update"``, ``"node"`` or ``"closed"``.
+        ``name`` is ``"connection.update"``, ``"creds.update"``, ``"node"``, ``"pairing_code"``
+        or ``"closed"``.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
         queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
         ends the client and propagates out of its ``async with`` block.
         """
-        if name not in _EVENT_NAMES:
+        if name not in EVENT_NAMES:
             raise ValueError(f"unknown event name {name!r}")
         if self._iterating:
             raise RuntimeError("events are being iterated: iterate or register handlers")
@@ -263,8 +288,7 @@ class Client:
     async def send_node(self, node: Node) -> None:
         """Send ``node`` on the open connection (``NotConnectedError`` without one)."""
         session = self._require_open()
-        session.send_node(node)
-        self._log.debug("send %s", render_node(node))
+        session.send_node(node)  # the session's trace logs it
         self._pump()
         await anyio.lowlevel.checkpoint()
 
@@ -277,18 +301,18 @@ class Client:
         """
         session = self._require_open()
         query_id = session.query(node, now=self.now(), timeout=timeout)
-        self._log.debug("query %s", render_node(node))
         waiter = QueryWaiter()
-        self._waiters[query_id] = waiter
+        self._router.queries[query_id] = waiter
         try:
             self._pump()
             await waiter.done.wait()
         finally:
-            self._waiters.pop(query_id, None)
+            self._router.queries.pop(query_id, None)
         outcome = waiter.outcome
         if isinstance(outcome, QueryResult):
             return outcome.node
-        assert outcome is not None
+        if outcome is None:
+            raise ClientClosedError("the client stopped while the query waited")
         raise query_error(outcome)
 
     async def send_presence_update(self, kind: str) -> None:
@@ -302,6 +326,53 @@ class Client:
         session.send_presence_update(kind, now=self.now())
         self._pump()
         await anyio.lowlevel.checkpoint()
+
+    async def request_pairing_code(
+        self, phone_number: str, *, custom_code: str | None = None
+    ) -> str:
+        """Link this new device by a pairing code instead of a QR; return the code to show.
+
+        ``phone_number`` is the account's number with its country code (``+``, spaces and dashes
+        are allowed); ``custom_code`` is 8 symbols of ``PAIRING_CODE_ALPHABET`` (default:
+        random). The code is returned once the server accepted it (and published as a
+        ``PairingCode`` event, ``on("pairing_code", ...)``); the user then types it on the
+        phone (Linked devices, Link with phone number). From the request on, no QR is shown and
+        the connection ends with ``PAIRING_TIMEOUT`` unless the phone pairs within
+        ``pairing_code_timeout``. While the client is backing off, the call waits for the next
+        connection. Calls are served one at a time.
+
+        Raises ``PairingInputError`` (a ``ValueError``) for a bad number or code,
+        ``PairingCodeError`` when the server refused or did not answer (``retry`` is True for a
+        429 rate limit: ask again later), also when this device is already paired, and
+        ``ClientClosedError`` when the client stopped first.
+        """
+        check_pairing_input(phone_number, custom_code)
+        session = self._require_session()
+        assert self._pairing_lock is not None
+        async with self._pairing_lock:
+            await self._wait_for_attempt(session)
+            try:
+                request = session.request_pairing_code(
+                    phone_number, now=self.now(), custom_code=custom_code
+                )
+            except LocalProtocolError as error:
+                # a moment where no code can be asked (closing, already paired meanwhile)
+                retry = session.creds.me is None
+                raise PairingCodeError(str(error), text=str(error), retry=retry) from None
+            waiter = PairingWaiter()
+            self._router.pairings[request] = waiter
+            try:
+                # sends companion_hello now, or arms the readiness deadline: wake writer and timer
+                self._pump()
+                await waiter.done.wait()
+            finally:
+                self._router.pairings.pop(request, None)
+        outcome = waiter.outcome
+        if isinstance(outcome, PairingCode):
+            return outcome.code
+        if outcome is None:
+            raise ClientClosedError("the client stopped before the pairing code was known")
+        raise pairing_error(outcome)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -337,7 +408,7 @@ class Client:
     @property
     def last_closed(self) -> Closed | None:
         """The latest ``Closed`` (its disconnect, decision, ``final``, ``requested``)."""
-        return self._last_closed
+        return self._router.last_closed
 
     @property
     def finished(self) -> bool:
@@ -368,38 +439,24 @@ class Client:
             raise NotConnectedError(f"no open connection (the client is {session.state})")
         return session
 
+    async def _wait_for_attempt(self, session: ClientSession) -> None:
+        """Return once a connection attempt of a device that is not paired yet runs."""
+        while True:
+            if session.finished or self._lifecycle_done.is_set():
+                raise ClientClosedError("the client is not running any more")
+            if session.creds.me is not None:
+                message = "this device is already paired: a pairing code links a new one"
+                raise PairingCodeError(message, text=message, retry=False)
+            if session.attempt_alive:
+                return
+            # backing off or restarting: the next attempt's start comes through a pump
+            if self._progress is None:
+                self._progress = anyio.Event()
+            await self._progress.wait()
+
     def _close_bound(self) -> float:
         # a bounded close, plus the time a pending save may take to land
         return 2 * self.config.close_timeout + 5.0
-
-    async def _open_store(self) -> AuthStore:
-        auth = self._auth
-        if auth is None:
-            store: AuthStore = MemoryStore()
-            self._owns_store = True
-        elif isinstance(auth, (str, os.PathLike)):
-            store = await anyio.to_thread.run_sync(open_store, auth)
-            self._owns_store = True
-        else:
-            store = auth
-        self._store = store
-        return store
-
-    async def _close_store(self) -> None:
-        store = self._store
-        if store is not None and self._owns_store:
-            await self._in_worker(store.close)
-        self._store = None
-
-    async def _in_worker(self, function: Callable[[*Args], T], *args: *Args) -> T:
-        """Run a store call in a worker thread, so disk I/O never blocks the event loop.
-
-        A ``MemoryStore`` is called inline: it never blocks, and a thread would only add
-        latency (and, under trio's ``MockClock``, an idle moment that autojumps the clock).
-        """
-        if isinstance(self._store, MemoryStore):
-            return function(*args)
-        return await anyio.to_thread.run_sync(function, *args)
 
     async def _lifecycle(self) -> None:
         session = self._require_session()
@@ -428,8 +485,13 @@ class Client:
         finally:
             self._queue.close()
             self._lifecycle_done.set()
-            if self._saves_send is not None:
-                self._saves_send.close()
+            self._wake_progress()
+            # callers still waiting learn that the client stopped (ClientClosedError)
+            self._router.release_waiters()
+            if self._capture is not None:
+                self._capture.close(at=self.now())
+            if self._router.saves is not None:
+                self._router.saves.close()
 
     async def _back_off(self, session: ClientSession) -> None:
         reconnect_at = session.reconnect_at
@@ -550,55 +612,21 @@ class Client:
                 self._log.warning(
                     "%d events wait for the application: closing (SLOW_CONSUMER)", len(self._queue)
                 )
-                # the session takes a CloseReason where it takes a transport cause (classify)
-                session.connection_lost(
-                    cast(TransportCause, CloseReason.SLOW_CONSUMER), now=self.now()
-                )
+                session.abort(CloseReason.SLOW_CONSUMER, now=self.now())
                 continue
             break
         if self._attempt is not None:
             self._attempt.wake()
+        self._wake_progress()
+
+    def _wake_progress(self) -> None:
+        progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.set()
 
     def _handle(self, event: SessionEvent) -> None:
-        log = self._log
-        if isinstance(event, ConnectionUpdate):
-            log.info("connection update: %r", event)
-            if (
-                event.qr is not None
-                and event.qr != self._last_qr
-                and self.config.print_qr_in_terminal
-            ):
-                print_qr(event.qr)
-            self._last_qr = event.qr
-            self._queue.put(event)
-        elif isinstance(event, CredsUpdate):
-            self._queue.put(event)
-        elif isinstance(event, NodeReceived):
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("recv %s", render_node(event.node))
-            self._queue.put(event)
-        elif isinstance(event, SaveRequest):
-            log.debug("saving: %s", event.why)
-            assert self._saves_send is not None
-            self._saves_send.send_nowait(event)
-        elif isinstance(event, (QueryResult, QueryError)):
-            waiter = self._waiters.get(event.id)
-            if waiter is not None:
-                waiter.outcome = event
-                waiter.done.set()
-        elif isinstance(event, Closed):
-            self._last_closed = event
-            disconnect = event.disconnect
-            log.info(
-                "connection closed: %s (%d) %s; %s",
-                disconnect.reason.name,
-                disconnect.status,
-                disconnect.message,
-                event.decision.explanation,
-            )
-            self._queue.put(event)
-            if self._attempt is not None:
-                self._attempt.end()
+        if self._router.route(event) and self._attempt is not None:
+            self._attempt.end()  # Closed: the writer says goodbye, a dial stops at once
 
     async def _wait_saves(self) -> None:
         session = self._require_session()
@@ -610,7 +638,7 @@ class Client:
         async with requests:
             async for request in requests:
                 try:
-                    await self._in_worker(self._save, request)
+                    await self._store.run(self._store.save, request)
                 except Exception as error:
                     self._log.error("saving credentials failed: %s", error)
                     if request.token in session.saves_pending:
@@ -621,14 +649,6 @@ class Client:
                 self._pump()
                 self._save_progress.set()
                 self._save_progress = anyio.Event()
-
-    def _save(self, request: SaveRequest) -> None:
-        store = self._store
-        assert store is not None
-        if request.keys is not None:
-            store.set_keys(request.keys)
-        if request.creds is not None:
-            store.save(request.creds)
 
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:

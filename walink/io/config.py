@@ -7,12 +7,14 @@ docstring). ``ClientConfig.session_config()`` derives the sans-IO ``SessionConfi
 from __future__ import annotations
 
 import logging
+import os
 import random
 import ssl
 from dataclasses import dataclass, field
 
 from walink._session.config import SessionConfig
 from walink.fsm.policy import PolicyConfig
+from walink.io._support import node_tracer
 from walink.io.browsers import Browser
 from walink.io.websocket import DEFAULT_MAX_MESSAGE_SIZE, WHATSAPP_WEB_ORIGIN
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
@@ -59,6 +61,9 @@ class ClientConfig:
     """How long each QR is shown (Baileys ``qrTimeout``); None: 60 s for the first, 20 s after."""
     query_timeout: float | None = 60.0
     """Default deadline of ``Client.query`` (Baileys ``defaultQueryTimeoutMs``); None: none."""
+    pairing_code_timeout: float = 180.0
+    """After ``request_pairing_code``, how long the phone has to enter the code: then the
+    connection ends with ``PAIRING_TIMEOUT`` (the code was not typed, or was wrong)."""
     logout_timeout: float = 5.0
     """How long ``logout`` waits for the server's confirmation before closing anyway."""
     close_timeout: float = 5.0
@@ -79,12 +84,19 @@ class ClientConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The reconnection policy's numbers and rules (``PolicyConfig.baileys_compatible()``…)."""
     logger: logging.Logger | None = field(default=None, repr=False)
-    """Where the client logs (default ``logging.getLogger("walink.client")``); nodes are traced
-    at DEBUG, secrets (keys, the QR string) are never logged."""
+    """Where the client logs (default ``logging.getLogger("walink.client")``). Every node in and
+    out is traced at DEBUG (``in <iq ...>``, ``out <iq ...>``) with the contents of key,
+    signature, identity, ref and pairing-code nodes masked; secrets are never logged."""
     print_qr_in_terminal: bool = False
     """Draw every new QR on stderr with segno (Baileys ``printQRInTerminal``)."""
     rng: random.Random | None = field(default=None, repr=False)
     """The session's only randomness (ids, keys, jitter); seed it for reproducible runs."""
+    capture: str | os.PathLike[str] | None = None
+    """Write every node in and out (decrypted), the timers and the events to this JSON Lines
+    file (``walink.capture``'s format; ``walink replay FILE`` plays it back)."""
+    capture_redact: bool = True
+    """Redact the capture's secrets (keys, signatures, refs, pairing material). Even when False,
+    private keys and the ADV secret never reach a capture: they are in no node."""
 
     def __post_init__(self) -> None:
         if self.qr_timeout is not None and not self.qr_timeout > 0:
@@ -125,9 +137,11 @@ class ClientConfig:
             query_timeout=self.query_timeout,
             qr_first_timeout=qr_first,
             qr_next_timeout=qr_next,
+            pairing_code_timeout=self.pairing_code_timeout,
             logout_timeout=self.logout_timeout,
             mark_online_on_connect=self.mark_online_on_connect,
             fire_init_queries=self.fire_init_queries,
             auto_ack=True,
             policy=self.policy,
+            trace=node_tracer(self.log),
         )

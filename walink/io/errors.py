@@ -10,6 +10,8 @@ __all__ = [
     "ClientClosedError",
     "ClientError",
     "NotConnectedError",
+    "PairingCodeError",
+    "PairingInputError",
     "QueryClosedError",
     "QueryFailedError",
     "QueryServerError",
@@ -65,3 +67,39 @@ class QueryTimeoutError(QueryFailedError):
 
 class QueryClosedError(QueryFailedError):
     """The connection ended while the query waited (Baileys: 428 "Connection Closed")."""
+
+
+class PairingCodeError(ClientError):
+    """``request_pairing_code`` produced no code; ``retry`` says whether asking later may work.
+
+    A 429 ``rate-overlimit`` from the server has ``code == 429`` and ``retry`` (wait, then ask
+    again); so do a 5xx, a timeout and a close the client recovers from. A device that is already
+    paired, a final close or another 4xx will not work on retry.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        text: str = "",
+        retry: bool = False,
+        failure: QueryFailure | None = None,
+        node: Node | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        """The server's ``<error code>`` (429 when rate limited), 408 for a timeout, the close's
+        status, or None (refused before anything was sent)."""
+        self.text = text
+        """The server's ``<error text>`` or a short explanation."""
+        self.retry = retry
+        """Whether a new request later may succeed."""
+        self.failure = failure
+        """Server error, timeout or close; None when refused before anything was sent."""
+        self.node = node
+        """The server's error reply, when there is one."""
+
+
+class PairingInputError(PairingCodeError, ValueError):
+    """The phone number or the custom code is invalid (nothing was sent)."""

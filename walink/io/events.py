@@ -7,6 +7,8 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
   ``is_online``);
 - ``CredsUpdate``: Baileys' ``creds.update`` (already saved, or being saved, by the client);
 - ``NodeReceived``: every other received node (messages, receipts, notifications, calls);
+- ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
+  user; its ``code`` is kept out of its repr), also what that call returns;
 - ``Closed``: one per connection, right after its close update: the policy's decision
   (reconnect or not, when), ``final`` and ``requested``; not a Baileys event, but what a caller
   needs to tell a reconnect from the end.
@@ -24,9 +26,10 @@ from typing import Literal
 
 import anyio
 
-from walink._session.events import Closed, ConnectionUpdate, CredsUpdate, NodeReceived
+from walink._session.events import Closed, ConnectionUpdate, CredsUpdate, NodeReceived, PairingCode
 
 __all__ = [
+    "EVENT_NAMES",
     "ClientEvent",
     "Closed",
     "ConnectionUpdate",
@@ -34,14 +37,21 @@ __all__ = [
     "EventHandler",
     "EventName",
     "NodeReceived",
+    "PairingCode",
     "event_name",
 ]
 
-ClientEvent = ConnectionUpdate | CredsUpdate | NodeReceived | Closed
+ClientEvent = ConnectionUpdate | CredsUpdate | NodeReceived | PairingCode | Closed
 """Everything ``client.events()`` yields."""
 
-EventName = Literal["connection.update", "creds.update", "node", "closed"]
-"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node`` and ``closed``."""
+EventName = Literal["connection.update", "creds.update", "node", "pairing_code", "closed"]
+"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node``, ``pairing_code`` and
+``closed``."""
+
+EVENT_NAMES: frozenset[str] = frozenset(
+    {"connection.update", "creds.update", "node", "pairing_code", "closed"}
+)
+"""Every valid ``EventName``."""
 
 EventHandler = Callable[[ClientEvent], Awaitable[None] | None]
 """A callback: a plain function or a coroutine function, called with the event."""
@@ -55,6 +65,8 @@ def event_name(event: ClientEvent) -> EventName:
         return "creds.update"
     if isinstance(event, NodeReceived):
         return "node"
+    if isinstance(event, PairingCode):
+        return "pairing_code"
     return "closed"
 
 

@@ -192,6 +192,7 @@ class WebSocketConnection:
         self._error: WebSocketError | None = None
         self._input_done = anyio.Event()  # set once no more input will be processed
         self._receiving = False
+        self._receiver_left = anyio.Event()
         self._aborted = False
 
     @property
@@ -224,6 +225,7 @@ class WebSocketConnection:
         if self._receiving:
             raise anyio.BusyResourceError("receiving from")
         self._receiving = True
+        self._receiver_left = anyio.Event()
         try:
             while True:
                 await self._drain_events()
@@ -238,6 +240,7 @@ class WebSocketConnection:
                 await self._read_once()
         finally:
             self._receiving = False
+            self._receiver_left.set()
 
     async def aclose(
         self, code: int = _CLOSE_NORMAL, reason: str = "", *, timeout: float | None = None
@@ -255,13 +258,14 @@ class WebSocketConnection:
                 if self._ws.state is ConnectionState.OPEN and self._error is None:
                     self._error = WebSocketClosed(code, reason, by_peer=False)
                     await self._send_event(CloseConnection(code=code, reason=reason))
-                if self._receiving:
-                    # another task is inside receive(): it will see the peer's Close
-                    await self._input_done.wait()
-                else:
-                    while not self._input_done.is_set():
+                while not self._input_finished:
+                    if self._receiving:
+                        # another task is inside receive(): it will see the peer's Close, or
+                        # leave (cancelled), and then this task reads on
+                        await self._wait_input_or_receiver()
+                    else:
                         await self._drain_events()
-                        if not self._input_done.is_set():
+                        if not self._input_finished:
                             await self._read_once()
             except WebSocketError:
                 pass  # the stream is gone already: nothing left to wait for
@@ -272,6 +276,22 @@ class WebSocketConnection:
         await self._abort()
 
     # internals
+
+    @property
+    def _input_finished(self) -> bool:
+        # wsproto's CLOSED: both Close frames were exchanged, nothing more can come
+        return self._input_done.is_set() or self._ws.state is ConnectionState.CLOSED
+
+    async def _wait_input_or_receiver(self) -> None:
+        left = self._receiver_left
+        async with anyio.create_task_group() as task_group:
+
+            async def wait_then_stop(event: anyio.Event) -> None:
+                await event.wait()
+                task_group.cancel_scope.cancel()
+
+            task_group.start_soon(wait_then_stop, self._input_done)
+            task_group.start_soon(wait_then_stop, left)
 
     @property
     def _closing_locally(self) -> bool:
@@ -354,11 +374,15 @@ class WebSocketConnection:
             reason = event.reason or "invalid frame"
             await self._fail(event.code, WebSocketProtocolError(reason, event.code))
             return
-        if state is ConnectionState.REMOTE_CLOSING:
-            await self._answer(event.response())
+        # Recorded before the answer: if this task is cancelled while answering, every other
+        # waiter (aclose, send) still learns that the input is over, instead of waiting for it
+        # for the whole close_timeout.
         if self._error is None:
             self._error = WebSocketClosed(event.code, event.reason or "", by_peer=True)
         self._input_done.set()
+        if state is ConnectionState.REMOTE_CLOSING:
+            with anyio.move_on_after(self.close_timeout, shield=True):
+                await self._answer(event.response())
         await self._abort()
 
     async def _answer(self, event: Event) -> None:

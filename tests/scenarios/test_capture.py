@@ -1,0 +1,97 @@
+"""``Client(capture=...)``: a live run's capture replays to the same events and keeps no secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.scenarios.harness import (
+    PING,
+    config_for,
+    running,
+    scan_when_shown,
+    secret_bytes,
+    secret_texts,
+)
+from walink.auth import MemoryStore
+from walink.capture import read_capture, replay_capture
+from walink.io.client import Client
+from walink.testing.emulator import Emulator
+
+pytestmark = pytest.mark.anyio
+
+
+def _contents(node: dict[str, Any]) -> list[bytes]:
+    """Every bytes content of a captured node and its children."""
+    found = [base64.b64decode(node["b64"])] if "b64" in node else []
+    for child in node.get("children", ()):
+        found.extend(_contents(child))
+    return found
+
+
+async def test_a_qr_login_capture_replays_to_the_same_events(tmp_path: Path) -> None:
+    path = tmp_path / "login.jsonl"
+    async with Emulator() as emulator:
+        client = Client(MemoryStore(), config_for(emulator), capture=path)
+        async with running(client) as recorder:
+            await scan_when_shown(emulator, recorder)
+            await recorder.wait_open()
+            await client.query(PING)
+            creds = client.creds
+            assert creds is not None and creds.account is not None
+    capture = read_capture(path)
+    assert capture.header.source == "walink client" and capture.header.redacted
+    kinds = [record.kind for record in capture.records]
+    assert kinds.count("start") == 2  # the QR login and the login after the 515
+    assert kinds[-1] == "end" and "in" in kinds and "out" in kinds
+    result = replay_capture(capture)
+    end = result.lines[-1]
+    assert end["event"] == "replay.end"
+    assert end["events_match"] is True, [line for line in result.lines if "note" in line]
+    assert end["nodes_out_unmatched"] == 0
+    assert result.events == result.recorded
+    # nothing secret in the text, nor inside any node's bytes (wherever they sit in a blob)
+    text = path.read_text()
+    for secret in secret_texts(creds):
+        assert secret not in text
+    contents = [
+        blob
+        for record in capture.records
+        if record.kind in ("in", "out")
+        for blob in _contents(record.data["node"])
+    ]
+    assert contents  # the capture does hold bytes contents: the check below is not vacuous
+    for raw in secret_bytes(creds):
+        assert not any(raw in blob for blob in contents)
+    assert json.loads(text.splitlines()[0])["format"] == "walink-capture"
+
+
+async def test_a_capture_without_redaction_keeps_the_device_identity(tmp_path: Path) -> None:
+    path = tmp_path / "raw.jsonl"
+    async with Emulator() as emulator:
+        config = config_for(emulator, capture=path, capture_redact=False)
+        async with running(Client(MemoryStore(), config)) as recorder:
+            await scan_when_shown(emulator, recorder)
+            await recorder.wait_open()
+            creds = recorder.client.creds
+            assert creds is not None and creds.account is not None
+    capture = read_capture(path)
+    assert capture.header.redacted == ()
+    text = path.read_text()
+    # the ADV blob (the device's details inside) is kept whole; private keys are in no node
+    contents = [
+        blob
+        for record in capture.records
+        if record.kind in ("in", "out")
+        for blob in _contents(record.data["node"])
+    ]
+    assert any(creds.account.details in blob for blob in contents)
+    for private in (creds.noise_key.private, creds.signed_identity_key.private):
+        assert private.hex() not in text and base64.b64encode(private).decode() not in text
+    # replay follows every node (its events show the real QR, which replay cannot rebuild)
+    end = replay_capture(capture).lines[-1]
+    assert end["nodes_out_unmatched"] == 0 and end["state"] == "stopped"
