@@ -14,6 +14,29 @@ from walink._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Client": "walink.io",
+    "ClientConfig": "walink.io",
+    "Browsers": "walink.io",
+    "Health": "walink.io",
+    "open_store": "walink.io",
+    "ClientEvent": "walink.io",
+    "ClientError": "walink.io",
+    "ClientClosedError": "walink.io",
+    "NotConnectedError": "walink.io",
+    "QueryFailedError": "walink.io",
+    "QueryServerError": "walink.io",
+    "QueryTimeoutError": "walink.io",
+    "QueryClosedError": "walink.io",
+    "PairingCodeError": "walink.io",
+    "PairingInputError": "walink.io",
+    "PairingCode": "walink.io",
+    "ClientSession": "walink.session",
+    "SessionConfig": "walink.session",
+    "ConnectionUpdate": "walink.session",
+    "CredsUpdate": "walink.session",
+    "NodeReceived": "walink.session",
+    "Closed": "walink.session",
+    "Emulator": "walink.testing",
     "Node": "walink.protocol.binary",
     "encode_node": "walink.protocol.binary",
     "decode_node": "walink.protocol.binary",
@@ -65,6 +88,22 @@ if TYPE_CHECKING:
     from walink.fsm import PolicyConfig as PolicyConfig
     from walink.fsm import ReconnectHistory as ReconnectHistory
     from walink.fsm import ReconnectPolicy as ReconnectPolicy
+    from walink.io import Browsers as Browsers
+    from walink.io import Client as Client
+    from walink.io import ClientClosedError as ClientClosedError
+    from walink.io import ClientConfig as ClientConfig
+    from walink.io import ClientError as ClientError
+    from walink.io import ClientEvent as ClientEvent
+    from walink.io import Health as Health
+    from walink.io import NotConnectedError as NotConnectedError
+    from walink.io import PairingCode as PairingCode
+    from walink.io import PairingCodeError as PairingCodeError
+    from walink.io import PairingInputError as PairingInputError
+    from walink.io import QueryClosedError as QueryClosedError
+    from walink.io import QueryFailedError as QueryFailedError
+    from walink.io import QueryServerError as QueryServerError
+    from walink.io import QueryTimeoutError as QueryTimeoutError
+    from walink.io import open_store as open_store
     from walink.protocol.binary import Jid as Jid
     from walink.protocol.binary import Node as Node
     from walink.protocol.binary import decode_node as decode_node
@@ -79,6 +118,13 @@ if TYPE_CHECKING:
     from walink.protocol.keys import SignedKeyPair as SignedKeyPair
     from walink.protocol.keys import xeddsa_sign as xeddsa_sign
     from walink.protocol.keys import xeddsa_verify as xeddsa_verify
+    from walink.session import ClientSession as ClientSession
+    from walink.session import Closed as Closed
+    from walink.session import ConnectionUpdate as ConnectionUpdate
+    from walink.session import CredsUpdate as CredsUpdate
+    from walink.session import NodeReceived as NodeReceived
+    from walink.session import SessionConfig as SessionConfig
+    from walink.testing import Emulator as Emulator
 
 
 def __getattr__(name: str) -> Any:

@@ -48,6 +48,9 @@ _LAZY: dict[str, str] = {
     "QueryServerError": "walink.io.errors",
     "QueryTimeoutError": "walink.io.errors",
     "QueryClosedError": "walink.io.errors",
+    "PairingCodeError": "walink.io.errors",
+    "PairingInputError": "walink.io.errors",
+    "PairingCode": "walink.io.events",
 }
 
 __all__ = [
@@ -78,12 +81,15 @@ if TYPE_CHECKING:
     from walink.io.errors import ClientClosedError as ClientClosedError
     from walink.io.errors import ClientError as ClientError
     from walink.io.errors import NotConnectedError as NotConnectedError
+    from walink.io.errors import PairingCodeError as PairingCodeError
+    from walink.io.errors import PairingInputError as PairingInputError
     from walink.io.errors import QueryClosedError as QueryClosedError
     from walink.io.errors import QueryFailedError as QueryFailedError
     from walink.io.errors import QueryServerError as QueryServerError
     from walink.io.errors import QueryTimeoutError as QueryTimeoutError
     from walink.io.events import ClientEvent as ClientEvent
     from walink.io.events import EventName as EventName
+    from walink.io.events import PairingCode as PairingCode
     from walink.io.health import Health as Health
 
 
