@@ -1,0 +1,374 @@
+"""``walink connect``: the JSON lines, the exit codes and the signals, against the emulator.
+
+The command runs as a real subprocess (``python -m walink.cli connect``) while the emulator runs
+in the test's own event loop, so the test plays the phone (``emulator.phone.scan_qr``) and the
+server (faults, a removed device). Stdout is read line by line while the process runs: a line
+that was not flushed when written would never arrive, and the read would time out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+import sniffio
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from tests.conftest import REPO_ROOT
+from walink.protocol.binary import Node
+from walink.protocol.pairing_code import PAIRING_CODE_ALPHABET
+from walink.testing.emulator import Emulator
+from walink.testing.registry import DEFAULT_PHONE
+
+LINE_WAIT = 15.0
+"""Seconds to wait for the next stdout line before failing."""
+STOP_BOUND = 10.0
+"""A signalled or finished process must be gone within this many seconds."""
+
+UPDATE_KEYS = [
+    "v",
+    "event",
+    "connection",
+    "qr",
+    "is_new_login",
+    "received_pending_notifications",
+    "is_online",
+]
+CLOSE_KEYS = [*UPDATE_KEYS, "reason", "status", "message"]
+DEVICE_REMOVED = Node(
+    "stream:error", {"code": "401"}, [Node("conflict", {"type": "device_removed"})]
+)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def check_update_shape(line: dict[str, Any]) -> None:
+    """A ``connection.update`` line is the full snapshot, keys in order, types exact."""
+    keys = CLOSE_KEYS if line["connection"] == "close" else UPDATE_KEYS
+    assert list(line) == keys, line
+    assert line["v"] == 1 and line["event"] == "connection.update"
+    assert line["connection"] in ("connecting", "open", "close")
+    assert line["qr"] is None or (isinstance(line["qr"], str) and line["qr"])
+    for flag in ("is_new_login", "received_pending_notifications", "is_online"):
+        assert type(line[flag]) is bool
+    if line["connection"] == "close":
+        assert isinstance(line["reason"], str) and line["reason"].isupper()
+        assert type(line["status"]) is int
+        assert isinstance(line["message"], str)
+
+
+class Connect:
+    """A running ``walink connect``, its stdout read one JSON line at a time."""
+
+    def __init__(self, process: anyio.abc.Process) -> None:
+        self.process = process
+        assert process.stdout is not None
+        self._stdout = BufferedByteReceiveStream(process.stdout)
+        self.lines: list[dict[str, Any]] = []
+
+    async def line(self) -> dict[str, Any] | None:
+        """The next stdout line, parsed; None at the end of stdout."""
+        with anyio.fail_after(LINE_WAIT):
+            try:
+                raw = await self._stdout.receive_until(b"\n", 1 << 20)
+            except (anyio.EndOfStream, anyio.IncompleteRead):
+                return None
+        line = json.loads(raw)
+        assert isinstance(line, dict) and line["v"] == 1, raw
+        if line["event"] == "connection.update":
+            check_update_shape(line)
+        self.lines.append(line)
+        return line
+
+    async def until(self, **expected: Any) -> dict[str, Any]:
+        """Read lines until one has every ``expected`` key with its value."""
+        while True:
+            line = await self.line()
+            assert line is not None, f"stdout ended before {expected}: {self.lines}"
+            if all(line.get(key) == value for key, value in expected.items()):
+                return line
+
+    async def qr(self) -> str:
+        while True:
+            line = await self.line()
+            assert line is not None, f"stdout ended before a QR: {self.lines}"
+            if line.get("qr") is not None:
+                return str(line["qr"])
+
+    async def finish(self) -> int:
+        """Read the remaining lines and return the exit code (within ``STOP_BOUND``)."""
+        while await self.line() is not None:
+            pass
+        with anyio.fail_after(STOP_BOUND):
+            return await self.process.wait()
+
+    async def stop(self, how: signal.Signals) -> int:
+        started = time.monotonic()
+        self.process.send_signal(how)
+        code = await self.finish()
+        assert time.monotonic() - started < STOP_BOUND
+        return code
+
+    async def stderr(self) -> str:
+        assert self.process.stderr is not None
+        chunks = []
+        with anyio.fail_after(STOP_BOUND):
+            async for chunk in self.process.stderr:
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+
+@asynccontextmanager
+async def connect(emulator: Emulator, auth: Path, *args: str) -> AsyncIterator[Connect]:
+    """``walink connect --json`` on the test's own backend, trusting ``emulator``."""
+    backend = sniffio.current_async_library()
+    command = [sys.executable, "-m", "walink.cli", "connect", "--json", "--backend", backend]
+    command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
+    command += ["--auth", str(auth), *args]
+    async with await anyio.open_process(command, cwd=REPO_ROOT) as process:
+        try:
+            yield Connect(process)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                with anyio.fail_after(STOP_BOUND):
+                    await process.wait()
+
+
+async def link(emulator: Emulator, run: Connect) -> str:
+    """Scan the QR the process shows; wait for its open; return the device's JID."""
+    jid = await emulator.phone.scan_qr(await run.qr())
+    await run.until(connection="open")
+    return jid
+
+
+@pytest.mark.anyio
+async def test_qr_login_signals_and_saved_creds(tmp_path: Path) -> None:
+    """QR login to open; SIGINT ends it with 0; the saved creds open again without a QR."""
+    auth = tmp_path / "auth.db"
+    async with Emulator() as emulator:
+        async with connect(emulator, auth) as run:
+            first = await run.line()
+            assert first is not None and first["connection"] == "connecting"
+            assert first["qr"] is None and first["is_new_login"] is False
+            jid = await emulator.phone.scan_qr(await run.qr())
+            new_login = await run.until(is_new_login=True)
+            assert new_login["connection"] == "connecting"
+            opened = await run.until(connection="open")
+            assert opened["is_new_login"] is True
+            assert await run.stop(signal.SIGINT) == 0
+        last = run.lines[-1]
+        assert (last["connection"], last["reason"], last["status"]) == ("close", "LOCAL_CLOSE", 428)
+        assert jid.endswith("@s.whatsapp.net") and auth.is_file()
+
+        async with connect(emulator, auth) as again:
+            opened = await again.until(connection="open")
+            assert opened["is_new_login"] is False and opened["received_pending_notifications"]
+            assert await again.stop(signal.SIGTERM) == 0
+        assert all(line["qr"] is None for line in again.lines)
+        assert again.lines[-1]["reason"] == "LOCAL_CLOSE"
+
+
+@pytest.mark.anyio
+async def test_capture_records_the_session(tmp_path: Path) -> None:
+    """--capture writes a capture that ``walink replay`` reads back."""
+    from walink.capture import read_capture
+
+    capture = tmp_path / "run.jsonl"
+    async with (
+        Emulator() as emulator,
+        connect(emulator, tmp_path / "auth.db", "--capture", str(capture)) as run,
+    ):
+        await link(emulator, run)
+        assert await run.stop(signal.SIGINT) == 0
+    recorded = read_capture(capture)
+    kinds = {record.kind for record in recorded.records}
+    assert {"start", "in", "out", "event"} <= kinds
+    replay = subprocess.run(
+        [sys.executable, "-m", "walink.cli", "replay", str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=STOP_BOUND,
+    )
+    assert replay.returncode == 0, replay.stderr
+
+
+@pytest.mark.anyio
+async def test_logged_out_by_the_server_exits_3(tmp_path: Path) -> None:
+    """The phone removes the device while it is open: LOGGED_OUT 401, exit 3."""
+    async with Emulator() as emulator, connect(emulator, tmp_path / "auth.db") as run:
+        jid = await link(emulator, run)
+        assert await emulator.send_node(DEVICE_REMOVED, jid=jid) == 1
+        assert await run.finish() == 3
+    last = run.lines[-1]
+    assert (last["connection"], last["reason"], last["status"]) == ("close", "LOGGED_OUT", 401)
+
+
+# One backend only: the multi-file store writes (and fsyncs) one file per pre-key, 812 at the
+# first login, which takes seconds; the store is the same code under either backend.
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_folder_is_baileys_multi_file_layout(tmp_path: Path) -> None:
+    folder = tmp_path / "baileys-auth"
+    folder.mkdir()
+    async with Emulator() as emulator, connect(emulator, folder) as run:
+        await link(emulator, run)
+        assert await run.stop(signal.SIGTERM) == 0
+    creds = json.loads((folder / "creds.json").read_text())
+    assert creds["me"]["id"].endswith("@s.whatsapp.net")
+    assert (folder / "pre-key-1.json").is_file()
+
+
+@pytest.mark.anyio
+async def test_login_refused_exits_3(tmp_path: Path) -> None:
+    """Saved creds the server no longer knows: ``<failure reason=401>`` at login, exit 3."""
+    auth = tmp_path / "auth.db"
+    async with Emulator() as emulator:
+        async with connect(emulator, auth) as run:
+            jid = await link(emulator, run)
+            assert await run.stop(signal.SIGTERM) == 0
+        phone, device = jid.split("@")[0].split(":")
+        assert emulator.registry.remove_device(phone, int(device))
+        async with connect(emulator, auth) as again:
+            assert await again.finish() == 3
+    closes = [line for line in again.lines if line["connection"] == "close"]
+    assert [(c["reason"], c["status"]) for c in closes] == [("LOGGED_OUT", 401)]
+
+
+@pytest.mark.anyio
+async def test_qr_exhausted_exits_4(tmp_path: Path) -> None:
+    """Nobody scans: every QR ref times out (--qr-timeout), QR_EXHAUSTED, exit 4."""
+    qr_timeout = ("--qr-timeout", "0.1")
+    async with Emulator() as emulator, connect(emulator, tmp_path / "auth.db", *qr_timeout) as run:
+        assert await run.finish() == 4
+    qrs = [line["qr"] for line in run.lines if line["qr"] is not None]
+    assert len(qrs) > 1 and len(set(qrs)) == len(qrs)  # the QR rotated
+    last = run.lines[-1]
+    assert (last["connection"], last["reason"]) == ("close", "QR_EXHAUSTED")
+
+
+@pytest.mark.anyio
+async def test_pairing_code_login(tmp_path: Path) -> None:
+    """--pairing-code prints its line; the phone types the code; open; SIGTERM ends with 0."""
+    async with Emulator() as emulator:
+        args = ("--pairing-code", f"+{DEFAULT_PHONE}")
+        async with connect(emulator, tmp_path / "auth.db", *args) as run:
+            line = await run.until(event="pairing_code")
+            assert list(line) == ["v", "event", "code"]
+            assert re.fullmatch(f"[{PAIRING_CODE_ALPHABET}]{{8}}", line["code"])
+            await emulator.phone.enter_pairing_code(line["code"], DEFAULT_PHONE)
+            opened = await run.until(connection="open")
+            assert opened["is_new_login"] is True
+            assert await run.stop(signal.SIGTERM) == 0
+        # asked for at start, the code replaces the QR: none is ever shown
+        assert all(line.get("qr") is None for line in run.lines)
+        # the linked device logs in again with its creds: the option is then ignored
+        async with connect(emulator, tmp_path / "auth.db", *args) as again:
+            await again.until(connection="open")
+            assert await again.stop(signal.SIGINT) == 0
+    assert [line for line in again.lines if line["event"] == "pairing_code"] == []
+
+
+@pytest.mark.anyio
+async def test_pairing_timeout_exits_4(tmp_path: Path) -> None:
+    """Nobody types the code within --pairing-timeout: PAIRING_TIMEOUT, exit 4."""
+    args = ("--pairing-code", DEFAULT_PHONE, "--pairing-timeout", "0.3")
+    async with Emulator() as emulator, connect(emulator, tmp_path / "auth.db", *args) as run:
+        assert await run.finish() == 4
+    assert [line["event"] for line in run.lines].count("pairing_code") == 1
+    last = run.lines[-1]
+    assert (last["connection"], last["reason"]) == ("close", "PAIRING_TIMEOUT")
+
+
+@pytest.mark.anyio
+async def test_rate_limited_pairing_code_exits_1(tmp_path: Path) -> None:
+    """A 429 to companion_hello: no code line, the error on stderr, exit 1."""
+    async with Emulator() as emulator:
+        emulator.pairing_code_rate_limited = True
+        async with connect(emulator, tmp_path / "auth.db", "--pairing-code", DEFAULT_PHONE) as run:
+            assert await run.finish() == 1
+            err = await run.stderr()
+    assert all(line["event"] == "connection.update" for line in run.lines)
+    assert "no pairing code" in err and "try again later" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--url", "http://127.0.0.1:1/ws/chat"],
+        ["--url", "ws://"],
+        ["--url", "ws://127.0.0.1:port/ws/chat"],
+        ["--trust-root", "abcd"],
+        ["--trust-root", "zz" * 32],
+        ["--qr-timeout", "0"],
+        ["--qr-timeout", "soon"],
+        ["--pairing-timeout", "-1"],
+        ["--pairing-code", "0123456789"],
+        ["--pairing-code", "12ab45678"],
+        ["--bogus"],
+    ],
+)
+def test_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "walink.cli", "connect", "--json", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=STOP_BOUND,
+    )
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "usage: walink" in result.stderr or "walink connect:" in result.stderr
+    assert not (tmp_path / "walink-auth.db").exists()
+
+
+def test_unusable_store_exits_2(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a SQLite database, nor anything else" * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "walink.cli", "connect", "--json", "--auth", str(corrupt)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=STOP_BOUND,
+    )
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "cannot be used" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_plain_mode_default_store_and_qr_on_stderr(tmp_path: Path) -> None:
+    """Without --json: readable lines on stdout, the QR drawn on stderr, ./walink-auth.db."""
+    async with Emulator() as emulator:
+        command = [sys.executable, "-m", "walink.cli", "connect", "--url", emulator.url]
+        command += ["--trust-root", emulator.trust_root_hex]
+        async with await anyio.open_process(command, cwd=tmp_path) as process:
+            assert process.stdout is not None and process.stderr is not None
+            stdout = BufferedByteReceiveStream(process.stdout)
+            with anyio.fail_after(LINE_WAIT):
+                while b"new QR shown" not in await stdout.receive_until(b"\n", 1 << 16):
+                    pass
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(STOP_BOUND):
+                rest = b""
+                async for chunk in process.stdout:
+                    rest += chunk
+                err = b"".join([chunk async for chunk in process.stderr]).decode()
+                assert await process.wait() == 0
+    assert "stopped" in rest.decode() and "not reconnecting: as asked" in rest.decode()
+    assert "█" in err or "▀" in err  # segno's terminal drawing
+    # a device never linked saves nothing it would need, but the default store is where it said
+    assert not (tmp_path / "walink-auth.db").is_dir()

@@ -1,0 +1,264 @@
+"""``walink connect``: link this machine as a WhatsApp device and keep the connection alive.
+
+It runs a ``Client`` on the store at ``--auth`` (default ``./walink-auth.db``: SQLite; a folder
+is Baileys' multi-file layout) until the lifecycle ends: logged out, stopped by a terminal reason,
+or interrupted. A new device shows its QR drawn on stderr (``--pairing-code PHONE`` asks for a
+code instead). Every connection update is printed: readable lines, or with ``--json`` one
+full-snapshot JSON line each (``walink._commands.timeline`` holds the exact shape).
+
+SIGINT and SIGTERM close cleanly: pending credential saves finish and the socket closes within
+the client's bound. Exit codes: 0 a normal end (a signal, a logout asked for), 2 bad arguments or
+an unusable store, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from walink._commands.timeline import EXIT_ERROR, EXIT_USAGE, Timeline, exit_code
+
+if TYPE_CHECKING:
+    from walink.io.client import Client
+    from walink.io.config import ClientConfig
+
+DEFAULT_AUTH = "walink-auth.db"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "connect",
+        help="link this machine as a device and keep the connection alive",
+        description=(
+            "Connect as a WhatsApp linked device: a new device shows a QR (on stderr) to scan "
+            "with WhatsApp > Linked devices, then the connection is kept alive until logged "
+            "out, stopped, or interrupted (SIGINT/SIGTERM close cleanly). Exit codes: 0 normal "
+            "end, 2 bad arguments or store, 3 logged out by the server, 4 QR refs exhausted or "
+            "pairing timed out, 1 anything else."
+        ),
+    )
+    parser.add_argument(
+        "--auth",
+        type=Path,
+        default=Path(DEFAULT_AUTH),
+        metavar="PATH",
+        help=f"credentials: a SQLite file, or a folder in Baileys' multi-file layout "
+        f"(default ./{DEFAULT_AUTH})",
+    )
+    parser.add_argument(
+        "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
+    )
+    parser.add_argument(
+        "--trust-root",
+        default=None,
+        type=_trust_root_hex,
+        metavar="HEX",
+        help="the server certificate root key, 64 hex digits (an emulator's; default WhatsApp's)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    parser.add_argument(
+        "--pairing-code",
+        default=None,
+        type=_phone,
+        metavar="PHONE",
+        help="link with a pairing code for this phone number (country code first) instead of a QR",
+    )
+    parser.add_argument(
+        "--qr-timeout",
+        default=None,
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long each QR is shown (default 60 s for the first, 20 s after)",
+    )
+    parser.add_argument(
+        "--pairing-timeout",
+        default=None,
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --pairing-code: how long the phone has to take the code (default 180 s)",
+    )
+    parser.add_argument(
+        "--capture",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help="record the session (nodes decrypted, secrets redacted) to PATH for `walink replay`",
+    )
+    parser.add_argument(
+        "--backend", choices=("asyncio", "trio"), default="asyncio", help="the event loop to use"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    parser.set_defaults(func=run)
+
+
+# -- argument types: argparse turns their ArgumentTypeError into a usage error (exit 2) ---------
+
+
+def _url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - evaluated for its check: a port that is not a number raises
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not a ws:// or wss:// URL with a host: {text!r}")
+    return text
+
+
+def _trust_root_hex(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a trust root is 64 hex digits, not {text!r}") from None
+    if len(key) != 32:
+        raise argparse.ArgumentTypeError(
+            f"a trust root is 32 bytes (64 hex digits), this one has {len(key)}"
+        )
+    return key
+
+
+def _phone(text: str) -> str:
+    # the session's own rule (digits, country code first, E.164 length), checked before dialing
+    from walink.protocol.errors import LocalProtocolError
+    from walink.protocol.pairing_code import validate_phone_number
+
+    try:
+        return validate_phone_number(text)
+    except LocalProtocolError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise argparse.ArgumentTypeError(f"seconds must be positive: {text!r}")
+    return seconds
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from walink.auth.errors import AuthStoreError
+
+    _configure_logging(args.verbose)
+    if args.auth.exists() and not (args.auth.is_dir() or args.auth.is_file()):
+        return _usage(f"--auth {args.auth} is neither a file nor a folder")
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        return _usage(str(exc))
+    try:
+        return anyio.run(_connect, args, config, backend=args.backend)
+    except AuthStoreError as exc:
+        return _usage(f"the store {args.auth} cannot be used: {exc}")
+
+
+def _usage(message: str) -> int:
+    print(f"walink connect: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _config(args: argparse.Namespace) -> ClientConfig:
+    from walink.io.config import DEFAULT_URL, ClientConfig
+    from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
+
+    trust_root = WHATSAPP_ROOT
+    if args.trust_root is not None:
+        trust_root = TrustRoot(public_key=args.trust_root, name="--trust-root")
+    options: dict[str, Any] = {}
+    if args.pairing_timeout is not None:
+        options["pairing_code_timeout"] = args.pairing_timeout
+    if args.capture is not None:
+        options["capture"] = args.capture
+    return ClientConfig(
+        url=args.url or DEFAULT_URL,
+        trust_root=trust_root,
+        qr_timeout=args.qr_timeout,
+        print_qr_in_terminal=args.pairing_code is None,
+        close_timeout=3.0,
+        **options,
+    )
+
+
+async def _connect(args: argparse.Namespace, config: ClientConfig) -> int:
+    import anyio
+
+    from walink.io.client import Client
+
+    timeline = Timeline(json_lines=args.json)
+    timeline.note(f"{'start':<10}  {config.url} with the credentials in {args.auth}")
+    failure: list[int] = []  # an exit code that overrides the last close's (a refused code)
+    # The signals are taken over before the client starts, so an early one is a clean stop too.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with Client(args.auth, config) as client, anyio.create_task_group() as tasks:
+
+            async def close_on_signal() -> None:
+                async for received in signals:
+                    logging.getLogger("walink.client").info(
+                        "%s received: closing", signal.Signals(received).name
+                    )
+                    await client.aclose()
+                    return
+
+            async def ask_pairing_code(phone: str) -> None:
+                code = await _pairing_code(client, phone)
+                if isinstance(code, int):
+                    failure.append(code)
+                    await client.aclose()
+                else:
+                    timeline.pairing_code(code)
+
+            tasks.start_soon(close_on_signal)
+            if args.pairing_code is not None:
+                if client.creds is not None and client.creds.me is not None:
+                    # a linked device logs in with its creds: there is nothing left to pair
+                    logging.getLogger("walink.client").warning(
+                        "%s is already linked as %s: --pairing-code ignored",
+                        args.auth,
+                        client.creds.me.id,
+                    )
+                else:
+                    tasks.start_soon(ask_pairing_code, args.pairing_code)
+            async for event in client:
+                timeline.show(event)
+            tasks.cancel_scope.cancel()
+        closed = client.last_closed
+    if failure:
+        return failure[0]
+    return exit_code(closed) if closed is not None else EXIT_ERROR
+
+
+async def _pairing_code(client: Client, phone: str) -> str | int:
+    """The pairing code for ``phone`` (issue 8), or the exit code when none can be had."""
+    from walink.io.errors import PairingCodeError, PairingInputError
+
+    log = logging.getLogger("walink.client")
+    try:
+        return await client.request_pairing_code(phone)
+    except PairingInputError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    except PairingCodeError as error:
+        later = " (try again later)" if error.retry else ""
+        log.error("no pairing code: %s%s", error, later)
+        return EXIT_ERROR
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("walink connect: %(levelname)s %(message)s"))
+    root = logging.getLogger("walink")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
