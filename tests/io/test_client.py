@@ -355,3 +355,15 @@ async def test_a_corrupt_store_is_an_error_never_a_fresh_identity(tmp_path: Path
     with pytest.raises(CorruptStoreError):
         async with Client(path):
             pass  # pragma: no cover - entering fails
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_consumer_stops_receiving_waiting_events() -> None:
+    queue = EventQueue(8)
+    for _ in range(3):
+        queue.put(update())
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await queue.get()
+        pytest.fail("a cancelled consumer was handed an event")
+    assert len(queue) == 3  # nothing was taken

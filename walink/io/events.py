@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import anyio
+import anyio.lowlevel
 
 from walink._session.events import Closed, ConnectionUpdate, CredsUpdate, NodeReceived, PairingCode
 
@@ -106,7 +107,12 @@ class EventQueue:
         self._ready.set()
 
     async def get(self) -> ClientEvent | None:
-        """The oldest event; None once closed and drained."""
+        """The oldest event; None once closed and drained.
+
+        A cancelled consumer gets its cancellation even while events wait: otherwise it would
+        keep being handed events until the queue ran dry.
+        """
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._items:
             if self._closed:
                 return None
