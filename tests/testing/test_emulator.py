@@ -100,6 +100,27 @@ async def test_qr_pairing_restart_and_login() -> None:
         assert emulator.sessions() == []
 
 
+async def test_the_phone_removing_a_device_logs_it_out() -> None:
+    async with Emulator(rng=seeded(31)) as emulator:
+        creds = await pair(emulator, seed=32)
+        assert creds.me is not None
+        client, first = await login(emulator, creds)
+        assert first.tag == "success"
+        assert await emulator.remove_device(creds.me) is True
+        error = await client.node_where(lambda n: n.tag == "stream:error")
+        assert error == Node(
+            "stream:error", {"code": "401"}, [Node("conflict", {"type": "device_removed"})]
+        )
+        ended = await client.ended()
+        assert isinstance(ended, WebSocketClosed) and ended.code == 1000
+        user, device = creds.user_and_device
+        assert emulator.registry.device(str(user), device) is None
+        assert await emulator.remove_device(creds.me) is False  # already gone
+        again, refused = await login(emulator, creds)
+        assert refused == Node("failure", {"reason": "401"})
+        await again.ended()
+
+
 async def test_unknown_device_gets_failure_401() -> None:
     async with Emulator() as emulator:
         creds = Creds.fresh(seeded(3))

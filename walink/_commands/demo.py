@@ -332,16 +332,9 @@ class Story:
     async def phone_logout(self, emulator: Emulator, watch: Watch, jid: str) -> None:
         """The phone unlinks ``jid``: the server forgets it and ends its connection with 401."""
         from walink.io.events import Closed
-        from walink.protocol.binary import Node
 
         self.step("phone_logout", f"the phone logs {jid} out (Linked devices > Log out)", jid=jid)
-        for device in list(emulator.registry.devices()):
-            if device.jid == jid:
-                emulator.registry.remove_device(device.phone, device.device)
-        removed = Node(
-            "stream:error", {"code": "401"}, [Node("conflict", {"type": "device_removed"})]
-        )
-        await emulator.send_node(removed, jid=jid)
+        await emulator.remove_device(jid)
         await watch.wait_for("the logout", lambda e: isinstance(e, Closed) and e.final)
 
     def check_last_close(self, watch: Watch) -> None:

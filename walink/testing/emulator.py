@@ -329,6 +329,23 @@ class Emulator:
         await self.flush()
         return len(targets)
 
+    async def remove_device(self, jid: str) -> bool:
+        """The phone unlinks device ``jid``: it leaves the registry and its connections end with
+        ``<stream:error code="401"><conflict type="device_removed"/>`` (a server-side logout).
+
+        Returns whether the device was registered.
+        """
+        known = False
+        for device in list(self.registry.devices()):
+            if device.jid == jid:
+                self.registry.remove_device(device.phone, device.device)
+                known = True
+        for session in self.sessions():
+            if session.device is not None and session.device.jid == jid:
+                session.remove_device()
+        await self.flush()
+        return known
+
     async def send_edge_routing(self, routing_info: bytes, *, jid: str | None = None) -> int:
         """Send ``<ib><edge_routing>`` now to the open logged-in connections (see ``send_node``)."""
         node = Node("ib", {}, [Node("edge_routing", {}, [Node("routing_info", {}, routing_info)])])

@@ -555,9 +555,17 @@ class ServerSession:
 
     def _logout(self, iq_id: str) -> None:
         self._result(iq_id)
+        self.remove_device(reason="logged out: device removed")
+
+    def remove_device(self, *, reason: str = "the phone removed the device") -> None:
+        """The device leaves the registry and this connection ends with a 401 device_removed.
+
+        What a person unlinking the device on the phone (Linked devices > Log out) looks like to
+        the client: a server-side logout, as opposed to the client's own remove-companion-device.
+        """
         if self.device is not None:
             self.hub.registry.remove_device(self.device.phone, self.device.device)
-        self._end_with_stream_error(401, "logged out: device removed")
+        self._end_with_stream_error(401, reason)
 
     def _on_link_code(self, node: Node, iq_id: str, now: float) -> None:
         reg = node.child("link_code_companion_reg")
