@@ -14,24 +14,26 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from walink.auth.model import Creds
 from walink.capture import CaptureWriter, CapturingSession
 from walink.fsm.policy import PolicyConfig
-from walink.session import SessionConfig
+from walink.session import PairingCode, SessionConfig
 from walink.testing.faults import StreamError
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 
-__all__ = ["DATA_DIR", "SCENARIOS", "Recorded", "record", "record_all"]
+__all__ = ["DATA_DIR", "SCENARIOS", "Recorded", "Scenario", "record", "record_all"]
 
 DATA_DIR = Path(__file__).parent / "data"
 T0 = 1_700_000_000.0
 """The fake clock's start: unix time, because the certificate check reads it as such."""
 _CONFIG = SessionConfig(policy=PolicyConfig(jitter=0.0))
+PAIRING_PHONE = "4915123456789"
+"""The phone the pairing-code scenario links to (the hub's phone of that number)."""
 
 
 @dataclass(slots=True)
@@ -42,19 +44,34 @@ class Recorded:
     creds: list[Creds] = field(default_factory=list)
     """The initial creds and the final stored ones (their secrets must not be in the file)."""
     pre_key_privates: list[bytes] = field(default_factory=list)
+    pairing_codes: list[str] = field(default_factory=list)
+    """The pairing codes the session showed (they must not be in the file either)."""
 
 
 def _hub() -> Hub:
     return Hub(rng=random.Random(101).randbytes, now=T0, log=lambda line: None)
 
 
+class Scenario(Protocol):
+    """Records one scenario into ``path`` (``redact=False``: an unredacted capture)."""
+
+    def __call__(self, path: Path, *, redact: bool = True) -> Recorded: ...
+
+
 def _capturing_pair(
-    hub: Hub, path: Path, *, seed: int, creds: Creds | None, name: str, now: float
+    hub: Hub,
+    path: Path,
+    *,
+    seed: int,
+    creds: Creds | None,
+    name: str,
+    now: float,
+    redact: bool,
 ) -> MemoryPair:
     rng = random.Random(seed)
     if creds is None:
         creds = Creds.new(rng.randbytes)
-    writer = CaptureWriter(path, redact=True, seed=seed * 1000 + 7, source=f"scenario {name}")
+    writer = CaptureWriter(path, redact=redact, seed=seed * 1000 + 7, source=f"scenario {name}")
     config = replace(_CONFIG, trust_root=hub.client_trust_root)
     session = CapturingSession(creds=creds, rng=rng, config=config, capture=writer)
     return MemoryPair(session, hub, now=now)
@@ -89,10 +106,10 @@ def _pre_key_privates(pair: MemoryPair) -> list[bytes]:
     return [value.private for value in found.values() if value is not None]  # type: ignore[union-attr]
 
 
-def qr_login(path: Path) -> Recorded:
+def qr_login(path: Path, *, redact: bool = True) -> Recorded:
     """A new device: pair-device, the QR scanned, pair-success, the 515 restart, login, open."""
     hub = _hub()
-    pair = _capturing_pair(hub, path, seed=11, creds=None, name="qr-login", now=T0)
+    pair = _capturing_pair(hub, path, seed=11, creds=None, name="qr-login", now=T0, redact=redact)
     recorded = Recorded(path, creds=[pair.session.creds])
     pair.start()
     pair.advance(5.0)  # the person takes a few seconds to scan
@@ -102,11 +119,37 @@ def qr_login(path: Path) -> Recorded:
     return _finish(pair, recorded)
 
 
-def saved_creds_login(path: Path) -> Recorded:
+def pairing_code_login(path: Path, *, redact: bool = True) -> Recorded:
+    """A new device links by pairing code: pair-device, the request (phone given with spaces),
+    the code shown, typed on the phone, primary_hello, companion_finish, pair-success, the 515
+    restart, login, open."""
+    hub = _hub()
+    pair = _capturing_pair(
+        hub, path, seed=16, creds=None, name="pairing-code-login", now=T0, redact=redact
+    )
+    recorded = Recorded(path, creds=[pair.session.creds])
+    pair.start()
+    pair.advance(2.0)  # the person picks "link with phone number instead"
+    pair.session.request_pairing_code("+49 151 2345 6789", now=pair.now)
+    pair.pump()
+    codes = [event.code for event in pair.events if isinstance(event, PairingCode)]
+    assert len(codes) == 1
+    recorded.pairing_codes.extend(codes)
+    pair.advance(8.0)  # and types the code on the phone
+    hub.phone.enter_pairing_code(codes[0], PAIRING_PHONE, now=pair.now)
+    pair.pump()
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
+    pair.advance(1.0)
+    return _finish(pair, recorded)
+
+
+def saved_creds_login(path: Path, *, redact: bool = True) -> Recorded:
     """A paired device logs in with its saved creds, stays open past pings both ways."""
     hub = _hub()
     creds, now = _paired(hub)
-    pair = _capturing_pair(hub, path, seed=12, creds=creds, name="saved-creds-login", now=now)
+    pair = _capturing_pair(
+        hub, path, seed=12, creds=creds, name="saved-creds-login", now=now, redact=redact
+    )
     recorded = Recorded(path, creds=[creds])
     pair.start()
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
@@ -114,11 +157,13 @@ def saved_creds_login(path: Path) -> Recorded:
     return _finish(pair, recorded)
 
 
-def keepalive_timeout(path: Path) -> Recorded:
+def keepalive_timeout(path: Path, *, redact: bool = True) -> Recorded:
     """The server goes silent: ping, no answer, KEEPALIVE_TIMEOUT, backoff, reconnect, open."""
     hub = _hub()
     creds, now = _paired(hub)
-    pair = _capturing_pair(hub, path, seed=13, creds=creds, name="keepalive-timeout", now=now)
+    pair = _capturing_pair(
+        hub, path, seed=13, creds=creds, name="keepalive-timeout", now=now, redact=redact
+    )
     recorded = Recorded(path, creds=[creds])
     pair.start()
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
@@ -129,11 +174,11 @@ def keepalive_timeout(path: Path) -> Recorded:
     return _finish(pair, recorded)
 
 
-def logout(path: Path) -> Recorded:
+def logout(path: Path, *, redact: bool = True) -> Recorded:
     """The application logs out: remove-companion-device, the server's answer, final."""
     hub = _hub()
     creds, now = _paired(hub)
-    pair = _capturing_pair(hub, path, seed=14, creds=creds, name="logout", now=now)
+    pair = _capturing_pair(hub, path, seed=14, creds=creds, name="logout", now=now, redact=redact)
     recorded = Recorded(path, creds=[creds])
     pair.start()
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
@@ -144,20 +189,23 @@ def logout(path: Path) -> Recorded:
     return _finish(pair, recorded)
 
 
-def replaced_440(path: Path) -> Recorded:
+def replaced_440(path: Path, *, redact: bool = True) -> Recorded:
     """Another client took the session: ``<stream:error><conflict type=replaced/>`` (440)."""
     hub = _hub()
     creds, now = _paired(hub)
     hub.inject(StreamError(code=440))
-    pair = _capturing_pair(hub, path, seed=15, creds=creds, name="replaced-440", now=now)
+    pair = _capturing_pair(
+        hub, path, seed=15, creds=creds, name="replaced-440", now=now, redact=redact
+    )
     recorded = Recorded(path, creds=[creds])
     pair.start()
     assert pair.run_until(lambda: pair.session.finished, limit=30)
     return _finish(pair, recorded)
 
 
-SCENARIOS: dict[str, Callable[[Path], Recorded]] = {
+SCENARIOS: dict[str, Scenario] = {
     "qr-login": qr_login,
+    "pairing-code-login": pairing_code_login,
     "saved-creds-login": saved_creds_login,
     "keepalive-timeout": keepalive_timeout,
     "logout": logout,
@@ -166,10 +214,10 @@ SCENARIOS: dict[str, Callable[[Path], Recorded]] = {
 """Name (the file's stem in ``tests/data``) -> the function that records it."""
 
 
-def record(name: str, folder: Path) -> Recorded:
+def record(name: str, folder: Path, *, redact: bool = True) -> Recorded:
     """Record scenario ``name`` into ``folder/<name>.jsonl``."""
     folder.mkdir(parents=True, exist_ok=True)
-    return SCENARIOS[name](folder / f"{name}.jsonl")
+    return SCENARIOS[name](folder / f"{name}.jsonl", redact=redact)
 
 
 def record_all(folder: Path = DATA_DIR) -> list[Recorded]:

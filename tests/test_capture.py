@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.capture_scenarios import DATA_DIR, SCENARIOS, T0, Recorded, record
-from walink._capture.format import decode_cause, encode_cause
+from walink._capture.format import config_from_json, config_to_json, decode_cause, encode_cause
 from walink.auth.model import Creds
 from walink.capture import (
+    PAIRING_CODE_MARKER,
     REDACTION_RULES,
     CaptureFormatError,
     CaptureWriter,
@@ -327,6 +328,8 @@ def _secrets(done: Recorded) -> dict[str, bytes]:
                     found[f"{n}.account.{field}"] = value
     for n, private in enumerate(done.pre_key_privates):
         found[f"pre-key {n}"] = private
+    for n, code in enumerate(done.pairing_codes):
+        found[f"pairing code {n}"] = code.encode("ascii")
     return found
 
 
@@ -338,6 +341,7 @@ def test_no_secret_of_the_creds_appears_in_a_capture(
     data = done.path.read_bytes()
     secrets = _secrets(done)
     assert len(secrets) >= 9
+    assert bool(done.pairing_codes) == (name == "pairing-code-login")
     for label, secret in secrets.items():
         for form in (
             secret,
@@ -357,6 +361,37 @@ def test_the_qr_login_capture_kept_its_shape(recorded: dict[str, Recorded]) -> N
     texts = [json.dumps(dict(r.data)) for r in capture.records]
     assert any('"qr": "[redacted qr]"' in t for t in texts)
     assert any('"what": "device-identity"' in t for t in texts)
+
+
+def test_the_pairing_code_request_is_a_command_before_its_hello(
+    recorded: dict[str, Recorded],
+) -> None:
+    records = read_capture(recorded["pairing-code-login"].path).records
+    [request] = [r for r in records if r.data.get("name") == "pairing_code"]
+    # the phone as the caller gave it (replay validates it again), the code never
+    assert dict(request.data) == {
+        "k": "command",
+        "t": T0 + 2.0,
+        "name": "pairing_code",
+        "phone": "+49 151 2345 6789",
+        "code": PAIRING_CODE_MARKER,
+    }
+    after = records[records.index(request) + 1]
+    assert after.kind == "out" and after.data["node"]["children"][0]["attrs"]["stage"] == (
+        "companion_hello"
+    )
+    events = [r.data["event"] for r in records if r.kind == "event"]
+    [shown] = [e for e in events if e["event"] == "pairing_code"]
+    assert shown["code"] == PAIRING_CODE_MARKER and shown["phone"] == "4915123456789"
+
+
+def test_pairing_timers_are_in_the_header_only_when_not_the_defaults() -> None:
+    assert "pairing_code_timeout" not in config_to_json(SessionConfig())
+    config = SessionConfig(pairing_code_timeout=300.0, pairing_ready_timeout=5.0)
+    data = json.loads(json.dumps(config_to_json(config)))
+    assert data["pairing_code_timeout"] == 300.0
+    back = config_from_json(data)
+    assert (back.pairing_code_timeout, back.pairing_ready_timeout) == (300.0, 5.0)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -453,7 +488,7 @@ def test_drops_queries_presence_and_offline_messages_replay_identically(tmp_path
 
 _SHIPPED = {
     name: (DATA_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-    for name in ("qr-login", "logout", "keepalive-timeout", "replaced-440")
+    for name in ("qr-login", "pairing-code-login", "logout", "keepalive-timeout", "replaced-440")
 }
 _MUTATIONS = st.sampled_from(
     [
@@ -495,6 +530,43 @@ def test_replay_of_any_cut_or_mutation_ends_with_a_summary_or_a_format_error(
         return
     assert result.lines[-1]["event"] == "replay.end"
     json.dumps(result.lines)  # everything printed is JSON
+
+
+def test_refused_and_timed_out_pairing_code_requests_replay_the_same(tmp_path: Path) -> None:
+    hub = Hub(rng=random.Random(8).randbytes, now=T0, log=lambda line: None)
+    rng = random.Random(8)
+    writer = CaptureWriter(tmp_path / "code.jsonl", seed=8)
+    config = SessionConfig(
+        trust_root=hub.client_trust_root,
+        policy=PolicyConfig(jitter=0.0),
+        pairing_code_timeout=30.0,  # not the default: the header must carry it
+    )
+    session = CapturingSession(
+        creds=Creds.new(rng.randbytes), rng=rng, config=config, capture=writer
+    )
+    pair = MemoryPair(session, hub, now=T0)
+    pair.start()
+    with pytest.raises(LocalProtocolError):
+        session.request_pairing_code("0151 2345 6789", now=pair.now)  # no country code
+    session.request_pairing_code("4915123456789", now=pair.now, custom_code="wa1nk23x")
+    pair.pump()
+    assert pair.run_until(lambda: bool(pair.closes), limit=60)  # nobody types it
+    assert pair.closes[0].disconnect.reason is CloseReason.PAIRING_TIMEOUT
+    session.close(now=pair.now)
+    pair.pump()
+    path = _finish(pair)
+    text = path.read_text()
+    assert "WA1NK23X" not in text and "wa1nk23x" not in text
+    capture = read_capture(path)
+    assert capture.header.config["pairing_code_timeout"] == 30.0
+    commands = [r.data for r in capture.records if r.data.get("name") == "pairing_code"]
+    assert [(c["code"], c.get("refused")) for c in commands] == [
+        (None, True),
+        (PAIRING_CODE_MARKER, None),
+    ]
+    result = replay_capture(capture)
+    assert result.events == result.recorded and result.lines[-1]["events_match"] is True
+    assert any("the live session refused" in line.get("note", "") for line in result.lines)
 
 
 def _manual_pair(tmp_path: Path, seed: int) -> MemoryPair:

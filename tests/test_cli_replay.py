@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.capture_scenarios import DATA_DIR, SCENARIOS
+from tests.capture_scenarios import DATA_DIR, SCENARIOS, record
 from tests.conftest import REPO_ROOT
 from walink.cli import main
 
@@ -37,9 +37,14 @@ def _recorded_events(path: Path) -> list[dict[str, Any]]:
 
 def test_every_scenario_is_shipped() -> None:
     assert sorted(path.stem for path in CAPTURES) == sorted(SCENARIOS)
-    assert {"qr-login", "saved-creds-login", "keepalive-timeout", "logout", "replaced-440"} <= {
-        path.stem for path in CAPTURES
-    }
+    assert {
+        "qr-login",
+        "pairing-code-login",
+        "saved-creds-login",
+        "keepalive-timeout",
+        "logout",
+        "replaced-440",
+    } <= {path.stem for path in CAPTURES}
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
@@ -65,6 +70,7 @@ def test_json_replay_gives_the_recorded_events(
     ("stem", "last_close"),
     [
         ("qr-login", None),
+        ("pairing-code-login", None),
         ("saved-creds-login", None),
         ("keepalive-timeout", "KEEPALIVE_TIMEOUT"),
         ("logout", "LOCAL_LOGOUT"),
@@ -82,10 +88,19 @@ def test_each_capture_ends_as_its_scenario_did(
         assert updates[-1]["connection"] == "open"
     else:
         assert closes[-1]["reason"] == last_close
-    if stem == "qr-login":
+    if stem in ("qr-login", "pairing-code-login"):
         assert closes[0]["reason"] == "RESTART_REQUIRED" and closes[0]["restart"] is True
         assert any(u["qr"] == "[redacted qr]" for u in updates)
         assert any(u["is_new_login"] for u in updates)
+    if stem == "pairing-code-login":
+        [code] = [line for line in lines if line["event"] == "pairing_code"]
+        assert code["code"] == "[redacted pairing code]" and code["phone"] == "4915123456789"
+        assert updates[-1]["is_new_login"] and not updates[-1]["qr"]
+        notes = [line["note"] for line in lines if line["event"] == "replay.note"]
+        # both substitutions are said: the made-up code, and the phone's primary_hello
+        assert any("pairing code is redacted" in n and "capture's seed" in n for n in notes)
+        assert any(n.startswith("primary_hello: contents redacted") for n in notes)
+        assert any("NOT verified" in n and "primary_hello" in n for n in notes)
     if stem == "replaced-440":
         assert closes[-1]["status"] == 440 and closes[-1]["final"] is True
 
@@ -100,8 +115,18 @@ def test_readable_output_is_a_timeline(capsys: pytest.CaptureFixture[str]) -> No
     assert "events match the recording" in lines[-1]
 
 
+def test_readable_output_names_the_pairing_code_events(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, str(DATA_DIR / "pairing-code-login.jsonl"))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert any("pairing code #1 for 4915123456789: [redacted pairing code]" in x for x in lines)
+    assert not any(x.lstrip("+ .0123456789s").startswith("{") for x in lines)  # no raw fallback
+    assert "events match the recording" in lines[-1]
+
+
+@pytest.mark.parametrize("stem", ["qr-login", "pairing-code-login"])
 @pytest.mark.parametrize("mode", [(), ("--json",)], ids=["text", "json"])
-def test_same_capture_twice_gives_identical_bytes(mode: tuple[str, ...]) -> None:
+def test_same_capture_twice_gives_identical_bytes(mode: tuple[str, ...], stem: str) -> None:
     # separate processes with different hash seeds: nothing may depend on either
     runs = []
     for hash_seed in ("1", "2"):
@@ -114,7 +139,7 @@ def test_same_capture_twice_gives_identical_bytes(mode: tuple[str, ...]) -> None
                     "walink.cli",
                     "replay",
                     *mode,
-                    str(DATA_DIR / "qr-login.jsonl"),
+                    str(DATA_DIR / f"{stem}.jsonl"),
                 ],
                 cwd=REPO_ROOT,
                 env=env,
@@ -134,6 +159,52 @@ def test_every_shipped_capture_replays_deterministically_in_process(
 ) -> None:
     for path in CAPTURES:
         assert _run(capsys, str(path), "--json") == _run(capsys, str(path), "--json")
+
+
+def test_replay_shows_no_secret_of_a_pairing_code_login(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the shipped file is this recording (test_capture checks it byte for byte)
+    done = record("pairing-code-login", tmp_path)
+    [live_code] = done.pairing_codes
+    shown = []
+    for mode in ((), ("--json",)):
+        code, out, err = _run(capsys, str(done.path), *mode)
+        assert (code, err) == (0, "")
+        shown.append(out)
+    for out in shown:
+        assert live_code not in out and live_code.lower() not in out
+        assert "[redacted pairing code]" in out
+
+
+@pytest.mark.parametrize("stem", ["qr-login", "pairing-code-login", "logout"])
+def test_an_unredacted_capture_replays_with_its_own_contents(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stem: str
+) -> None:
+    done = record(stem, tmp_path, redact=False)
+    code, out, err = _run(capsys, str(done.path), "--json")
+    assert (code, err) == (0, "")
+    lines = [json.loads(line) for line in out.splitlines()]
+    events = [
+        {k: v for k, v in line.items() if k != "v"}
+        for line in lines
+        if not line["event"].startswith("replay.")
+    ]
+    assert events == _recorded_events(done.path)
+    assert lines[-1]["events_match"] is True
+    notes = [line["note"] for line in lines if line["event"] == "replay.note"]
+    qrs = [line["qr"] for line in lines if line["event"] == "connection.update" and line["qr"]]
+    if stem == "logout":
+        assert not qrs
+        return
+    # the recorded QR (the live keys') is shown, and the replay says it could not check it
+    assert qrs and all(qr.count(",") >= 3 and "redacted" not in qr for qr in qrs)
+    assert any(n.startswith("QR:") and "NOT verified" in n for n in notes)
+    if stem == "pairing-code-login":
+        [shown] = [line for line in lines if line["event"] == "pairing_code"]
+        assert [shown["code"]] == done.pairing_codes
+        # the real code opens the real primary_hello: no stand-in, no made-up code
+        assert not any("primary_hello" in n or "capture's seed" in n for n in notes[1:])
 
 
 _HEADER = {
@@ -164,6 +235,11 @@ _HEADER = {
         (
             json.dumps(_HEADER).encode() + b'\n{"k": "command", "t": 1, "name": "dance"}\n',
             "line 2: unknown command 'dance'",
+        ),
+        (
+            json.dumps(_HEADER).encode()
+            + b'\n{"k": "command", "t": 1, "name": "pairing_code", "phone": 49}\n',
+            "line 2: 'pairing_code' needs a string 'phone'",
         ),
     ],
 )

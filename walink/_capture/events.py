@@ -18,16 +18,20 @@ from walink.session import (
     ConnectionUpdate,
     CredsUpdate,
     NodeReceived,
+    PairingCode,
+    PairingCodeError,
     QueryError,
     QueryResult,
     SaveRequest,
     SessionEvent,
 )
 
-__all__ = ["QR_MARKER", "encode_event"]
+__all__ = ["PAIRING_CODE_MARKER", "QR_MARKER", "encode_event"]
 
 QR_MARKER = "[redacted qr]"
 """Stands for a QR string: it carries the ADV secret (and in a replay, a synthetic one)."""
+PAIRING_CODE_MARKER = "[redacted pairing code]"
+"""Stands for a pairing code: with the wrapped keys of the capture it would open them."""
 
 
 def _same(value: str) -> str:
@@ -80,6 +84,24 @@ def encode_event(
             "failure": event.failure.value,
             "code": event.code,
             "text": event.text,
+        }
+    if isinstance(event, PairingCode):
+        return {
+            "event": "pairing_code",
+            "request": event.request,
+            "code": PAIRING_CODE_MARKER if redact else event.code,
+            "phone": event.phone,
+            "expires_at": event.expires_at,
+        }
+    if isinstance(event, PairingCodeError):
+        return {
+            "event": "pairing_code.error",
+            "request": event.request,
+            "failure": event.failure.value,
+            "code": event.code,
+            "text": event.text,
+            "retry": event.retry,
+            "node": None if event.node is None else encode_node(event.node, redact=redact),
         }
     if not isinstance(event, Closed):
         # an event type newer than this encoder: its name only, never fields that may be secret

@@ -56,6 +56,11 @@ _TIMERS = (
     "logout_timeout",
 )
 _FLAGS = ("mark_online_on_connect", "fire_init_queries", "auto_ack")
+# Written only when they differ from the defaults: they were added after the first shipped
+# captures, whose headers (and bytes) therefore stay the same; a reader takes the default for
+# a timer that is absent, which is exactly what those sessions ran with.
+_PAIRING_TIMERS = ("pairing_code_timeout", "pairing_ready_timeout")
+_DEFAULT_CONFIG = SessionConfig()
 
 
 class CaptureFormatError(ValueError):
@@ -170,8 +175,14 @@ def config_to_json(config: SessionConfig) -> dict[str, Any]:
         if isinstance(value, frozenset):
             value = sorted(reason.name for reason in value)
         policy_json[item.name] = value
+    pairing_timers = {
+        name: getattr(config, name)
+        for name in _PAIRING_TIMERS
+        if getattr(config, name) != getattr(_DEFAULT_CONFIG, name)
+    }
     return {
         **{name: getattr(config, name) for name in (*_TIMERS, *_FLAGS)},
+        **pairing_timers,
         "push_name": config.payload.push_name,
         "policy": policy_json,
     }
@@ -181,7 +192,7 @@ def config_from_json(data: Mapping[str, Any]) -> SessionConfig:
     """The ``SessionConfig`` a capture's header describes (defaults for what it leaves out)."""
     base = SessionConfig()
     changes: dict[str, Any] = {}
-    for name in _TIMERS:
+    for name in (*_TIMERS, *_PAIRING_TIMERS):
         if name in data:
             value = data[name]
             if value is not None and not _is_number(value):

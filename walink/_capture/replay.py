@@ -11,7 +11,10 @@ never fails would.
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
 signed for the replay's own keys stands in for it; redacted contents are replaced by
-placeholders of the same length.
+placeholders of the same length; a redacted pairing code is replaced by one derived from the
+capture's seed, so the phone's primary_hello (wrapped with the live code) is replaced by a
+stand-in wrapped with the replay's code; an unredacted capture's QR (made of the live keys) is
+shown as recorded. Events are encoded with the capture's own redaction (from its header).
 
 Ids are matched in order: each recorded outbound node is paired with the first unmatched node
 the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the
@@ -28,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from walink._capture.events import encode_event
+from walink._capture.events import PAIRING_CODE_MARKER, QR_MARKER, encode_event
 from walink._capture.format import (
     Capture,
     CaptureFormatError,
@@ -45,7 +48,14 @@ from walink.protocol.errors import LocalProtocolError
 from walink.protocol.events import Event
 from walink.protocol.keys import KeyPair
 from walink.protocol.pairing import build_pair_success
-from walink.session import ABORT_REASONS, ClientSession, SaveRequest
+from walink.protocol.pairing_code import generate_pairing_code, wrap_ephemeral_random
+from walink.session import (
+    ABORT_REASONS,
+    ClientSession,
+    ConnectionUpdate,
+    PairingCode,
+    SaveRequest,
+)
 
 __all__ = ["ReplayResult", "replay_capture"]
 
@@ -118,6 +128,13 @@ class _Replayer:
         self.recorded_id: dict[str, str] = {}
         self.result = ReplayResult()
         self.noted_rules: set[str] = set()
+        self.noted_qr = False
+        self.pairing_requests = 0
+        self.derived_codes: set[str] = set()
+        """The codes replay made up for redacted ones (their primary_hello needs a stand-in)."""
+        self.accepted_code: str | None = None
+        """The code of the replay's latest ``PairingCode`` event (what primary_hello must use)."""
+        self.recorded_qrs = _recorded_qrs(capture)
         self.counts = {"in": 0, "out_recorded": 0, "out_matched": 0, "out_replayed": 0}
         self.now = 0.0
         # A capture that records confirmations is replayed with them where they happened;
@@ -140,11 +157,16 @@ class _Replayer:
         session = self.session
         self.collect_sent()
         while (event := session.next_event()) is not None:
-            data = encode_event(event, redact=True, query_id=self.shown_id)
-            if data["event"] == "query.result":
+            # the capture's own redaction: an unredacted one shows contents, and compares them
+            data = encode_event(event, redact=self.redact, query_id=self.shown_id)
+            if data["event"] in ("query.result", "pairing_code.error") and data["node"]:
                 # the reply was delivered with the replay's id: show it as it was recorded
                 attrs = data["node"]["attrs"]
                 attrs["id"] = self.shown_id(attrs.get("id", ""))
+            if isinstance(event, ConnectionUpdate) and event.qr is not None and not self.redact:
+                data["qr"] = self.shown_qr(event.qr)
+            if isinstance(event, PairingCode):
+                self.accepted_code = event.code
             encoded = {"event": data["event"], "t": self.now, **data}
             self.result.events.append(encoded)
             self.result.lines.append(encoded)
@@ -154,6 +176,16 @@ class _Replayer:
 
     def shown_id(self, replay_id: str) -> str:
         return self.recorded_id.get(replay_id, replay_id)
+
+    def shown_qr(self, replay_qr: str) -> str:
+        """The recorded QR with the same ref: the replay's own is made of its synthetic keys."""
+        if not self.noted_qr:
+            self.noted_qr = True
+            self.note(
+                "QR: its keys and ADV secret are the live device's, which no capture holds: "
+                "NOT verified; the recorded QR of the same ref is shown"
+            )
+        return self.recorded_qrs.get(replay_qr.split(",", 1)[0], QR_MARKER)
 
     def collect_sent(self) -> None:
         if self.transport is not None:
@@ -265,6 +297,8 @@ class _Replayer:
             "awaiting_pairing_code",
         ):
             node = self.stand_in_identity(node, pair_success, "device-identity" in rules)
+        if _is_primary_hello(node) and self.session.state == "awaiting_pairing_code":
+            node = self.stand_in_primary_hello(node, "pairing-code" in rules)
         if not self.session.attempt_alive:
             self.note(f"line {record.line}: <{node.tag}> arrived with no attempt: ignored")
             return
@@ -297,6 +331,61 @@ class _Replayer:
         new_success = Node(pair_success.tag, dict(pair_success.attrs), children)
         content = [new_success if child is pair_success else child for child in node.children()]
         return Node(node.tag, dict(node.attrs), content)
+
+    def stand_in_primary_hello(self, node: Node, redacted: bool) -> Node:
+        code = self.accepted_code
+        if code is None or (not redacted and code not in self.derived_codes):
+            return node  # the recorded hello opens with the recorded code: replayed as it is
+        # The phone wrapped its ephemeral key with the live code, which the replay does not
+        # have (and its contents are placeholders): a phone of the replay's own wraps a fresh
+        # key with the code the replay's session showed.
+        phone_identity = KeyPair.generate(self.phone_rng.randbytes)
+        ephemeral = KeyPair.generate(self.phone_rng.randbytes)
+        wrapped = wrap_ephemeral_random(code, ephemeral.public, self.phone_rng.randbytes)
+        why = "redacted" if redacted else "wrapped with the live pairing code"
+        self.note(
+            f"primary_hello: contents {why}: the phone's identity and wrapped ephemeral key "
+            "NOT verified; a stand-in wrapped with the replay's pairing code was used"
+        )
+        stand_ins = {
+            "primary_identity_pub": phone_identity.public,
+            "link_code_pairing_wrapped_primary_ephemeral_pub": wrapped,
+        }
+        reg = node.child("link_code_companion_reg")
+        assert reg is not None  # _is_primary_hello checked it
+        children = [
+            Node(child.tag, dict(child.attrs), stand_ins[child.tag])
+            if child.tag in stand_ins
+            else child
+            for child in reg.children()
+        ]
+        new_reg = Node(reg.tag, dict(reg.attrs), children)
+        content = [new_reg if child is reg else child for child in node.children()]
+        return Node(node.tag, dict(node.attrs), content)
+
+    def request_pairing_code(self, record: Record) -> None:
+        phone, code = record.data.get("phone"), record.data.get("code")
+        if not isinstance(phone, str) or not (code is None or isinstance(code, str)):
+            raise CaptureFormatError(
+                f"line {record.line}: 'pairing_code' needs a string 'phone' and 'code'"
+            )
+        if record.data.get("refused") is True:
+            # refused by the live session before it changed anything: nothing to replay
+            self.note(f"line {record.line}: a pairing-code request the live session refused")
+            return
+        self.pairing_requests += 1
+        if code == PAIRING_CODE_MARKER:
+            # deterministic from the seed (never the live code, which the capture does not hold)
+            seeded = random.Random(
+                f"walink-replay-pairing-code:{self.capture.header.seed}:{self.pairing_requests}"
+            )
+            code = generate_pairing_code(seeded.randbytes)
+            self.derived_codes.add(code)
+            self.note(
+                f"line {record.line}: the pairing code is redacted: a code derived from the "
+                "capture's seed was requested instead"
+            )
+        self.session.request_pairing_code(phone, now=record.t, custom_code=code)
 
     def match(self, record: Record) -> None:
         recorded = self.node_of(record)
@@ -333,6 +422,8 @@ class _Replayer:
             session.send_node(self.node_of(record))
         elif name == "ack":
             session.ack(self.node_of(record))
+        elif name == "pairing_code":
+            self.request_pairing_code(record)
         elif name in ("saved", "save_failed"):
             token = record.data.get("token")
             if not isinstance(token, int) or isinstance(token, bool):
@@ -377,6 +468,22 @@ def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, A
                 f"at {theirs.get('t')}"
             )
     return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
+
+
+def _is_primary_hello(node: Node) -> bool:
+    reg = node.child("link_code_companion_reg") if node.tag == "notification" else None
+    return reg is not None and reg.attr("stage") == "primary_hello"
+
+
+def _recorded_qrs(capture: Capture) -> dict[str, str]:
+    """The recorded run's QR strings (unredacted captures only) by their ref, the first field."""
+    found: dict[str, str] = {}
+    for record in capture.records:
+        event = record.data.get("event") if record.kind == "event" else None
+        qr = event.get("qr") if isinstance(event, dict) else None
+        if isinstance(qr, str) and qr != QR_MARKER:
+            found.setdefault(qr.split(",", 1)[0], qr)
+    return found
 
 
 def _int(text: str | None, default: int) -> int:

@@ -11,7 +11,7 @@ import random
 from types import TracebackType
 from typing import IO, Any
 
-from walink._capture.events import encode_event
+from walink._capture.events import PAIRING_CODE_MARKER, encode_event
 from walink._capture.format import (
     Header,
     config_to_json,
@@ -112,7 +112,8 @@ class CaptureWriter:
         self._line("lost", at, cause=cause)
 
     def command(self, name: str, at: float, **data: Any) -> None:
-        """A caller command: logout, close, presence, query, send, ack, saved, save_failed."""
+        """A caller command: logout, close, presence, query, send, ack, pairing_code, saved,
+        save_failed."""
         self._line("command", at, name=name, **data)
 
     def event(self, event: SessionEvent, at: float) -> None:
@@ -184,10 +185,14 @@ class CapturingSession(ClientSession):
         )
         self.capture = capture
         self._capture_now = 0.0
+        self._held_nodes: list[tuple[Direction, Node]] | None = None
         capture.begin(creds=creds, config=self.config)
 
     def _record_node(self, direction: Direction, node: Node) -> None:
         # the session's tap: every node, at the time of the input that made it move
+        if self._held_nodes is not None:
+            self._held_nodes.append((direction, node))
+            return
         self.capture.record(direction, node, self._capture_now)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -247,6 +252,38 @@ class CapturingSession(ClientSession):
         command: dict[str, Any] = {"node": self._encode(node), "timeout": wait}
         self.capture.command("query", now, **command)
         return super().query(node, now=now, timeout=timeout)
+
+    def request_pairing_code(
+        self, phone_number: str, *, now: float, custom_code: str | None = None
+    ) -> int:
+        self._capture_now = now
+        # The code is known only once the session drew it, but the command line must precede
+        # the companion_hello the call may send: hold the nodes until the line is written.
+        held: list[tuple[Direction, Node]] = []
+        self._held_nodes = held
+        code = custom_code
+        refused: dict[str, bool] = {}
+        try:
+            request = super().request_pairing_code(phone_number, now=now, custom_code=custom_code)
+            code = self._requested_code(request) or code
+            return request
+        except LocalProtocolError:
+            # refused before it changed anything (bad input, wrong moment): replay skips it
+            refused["refused"] = True
+            raise
+        finally:
+            self._held_nodes = None
+            shown = code if code is None or not self.capture.redact else PAIRING_CODE_MARKER
+            self.capture.command("pairing_code", now, phone=phone_number, code=shown, **refused)
+            for direction, node in held:
+                self.capture.record(direction, node, now)
+
+    def _requested_code(self, request: int) -> str | None:
+        # the canonical code of the request just made (generated, or the custom one upper-cased)
+        attempt = self._attempt
+        pairing = attempt.pairing if attempt is not None else None
+        pending = pairing.pending if pairing is not None else None
+        return pending.code if pending is not None and pending.id == request else None
 
     def send_presence_update(self, kind: str, *, now: float) -> None:
         self._capture_now = now

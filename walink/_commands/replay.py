@@ -113,6 +113,16 @@ def render_line(line: dict[str, Any], start: float) -> str:
         text = f"{prefix} {node}"
     elif kind == "query.error":
         text = f"query {line['id']} failed ({line['failure']} {line['code']}): {line['text']}"
+    elif kind == "pairing_code":
+        text = (
+            f"pairing code #{line['request']} for {line['phone']}: {line['code']} "
+            f"(until +{line['expires_at'] - start:.3f}s)"
+        )
+    elif kind == "pairing_code.error":
+        text = (
+            f"pairing code #{line['request']} failed ({line['failure']} {line['code']}): "
+            f"{line['text']}{' (may retry)' if line['retry'] else ''}"
+        )
     else:  # "unknown": an event type newer than the encoder
         text = json.dumps(line, ensure_ascii=False)
     return f"{stamp}  {text}"
