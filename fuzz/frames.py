@@ -19,22 +19,12 @@ Run: ``python fuzz/frames.py -max_total_time=60`` (atheris; see fuzz/README.md).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
+from _atheris import fuzz, instrumented
 
-def _instrumented() -> AbstractContextManager[object]:
-    """Coverage instrumentation of walink under atheris; nothing when imported by the tests."""
-    if __name__ != "__main__":
-        return nullcontext()
-    import atheris
-
-    return atheris.instrument_imports(include=["walink"])  # type: ignore[no-any-return]
-
-
-with _instrumented():
+with instrumented(__name__):
     from walink.protocol.errors import RemoteProtocolError
     from walink.protocol.frames import (
         LENGTH_SIZE,
@@ -155,19 +145,7 @@ def seeds() -> list[bytes]:
 
 def main() -> None:
     """The atheris entry point: ``python fuzz/frames.py [libFuzzer flags] [corpus dirs]``."""
-    import tempfile
-    from pathlib import Path
-
-    import atheris
-
-    argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        corpus = Path(tempfile.mkdtemp(prefix="walink-fuzz-frames-"))
-        for index, seed in enumerate(seeds()):
-            (corpus / f"seed-{index}").write_bytes(seed)
-        argv.append(str(corpus))
-    atheris.Setup(argv, target)
-    atheris.Fuzz()
+    fuzz("frames", target, seeds)
 
 
 if __name__ == "__main__":

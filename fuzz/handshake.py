@@ -28,23 +28,13 @@ Run: ``python fuzz/handshake.py -max_total_time=60`` (atheris; see fuzz/README.m
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache, partial
 
+from _atheris import fuzz, instrumented
 
-def _instrumented() -> AbstractContextManager[object]:
-    """Coverage instrumentation of walink under atheris; nothing when imported by the tests."""
-    if __name__ != "__main__":
-        return nullcontext()
-    import atheris
-
-    return atheris.instrument_imports(include=["walink"])  # type: ignore[no-any-return]
-
-
-with _instrumented():
+with instrumented(__name__):
     from walink.protocol.binary import Node, encode_node
     from walink.protocol.certs import TrustRoot, make_cert_chain, make_test_root, verify_cert_chain
     from walink.protocol.connection import ClientConnection, ServerConnection
@@ -349,19 +339,7 @@ def seeds() -> list[bytes]:
 
 def main() -> None:
     """The atheris entry point: ``python fuzz/handshake.py [libFuzzer flags] [corpus dirs]``."""
-    import tempfile
-    from pathlib import Path
-
-    import atheris
-
-    argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        corpus = Path(tempfile.mkdtemp(prefix="walink-fuzz-handshake-"))
-        for index, seed in enumerate(seeds()):
-            (corpus / f"seed-{index}").write_bytes(seed)
-        argv.append(str(corpus))
-    atheris.Setup(argv, target)
-    atheris.Fuzz()
+    fuzz("handshake", target, seeds)
 
 
 if __name__ == "__main__":

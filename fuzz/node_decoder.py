@@ -21,20 +21,11 @@ import importlib.machinery
 import sys
 import zlib
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from types import ModuleType
 
+from _atheris import fuzz, instrumented
 
-def _instrumented() -> AbstractContextManager[object]:
-    """Coverage instrumentation of walink under atheris; nothing when imported by the tests."""
-    if __name__ != "__main__":
-        return nullcontext()
-    import atheris
-
-    return atheris.instrument_imports(include=["walink"])  # type: ignore[no-any-return]
-
-
-with _instrumented():
+with instrumented(__name__):
     from walink.protocol.binary import COMPILED, Node, decode_node, encode_node
     from walink.protocol.binary._codec import MAX_NODE_DEPTH
     from walink.protocol.binary._loader import load_source
@@ -139,9 +130,6 @@ def _codecs_hidden_from_atheris() -> list[ModuleType]:
 
 def main() -> None:
     """The atheris entry point: ``python fuzz/node_decoder.py [libFuzzer flags] [corpus dirs]``."""
-    import tempfile
-    from pathlib import Path
-
     import atheris
 
     for codec in _codecs_hidden_from_atheris():
@@ -151,14 +139,7 @@ def main() -> None:
                 code = getattr(function, "__code__", None)
                 if code is not None and code.co_filename == codec.__file__:
                     atheris.instrument_func(function)
-    argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        corpus = Path(tempfile.mkdtemp(prefix="walink-fuzz-node-"))
-        for index, seed in enumerate(seeds()):
-            (corpus / f"seed-{index}").write_bytes(seed)
-        argv.append(str(corpus))
-    atheris.Setup(argv, target)
-    atheris.Fuzz()
+    fuzz("node", target, seeds)
 
 
 if __name__ == "__main__":

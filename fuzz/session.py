@@ -26,22 +26,12 @@ from __future__ import annotations
 
 import copy
 import random
-import sys
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 
+from _atheris import fuzz, instrumented
 
-def _instrumented() -> AbstractContextManager[object]:
-    """Coverage instrumentation of walink under atheris; nothing when imported by the tests."""
-    if __name__ != "__main__":
-        return nullcontext()
-    import atheris
-
-    return atheris.instrument_imports(include=["walink"])  # type: ignore[no-any-return]
-
-
-with _instrumented():
+with instrumented(__name__):
     from walink.auth.model import Creds
     from walink.fsm.reasons import CloseReason
     from walink.protocol.binary import Node, decode_node, encode_node
@@ -278,19 +268,7 @@ def seeds() -> list[bytes]:
 
 def main() -> None:
     """The atheris entry point: ``python fuzz/session.py [libFuzzer flags] [corpus dirs]``."""
-    import tempfile
-    from pathlib import Path
-
-    import atheris
-
-    argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        corpus = Path(tempfile.mkdtemp(prefix="walink-fuzz-session-"))
-        for index, seed in enumerate(seeds()):
-            (corpus / f"seed-{index}").write_bytes(seed)
-        argv.append(str(corpus))
-    atheris.Setup(argv, target)
-    atheris.Fuzz()
+    fuzz("session", target, seeds)
 
 
 if __name__ == "__main__":

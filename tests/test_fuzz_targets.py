@@ -42,6 +42,8 @@ def _load(name: str) -> ModuleType:
     loaded = sys.modules.get(module_name)
     if loaded is not None:
         return loaded
+    if str(FUZZ_DIR) not in sys.path:
+        sys.path.append(str(FUZZ_DIR))  # the harnesses share fuzz/_atheris.py, as scripts do
     spec = importlib.util.spec_from_file_location(module_name, FUZZ_DIR / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
