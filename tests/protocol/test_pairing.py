@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import hmac
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.peer_bridge import PeerBridge, PeerError
+from tests.protocol.rngs import counter_rng
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
-from walink.protocol.keys import KeyPair, xeddsa_sign, xeddsa_verify
+from walink.protocol.keys import xeddsa_sign, xeddsa_verify
 from walink.protocol.pairing import (
     QR_PREFIX,
     AccountSignatureMismatchError,
@@ -36,27 +37,6 @@ from walink.protocol.pairing import (
     verify_pair_success,
 )
 from walink.protocol.proto import wa_pb2 as pb
-
-Rng = Callable[[int], bytes]
-
-
-def counter_rng(seed: str) -> Rng:
-    """A reproducible byte source: SHA-256 of (seed, call number) per 32 bytes."""
-    counter = itertools.count()
-
-    def rng(size: int) -> bytes:
-        blocks = (size + 31) // 32
-        stream = b"".join(
-            hashlib.sha256(f"{seed}:{next(counter)}".encode()).digest() for _ in range(blocks)
-        )
-        return stream[:size]
-
-    return rng
-
-
-def key_pair(label: str) -> KeyPair:
-    return KeyPair.from_private(hashlib.sha256(label.encode()).digest())
-
 
 NOISE = key_pair("companion noise")
 COMPANION = key_pair("companion identity")

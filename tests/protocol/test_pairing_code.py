@@ -7,8 +7,7 @@ only over the PBKDF2-free core (``seal_key_bundle`` / ``phone_open_key_bundle``)
 from __future__ import annotations
 
 import hashlib
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.peer_bridge import PeerBridge
+from tests.protocol.determinism import Rng, counter_rng, key_pair
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.keys import KeyPair
 from walink.protocol.pairing_code import (
@@ -37,30 +37,10 @@ from walink.protocol.pairing_code import (
     wrap_ephemeral_random,
 )
 
-Rng = Callable[[int], bytes]
-
-
-def counter_rng(seed: str) -> Rng:
-    """A reproducible byte source: SHA-256 of (seed, call number) per 32 bytes."""
-    counter = itertools.count()
-
-    def rng(size: int) -> bytes:
-        blocks = (size + 31) // 32
-        stream = b"".join(
-            hashlib.sha256(f"{seed}:{next(counter)}".encode()).digest() for _ in range(blocks)
-        )
-        return stream[:size]
-
-    return rng
-
 
 def replaying_rng(raw: bytes) -> Rng:
     """An rng that hands out ``raw`` once, whatever size is asked (the callee checks the size)."""
     return lambda size: raw
-
-
-def key_pair(label: str) -> KeyPair:
-    return KeyPair.from_private(hashlib.sha256(label.encode()).digest())
 
 
 CODE = "A1B2C3D4"
