@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.peer_bridge import PeerBridge, PeerError
-from tests.protocol.rngs import counter_rng
+from tests.protocol.determinism import counter_rng, key_pair
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.keys import xeddsa_sign, xeddsa_verify
 from walink.protocol.pairing import (
