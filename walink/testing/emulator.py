@@ -27,6 +27,7 @@ certificates and stamps ``<success t=…>`` with. Logs go to the ``walink.testin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -418,6 +419,12 @@ class Emulator:
             close = session.close_requested
             if close is not None:
                 logger.info("connection %d: closing (%s)", session.number, close.reason)
+                # What was queued while this pass was sending (e.g. the stream:error of a close
+                # requested from outside, by the phone) goes out before the close frame.
+                rest = b"" if close.abort else session.data_to_send()
+                if rest:
+                    with contextlib.suppress(WebSocketError):
+                        await conn.send(rest)
                 if close.abort:
                     await conn.abort()
                 else:
