@@ -195,7 +195,10 @@ def test_baileys_preset_reconnects_on_everything_but_logged_out() -> None:
     assert config.stop_reasons == BAILEYS_STOP_REASONS
     for reason in CloseReason:
         decision = policy.decide(close(reason, 0.0), ReconnectHistory(), random.Random(0))
-        expect_stop = reason.status == 401 or reason is CloseReason.LOCAL_CLOSE
+        expect_stop = reason.status == 401 or reason in (
+            CloseReason.LOCAL_CLOSE,
+            CloseReason.STORE_ERROR,
+        )
         assert decision.reconnect is not expect_stop, reason
     assert PolicyConfig.baileys_compatible(backoff_cap=5.0).backoff_cap == 5.0
 

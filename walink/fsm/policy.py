@@ -44,9 +44,11 @@ DEFAULT_STOP_REASONS: frozenset[CloseReason] = frozenset(
 """Terminal reasons, plus ``REPLACED``: another process holds this session."""
 
 # Baileys apps reconnect unless the status is 401 (loggedOut); a close the application itself
-# asked for must still stop, or `close()` would never end anything.
+# asked for must still stop, or `close()` would never end anything, and so must a store that
+# cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves).
 BAILEYS_STOP_REASONS: frozenset[CloseReason] = frozenset(
-    {reason for reason in CloseReason if reason.status == 401} | {CloseReason.LOCAL_CLOSE}
+    {reason for reason in CloseReason if reason.status == 401}
+    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR}
 )
 
 
