@@ -16,6 +16,7 @@ from walink.auth.files import (
     atomic_write,
     read_file,
     remove_stale_temps,
+    write_temp,
 )
 
 
@@ -68,6 +69,26 @@ def test_a_failure_leaves_the_old_file_and_no_temp(
     assert caught.value.errno == code
     assert (tmp_path / "f.json").read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.json"]
+
+
+def test_write_temp_leaves_a_synced_hidden_temp_beside_the_target(tmp_path: Path) -> None:
+    fs = RecordingFileSystem()
+    temp = write_temp(fs, str(tmp_path), "f.json", b"new")
+    assert fs.calls == ["fsync"]  # the content is durable; the caller renames and syncs the folder
+    assert os.path.dirname(temp) == str(tmp_path)
+    name = os.path.basename(temp)
+    assert name.startswith(".f.json.") and name.endswith(TEMP_SUFFIX)
+    assert (tmp_path / name).read_bytes() == b"new"
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == [name]
+
+
+@pytest.mark.parametrize(("operation", "code"), [("write", errno.ENOSPC), ("fsync", errno.EIO)])
+def test_a_failed_write_temp_leaves_nothing(tmp_path: Path, operation: str, code: int) -> None:
+    with pytest.raises(OSError) as caught:
+        write_temp(FailingFileSystem(operation, code), str(tmp_path), "f.json", b"new")
+    assert caught.value.errno == code
+    assert os.listdir(tmp_path) == []
 
 
 def test_read_file_missing_is_none_and_errors_propagate(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from walink.auth import (
     StoreReadError,
     StoreWriteError,
 )
-from walink.auth.files import TEMP_SUFFIX
+from walink.auth.files import TEMP_SUFFIX, FileSystem
 from walink.auth.multifile_store import key_file_name
 
 
@@ -180,3 +180,142 @@ def test_writer_removes_temp_files_a_crash_left(tmp_path: Path) -> None:
         store.save(Creds.new())
     assert not stale.exists()
     assert (tmp_path / "unrelated.txt").exists()
+
+
+class BatchRecordingFileSystem(FileSystem):
+    """Records fsyncs (of a file or of the folder) and renames, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._folders: set[int] = set()
+
+    def open(self, path: str, flags: int, mode: int = 0o600) -> int:
+        fd = super().open(path, flags, mode)
+        if flags & os.O_DIRECTORY:
+            self._folders.add(fd)
+        return fd
+
+    def close(self, fd: int) -> None:
+        self._folders.discard(fd)
+        super().close(fd)
+
+    def fsync(self, fd: int) -> None:
+        self.calls.append("fsync folder" if fd in self._folders else "fsync file")
+        super().fsync(fd)
+
+    def replace(self, source: str, target: str) -> None:
+        self.calls.append("replace")
+        super().replace(source, target)
+
+
+def _pre_keys(count: int) -> dict[str, KeyPair]:
+    return {str(n): KeyPair.generate() for n in range(count)}
+
+
+def test_a_batch_syncs_every_file_before_any_rename_and_the_folder_once(tmp_path: Path) -> None:
+    fs = BatchRecordingFileSystem()
+    keys = _pre_keys(5)
+    with MultiFileStore(tmp_path, fs=fs) as store:
+        store.set_keys({"pre-key": keys, "session": {"gone": None}})
+    assert fs.calls == ["fsync file"] * 5 + ["replace"] * 5 + ["fsync folder"]
+    assert MultiFileStore(tmp_path).get_keys("pre-key", keys) == keys
+    assert sorted(os.listdir(tmp_path)) == sorted(f"pre-key-{n}.json" for n in keys)
+
+
+def test_a_batch_of_deletions_syncs_the_folder_once(tmp_path: Path) -> None:
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"session": {"a": "x", "b": "y"}})
+    fs = BatchRecordingFileSystem()
+    with MultiFileStore(tmp_path, fs=fs) as store:
+        store.set_keys({"session": {"a": None, "b": None, "never": None}})
+        store.set_keys({"session": {"a": None}})  # nothing left to delete: nothing to sync
+    assert fs.calls == ["fsync folder"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_batch_applies_writes_and_deletions_in_order(tmp_path: Path) -> None:
+    # "a:b" and "a-b" share a file (as in Baileys): the later entry wins, either way round.
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"session": {"a:b": "first", "a-b": None}})
+        assert store.get_keys("session", ["a-b"]) == {"a-b": None}
+        store.set_keys({"session": {"a-b": None, "a:b": "second"}})
+        assert store.get_keys("session", ["a-b"]) == {"a-b": "second"}
+        store.set_keys({"session": {"a:b": "third", "a-b": "fourth"}})
+        assert store.get_keys("session", ["a:b"]) == {"a:b": "fourth"}
+    assert os.listdir(tmp_path) == ["session-a-b.json"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [("open", errno.EROFS), ("write", errno.ENOSPC), ("fsync", errno.EIO)],
+)
+def test_a_temp_failure_mid_batch_changes_no_key(tmp_path: Path, operation: str, code: int) -> None:
+    old = _pre_keys(6)
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"pre-key": old, "session": {"s": "kept"}})
+    failing = FailingFileSystem(operation, code, match="pre-key-3.json")
+    with (
+        MultiFileStore(tmp_path, fs=failing) as store,
+        pytest.raises(StoreWriteError, match=r"pre-key-3\.json") as caught,
+    ):
+        store.set_keys({"session": {"s": None}, "pre-key": _pre_keys(6)})
+    assert os.strerror(code) in str(caught.value)
+    reader = MultiFileStore(tmp_path)
+    assert reader.get_keys("pre-key", old) == old  # not even keys 0-2, written before the error
+    assert reader.get_keys("session", ["s"]) == {"s": "kept"}  # deletions come after temps
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
+
+
+def test_a_refused_rename_mid_batch_keeps_that_key_and_the_rest(tmp_path: Path) -> None:
+    old = _pre_keys(6)
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"pre-key": old})
+    new = _pre_keys(6)
+    failing = FailingFileSystem("replace", errno.EACCES, match="pre-key-3.json")
+    with (
+        MultiFileStore(tmp_path, fs=failing) as store,
+        pytest.raises(StoreWriteError, match=r"pre-key-3\.json"),
+    ):
+        store.set_keys({"pre-key": new})
+    loaded = MultiFileStore(tmp_path).get_keys("pre-key", old)
+    # Each file is old or new, never garbage: renamed in order up to the refused one.
+    assert loaded == {n: (new if int(n) < 3 else old)[n] for n in old}
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
+
+
+class FolderSyncFails(BatchRecordingFileSystem):
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def fsync(self, fd: int) -> None:
+        super().fsync(fd)
+        if self.calls[-1] == "fsync folder":
+            raise OSError(self.code, os.strerror(self.code))
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.EINVAL])
+def test_a_failed_folder_sync_is_an_error_for_written_keys(tmp_path: Path, code: int) -> None:
+    with (
+        MultiFileStore(tmp_path, fs=FolderSyncFails(code)) as store,
+        pytest.raises(StoreWriteError, match="cannot sync") as caught,
+    ):
+        store.set_keys({"pre-key": _pre_keys(2)})
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__cause__.errno == code
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
+
+
+def test_deletions_tolerate_a_folder_that_cannot_be_synced(tmp_path: Path) -> None:
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"session": {"a": "x"}})
+    with MultiFileStore(tmp_path, fs=FolderSyncFails(errno.EINVAL)) as store:
+        store.set_keys({"session": {"a": None}})  # EINVAL: the file system cannot; not an error
+    assert os.listdir(tmp_path) == []
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"session": {"b": "y"}})
+    with (
+        MultiFileStore(tmp_path, fs=FolderSyncFails(errno.EIO)) as store,
+        pytest.raises(StoreWriteError, match="cannot sync"),
+    ):
+        store.set_keys({"session": {"b": None}})  # any other error is one

@@ -3,7 +3,8 @@
 ``atomic_write`` is the classic sequence: write a temp file in the same folder, fsync it,
 rename it over the target, fsync the folder. After a crash at any point the target holds either
 its old bytes or its new ones, never a mix; at worst a temp file is left behind, which the next
-writer removes (``remove_stale_temps``).
+writer removes (``remove_stale_temps``). ``write_temp`` is its first half, so a batch can write
+and fsync every temp, rename them all, then fsync the folder once (``MultiFileStore.set_keys``).
 
 Every system call goes through a ``FileSystem`` object so tests can inject ENOSPC, EROFS or
 EACCES at a precise step (tests run as root, where chmod proves nothing).
@@ -15,7 +16,16 @@ import contextlib
 import os
 import secrets
 
-__all__ = ["TEMP_SUFFIX", "FileSystem", "atomic_write", "read_file", "remove_stale_temps"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "FileSystem",
+    "atomic_write",
+    "discard_temp",
+    "fsync_dir",
+    "read_file",
+    "remove_stale_temps",
+    "write_temp",
+]
 
 #: Temp files are hidden (leading dot) and end with this, so Baileys never mistakes them for keys.
 TEMP_SUFFIX = ".walink-tmp"
@@ -85,24 +95,43 @@ def fsync_dir(fs: FileSystem, folder: str) -> None:
         fs.close(fd)
 
 
-def atomic_write(fs: FileSystem, folder: str, name: str, data: bytes) -> None:
-    """Replace ``folder/name`` with ``data`` atomically and durably, mode 0600.
+def write_temp(fs: FileSystem, folder: str, name: str, data: bytes) -> str:
+    """Write ``data`` to a new temp file beside ``folder/name`` and fsync it; its path.
 
-    On any error the temp file is removed and the old file is untouched; the error propagates.
+    The first half of ``atomic_write``, for callers that rename many temps before one folder
+    fsync. On any error the temp file is removed and the error propagates.
     """
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     fd = fs.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     try:
         try:
             _write_all(fs, fd, data)
+            # Before the rename, or a power cut could leave the new name on empty content.
             fs.fsync(fd)
         finally:
             fs.close(fd)
+    except BaseException:
+        discard_temp(fs, temp)
+        raise
+    return temp
+
+
+def discard_temp(fs: FileSystem, temp: str) -> None:
+    """Remove a temp file, best effort: if the disk refuses, a later writer cleans up."""
+    with contextlib.suppress(OSError):
+        fs.unlink(temp)
+
+
+def atomic_write(fs: FileSystem, folder: str, name: str, data: bytes) -> None:
+    """Replace ``folder/name`` with ``data`` atomically and durably, mode 0600.
+
+    On any error the temp file is removed and the old file is untouched; the error propagates.
+    """
+    temp = write_temp(fs, folder, name, data)
+    try:
         fs.replace(temp, os.path.join(folder, name))
     except BaseException:
-        # Already renamed, or the disk refuses even that: a later writer cleans up.
-        with contextlib.suppress(OSError):
-            fs.unlink(temp)
+        discard_temp(fs, temp)
         raise
     fsync_dir(fs, folder)
 

@@ -12,10 +12,11 @@ What walink does differently from Baileys, on purpose:
 - the folder is created 0700 and the files 0600, at the first write (never by a reader);
 - one writer: the writer lock is an ``flock`` on the folder itself, so no extra file appears.
 
-Limits: a ``set_keys`` call writes one file per key, each atomically, but a crash in the middle
-of a batch can leave some of its keys written and others not (the format has no journal; Baileys
-has the same property). File names are not injective (``a:b`` and ``a-b`` share a file), as in
-Baileys.
+Limits: a ``set_keys`` call writes one file per key, each atomically, and makes the whole batch
+durable with one folder fsync at the end. A write error before the first rename changes nothing;
+a crash (or an error) during the renames can leave some of the batch's keys written and others
+not (the format has no journal; Baileys has the same property). File names are not injective
+(``a:b`` and ``a-b`` share a file), as in Baileys.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from walink.auth.files import (
     DIR_MODE,
     FileSystem,
     atomic_write,
+    discard_temp,
     fsync_dir,
     read_file,
     remove_stale_temps,
+    write_temp,
 )
 from walink.auth.key_values import KeyValue
 from walink.auth.lock import WriterLock
@@ -148,7 +151,13 @@ class MultiFileStore:
             self._write(CREDS_FILE, data)
 
     def set_keys(self, updates: KeyUpdates) -> None:
-        """Write or delete one file per key (each atomic; see the module's note on batches)."""
+        """Write or delete one file per key, then fsync the folder once for the whole batch.
+
+        Three phases, so a batch of n keys costs n file fsyncs and one folder fsync (not n):
+        every new content goes to a fsynced temp file (a failure here changes nothing), then the
+        temps are renamed and the deletions made in the caller's order, then the folder is
+        fsynced, which makes every rename and deletion durable before this returns.
+        """
         planned = [
             (
                 key_file_name(key_type, key_id),
@@ -159,27 +168,60 @@ class MultiFileStore:
         ]
         with self._mutex:
             self._start_writing()
-            deleted = False
-            for name, data in planned:
-                if data is not None:
-                    self._write(name, data)
-                    continue
-                path = os.path.join(self._folder, name)
+            temps: list[str | None] = []
+            try:
+                for name, data in planned:
+                    temps.append(None if data is None else self._write_temp(name, data))
+                changed = self._rename_and_delete([name for name, _ in planned], temps)
+            except BaseException:
+                # A renamed temp is gone already (its unlink fails quietly); the rest must go.
+                for temp in temps:
+                    if temp is not None:
+                        discard_temp(self._fs, temp)
+                raise
+            if changed:
+                self._sync_folder(wrote=any(temp is not None for temp in temps))
+
+    def _write_temp(self, name: str, data: bytes) -> str:
+        try:
+            return write_temp(self._fs, self._folder, name, data)
+        except OSError as error:
+            raise StoreWriteError(
+                f"cannot write ({error.strerror})", os.path.join(self._folder, name)
+            ) from error
+
+    def _rename_and_delete(self, names: list[str], temps: list[str | None]) -> bool:
+        """Put each temp in place, or delete the file where there is none; True if any changed.
+
+        In order, so a key that appears twice (file names are not injective) ends as the last.
+        """
+        changed = False
+        for name, temp in zip(names, temps, strict=True):
+            path = os.path.join(self._folder, name)
+            if temp is not None:
                 try:
-                    self._fs.unlink(path)
-                    deleted = True
-                except FileNotFoundError:
-                    pass
+                    self._fs.replace(temp, path)
                 except OSError as error:
-                    raise StoreWriteError(f"cannot delete ({error.strerror})", path) from error
-            if deleted:
-                try:
-                    fsync_dir(self._fs, self._folder)
-                except OSError as error:
-                    if error.errno != errno.EINVAL:  # some file systems cannot fsync a folder
-                        raise StoreWriteError(
-                            f"cannot sync ({error.strerror})", self._folder
-                        ) from error
+                    raise StoreWriteError(f"cannot write ({error.strerror})", path) from error
+                changed = True
+                continue
+            try:
+                self._fs.unlink(path)
+                changed = True
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise StoreWriteError(f"cannot delete ({error.strerror})", path) from error
+        return changed
+
+    def _sync_folder(self, *, wrote: bool) -> None:
+        try:
+            fsync_dir(self._fs, self._folder)
+        except OSError as error:
+            # Some file systems cannot fsync a folder (EINVAL). Only a batch of deletions shrugs
+            # that off; a written key is never acknowledged unsynced (``save`` raises too).
+            if wrote or error.errno != errno.EINVAL:
+                raise StoreWriteError(f"cannot sync ({error.strerror})", self._folder) from error
 
     def close(self) -> None:
         """Release the writer lock; later writes raise ``StoreClosedError``."""
