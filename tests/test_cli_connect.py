@@ -372,3 +372,50 @@ async def test_plain_mode_default_store_and_qr_on_stderr(tmp_path: Path) -> None
     assert "█" in err or "▀" in err  # segno's terminal drawing
     # a device never linked saves nothing it would need, but the default store is where it said
     assert not (tmp_path / "walink-auth.db").is_dir()
+
+
+@pytest.mark.anyio
+async def test_a_store_the_server_logged_out_exits_3_without_dialing(tmp_path: Path) -> None:
+    """The run the server logged out saves the mark; the next run refuses at once (exit 3)."""
+    from walink.auth import SQLiteStore
+
+    auth = tmp_path / "auth.db"
+    async with Emulator() as emulator:
+        async with connect(emulator, auth) as run:
+            jid = await link(emulator, run)
+            assert await emulator.send_node(DEVICE_REMOVED, jid=jid) == 1
+            assert await run.finish() == 3
+        with SQLiteStore(auth) as store:
+            creds = store.load()
+        assert creds is not None and creds.logged_out and creds.me is not None
+        assert creds.me.id == jid
+
+        async with connect(emulator, auth) as again:
+            assert await again.finish() == 3
+            err = await again.stderr()
+        # no attempt was started: not even the "connecting" update a dial begins with
+        assert [line for line in again.lines if line["event"] == "connection.update"] == []
+        assert not emulator.sessions()
+    assert f"walink connect: {auth}: these credentials were logged out" in err
+    assert "link the device again with a new store" in err
+
+
+@pytest.mark.anyio
+async def test_client_refuses_logged_out_creds_with_a_typed_error() -> None:
+    # the Client under the command (belongs with tests/scenarios/test_client_api.py)
+    import dataclasses
+
+    from walink.auth import Creds, MemoryStore
+    from walink.io.client import Client, LoggedOutError
+    from walink.io.errors import ClientClosedError
+
+    store = MemoryStore()
+    store.save(dataclasses.replace(Creds.new(), logged_out=True))
+    client = Client(store)
+    with pytest.raises(LoggedOutError, match="logged out") as raised:
+        async with client:
+            pytest.fail("entered a Client with logged-out creds")
+    assert isinstance(raised.value, ClientClosedError)
+    assert client.creds is None and client.connection == "close"
+    loaded = store.load()  # the store is left as it was, still usable
+    assert loaded is not None and loaded.logged_out

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from walink.fsm.policy import PolicyConfig
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node
+from walink.protocol.errors import LocalProtocolError
 from walink.protocol.keys import KeyPair
 from walink.protocol.pairing import parse_qr_string
 from walink.session import (
@@ -16,8 +20,10 @@ from walink.session import (
     CredsUpdate,
     NodeReceived,
     SaveRequest,
+    SessionEvent,
 )
 from walink.testing.faults import Silence, Step
+from walink.testing.memory import MemoryPair
 
 from .session.helpers import (
     check_one_close_update_per_close,
@@ -408,3 +414,122 @@ def test_a_stream_error_followed_by_garbage_is_still_that_stream_error(split: bo
     [closed] = pair.closes
     assert closed.disconnect.reason is CloseReason.LOGGED_OUT
     assert closed.final and pair.session.state == "logged_out"
+
+
+# -- credentials the server logged out are marked and never dial again -----------------------
+
+
+def _logged_out_events(pair: MemoryPair) -> list[SessionEvent]:
+    """The events from the first ``CredsUpdate`` that marks the creds on."""
+    marks = [
+        i for i, e in enumerate(pair.events) if isinstance(e, CredsUpdate) and e.creds.logged_out
+    ]
+    return pair.events[marks[0] :] if marks else []
+
+
+@pytest.mark.parametrize(
+    ("node", "reason"),
+    [
+        (Node("stream:error", {"code": "401"}), CloseReason.LOGGED_OUT),
+        (
+            Node("stream:error", {}, [Node("conflict", {"type": "device_removed"})]),
+            CloseReason.LOGGED_OUT,
+        ),
+        (Node("stream:error", {"code": "403"}), CloseReason.FORBIDDEN),
+        (Node("failure", {"reason": "406"}), CloseReason.BANNED),
+    ],
+)
+def test_a_server_logout_marks_and_saves_the_creds_before_the_final_close(
+    node: Node, reason: CloseReason
+) -> None:
+    hub = make_hub()
+    creds = paired_creds(hub)
+    pair = open_pair(hub, creds)
+    assert pair.server is not None
+    pair.server.send_node(node)
+    pair.pump()
+    [closed] = pair.closes
+    assert closed.disconnect.reason is reason and closed.final and not closed.requested
+    # the mark, its save, then the close update and the Closed: nothing after the Closed
+    mark, save, update, last = _logged_out_events(pair)
+    assert isinstance(mark, CredsUpdate) and isinstance(save, SaveRequest)
+    assert isinstance(update, ConnectionUpdate) and update.connection == "close"
+    assert last is closed and pair.events[-1] is closed
+    assert mark.creds == replace(creds, logged_out=True) == save.creds
+    assert save.keys is None and reason.name in save.why
+    assert pair.session.creds.logged_out and not pair.session.saves_pending
+    stored = pair.store.load()
+    assert stored is not None and stored.logged_out and stored.me == creds.me
+
+
+def test_login_refused_for_an_unknown_device_marks_the_creds() -> None:
+    creds = paired_creds(make_hub())
+    stranger = login_pair(make_hub(seed=9), creds)
+    stranger.start()
+    [closed] = stranger.closes
+    assert closed.disconnect.reason is CloseReason.LOGGED_OUT and closed.final
+    stored = stranger.store.load()
+    assert stored is not None and stored.logged_out
+
+
+def test_the_mark_waits_for_its_save_like_any_other() -> None:
+    hub = make_hub()
+    pair = login_pair(make_hub(seed=9), paired_creds(hub))
+    pair.auto_confirm = False
+    pair.start()
+    [request] = pair.pending_saves
+    assert request.creds is not None and request.creds.logged_out
+    # the lifecycle is over, yet the save is still owed: an I/O layer performs it before it ends
+    assert pair.session.finished and pair.session.saves_pending == {request.token}
+    pair.confirm_saves()
+    assert not pair.session.saves_pending
+    assert pair.session.data_to_send() == b""  # the barrier held nothing back
+
+
+def test_closes_that_do_not_log_the_device_out_leave_the_creds_unmarked() -> None:
+    hub = make_hub()
+    creds = paired_creds(hub)
+    # the application's own logout: DESIGN.md's plain stop (and a timed-out one proves nothing)
+    pair = open_pair(hub, creds)
+    pair.session.logout(now=pair.now)
+    pair.pump()
+    assert pair.closes[-1].disconnect.reason is CloseReason.LOCAL_LOGOUT
+    assert not _logged_out_events(pair) and not pair.session.creds.logged_out
+    # replaced by another client: final, but the device is still linked
+    replaced_hub = make_hub()
+    replaced = open_pair(replaced_hub, paired_creds(replaced_hub))
+    assert replaced.server is not None
+    replaced.server.send_node(Node("stream:error", {"code": "440"}))
+    replaced.pump()
+    assert replaced.closes[-1].final and not _logged_out_events(replaced)
+
+
+def test_a_policy_that_reconnects_after_a_403_keeps_the_creds_unmarked() -> None:
+    hub = make_hub()
+    creds = paired_creds(hub)
+    config = with_config(policy=PolicyConfig.baileys_compatible())
+    pair = login_pair(hub, creds, config=config)
+    pair.auto_reconnect = False
+    pair.start()
+    assert pair.server is not None
+    pair.server.send_node(Node("stream:error", {"code": "403"}))
+    pair.pump()
+    [closed] = pair.closes
+    assert closed.disconnect.reason is CloseReason.FORBIDDEN and closed.decision.reconnect
+    assert not closed.final and not _logged_out_events(pair)
+    pair.session.start(now=pair.now)  # the policy's choice: these creds may still dial
+
+
+def test_a_session_with_logged_out_creds_refuses_to_start() -> None:
+    hub = make_hub()
+    marked = replace(paired_creds(hub), logged_out=True)
+    pair = login_pair(hub, marked)
+    with pytest.raises(LocalProtocolError, match=r"logged out .*link the device again"):
+        pair.session.start(now=pair.now)
+    # nothing happened: no event, no attempt, no bytes, and the refusal holds every time
+    assert pair.session.next_event() is None and not pair.session.attempt_alive
+    assert pair.session.state == "idle" and pair.session.data_to_send() == b""
+    assert pair.session.creds is marked
+    with pytest.raises(LocalProtocolError, match="logged out"):
+        pair.session.start(now=pair.now + 1)
+    assert hub.now == pair.now and not pair.servers

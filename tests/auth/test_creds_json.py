@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.auth.strategies import creds_strategy, full_creds
 from walink.auth import Creds, bufferjson
-from walink.auth.creds_json import creds_from_json, creds_to_json
+from walink.auth.creds_json import LOGGED_OUT_KEY, creds_from_json, creds_to_json
 
 
 @given(creds_strategy)
@@ -146,3 +148,64 @@ def test_contact_extra_fields_survive() -> None:
     obj = creds_to_json(dataclasses.replace(creds, me=me))
     assert obj["me"]["notify"] == "Hi"  # type: ignore[index,call-overload]
     assert creds_from_json(obj).me == me
+
+
+# -- walink's own logged-out mark ---------------------------------------------------------------
+
+
+@given(creds_strategy, st.booleans())
+def test_the_logged_out_mark_round_trips_through_bufferjson_text(
+    creds: Creds, logged_out: bool
+) -> None:
+    marked = dataclasses.replace(creds, logged_out=logged_out)
+    text = bufferjson.dumps(creds_to_json(marked))
+    loaded = creds_from_json(bufferjson.loads(text))
+    assert loaded == marked and loaded.logged_out is logged_out
+    # the mark is a typed field, never also kept among the unknown ones
+    assert LOGGED_OUT_KEY not in loaded.extra
+
+
+def test_the_mark_is_written_only_when_set() -> None:
+    # credentials never logged out keep exactly Baileys' JSON (captures and interop unchanged)
+    creds = full_creds()
+    assert LOGGED_OUT_KEY not in creds_to_json(creds)
+    marked = creds_to_json(dataclasses.replace(creds, logged_out=True))
+    assert marked[LOGGED_OUT_KEY] is True
+    assert {k: v for k, v in marked.items() if k != LOGGED_OUT_KEY} == creds_to_json(creds)
+
+
+@pytest.mark.parametrize(("stored", "expected"), [(None, False), (False, False), (True, True)])
+def test_a_baileys_object_without_the_mark_loads_as_not_logged_out(
+    stored: bool | None, expected: bool
+) -> None:
+    obj: dict[str, Any] = creds_to_json(full_creds())
+    if stored is not None:
+        obj[LOGGED_OUT_KEY] = stored
+    assert creds_from_json(obj).logged_out is expected
+
+
+@pytest.mark.parametrize("value", [1, "true", 0, [], {}])
+def test_a_mark_that_is_not_a_boolean_is_corruption(value: object) -> None:
+    obj: dict[str, Any] = creds_to_json(full_creds())
+    obj[LOGGED_OUT_KEY] = value
+    with pytest.raises(ValueError, match=LOGGED_OUT_KEY):
+        creds_from_json(obj)
+
+
+@pytest.mark.peer
+def test_baileys_loads_a_folder_with_the_mark(peer_dir: Path, tmp_path: Path) -> None:
+    """Baileys' useMultiFileAuthState reads a marked creds.json like any other (it keeps the
+    unknown key as it is), and walink reads it back marked."""
+    from tests.peer_bridge import PeerBridge
+    from walink.auth import MultiFileStore
+
+    marked = dataclasses.replace(full_creds(), logged_out=True)
+    with MultiFileStore(tmp_path) as store:
+        store.save(marked)
+    with PeerBridge(peer_dir, "auth-bridge.mjs") as baileys:
+        reply = baileys.call("read", folder=str(tmp_path), ids={})
+    seen: Any = bufferjson.loads(reply["creds"])
+    assert seen == creds_to_json(marked) and seen[LOGGED_OUT_KEY] is True
+    assert reply["signatureOk"] is True
+    with MultiFileStore(tmp_path) as store:
+        assert store.load() == marked

@@ -81,3 +81,12 @@ def test_creds_are_immutable() -> None:
     creds = Creds.new()
     with pytest.raises(dataclasses.FrozenInstanceError):
         creds.registered = True  # type: ignore[misc]
+
+
+def test_new_creds_are_not_logged_out_and_the_mark_shows_in_the_repr() -> None:
+    creds = Creds.new()
+    assert creds.logged_out is False
+    marked = dataclasses.replace(creds, logged_out=True)
+    assert marked.logged_out is True and marked != creds
+    # not a secret, and the first thing to see when a device refuses to connect
+    assert "logged_out=True" in repr(marked)

@@ -9,6 +9,8 @@ full-snapshot JSON line each (``walink._commands.timeline`` holds the exact shap
 SIGINT and SIGTERM close cleanly: pending credential saves finish and the socket closes within
 the client's bound. Exit codes: 0 a normal end (a signal, a logout asked for), 2 bad arguments or
 an unusable store, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 else.
+A store whose credentials the server logged out (marked by that run) exits 3 at once, without
+dialing: the device must be linked again with a new store.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from walink._commands.timeline import EXIT_ERROR, EXIT_USAGE, Timeline, exit_code
+from walink._commands.timeline import (
+    EXIT_ERROR,
+    EXIT_LOGGED_OUT,
+    EXIT_USAGE,
+    Timeline,
+    exit_code,
+)
 
 if TYPE_CHECKING:
     from walink.io.client import Client
@@ -151,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from walink.auth.errors import AuthStoreError
+    from walink.io.client import LoggedOutError
 
     _configure_logging(args.verbose)
     if args.auth.exists() and not (args.auth.is_dir() or args.auth.is_file()):
@@ -163,6 +172,10 @@ def run(args: argparse.Namespace) -> int:
         return anyio.run(_connect, args, config, backend=args.backend)
     except AuthStoreError as exc:
         return _usage(f"the store {args.auth} cannot be used: {exc}")
+    except LoggedOutError as exc:
+        # refused before dialing: the same exit as the server's own logout
+        print(f"walink connect: {args.auth}: {exc}", file=sys.stderr)
+        return EXIT_LOGGED_OUT
 
 
 def _usage(message: str) -> int:

@@ -43,6 +43,7 @@ from walink.protocol.events import NodeReceived as TransportNode
 
 __all__ = [
     "ABORT_REASONS",
+    "LOGGED_OUT_MESSAGE",
     "ClientSession",
     "Direction",
     "NodeTap",
@@ -57,6 +58,12 @@ Direction = Literal["in", "out"]
 """A node's way: received from the server (``"in"``) or sent to it (``"out"``)."""
 NodeTap = Callable[[Direction, Node], None]
 """Called with every protocol node the session handles, decrypted: see ``ClientSession(tap=)``."""
+
+LOGGED_OUT_MESSAGE = (
+    "these credentials were logged out by the server (the device was removed): "
+    "link the device again with a new store"
+)
+"""Why ``start`` refuses creds marked ``logged_out`` (the I/O layer and the CLI show it too)."""
 
 ABORT_REASONS: frozenset[CloseReason] = frozenset(
     {
@@ -87,6 +94,7 @@ class ClientSession:
         tap: NodeTap | None = None,
     ) -> None:
         """``creds``: loaded from the store, or ``Creds.new(rng.randbytes)`` for a new device.
+        Creds marked ``logged_out`` are accepted here (to be inspected) but ``start`` refuses them.
 
         ``rng`` is the session's only randomness (message ids, pre-keys, nonces, the ADV secret
         of a refresh, the policy's jitter): seed it and the whole run is reproducible.
@@ -204,11 +212,18 @@ class ClientSession:
     # -- the caller's inputs -----------------------------------------------------------------
 
     def start(self, *, now: float) -> None:
-        """Begin a connection attempt: the caller then opens the socket."""
+        """Begin a connection attempt: the caller then opens the socket.
+
+        Refused (``LocalProtocolError``) once the lifecycle ended, and for creds marked
+        ``logged_out``: those can never log in again, so no socket is opened for them.
+        """
         if self._attempt is not None:
             raise LocalProtocolError("an attempt is already running")
         if self._machine.finished:
             raise LocalProtocolError(f"the lifecycle ended ({self.state}): no more attempts")
+        if self._creds.logged_out:
+            # dialing would only earn another 401 (DESIGN.md: marked creds never reconnect)
+            raise LocalProtocolError(LOGGED_OUT_MESSAGE)
         self._machine.dial()
         self._forget_machine_changes()
         last = self._machine.last_disconnect

@@ -2,6 +2,12 @@
 
 Every end goes through here: the Disconnect is final by then (``classify`` made it), the policy
 decides what follows, the machine moves, and the session reports one ``Closed`` event.
+
+When the server logged the device out (``LOGGED_OUT_REASONS``) and the lifecycle ends, the creds
+are marked ``logged_out`` and saved (``CredsUpdate`` and ``SaveRequest`` just before ``Closed``):
+DESIGN.md keeps such credentials, marked, and never dials with them again. The application's own
+``logout`` (``LOCAL_LOGOUT``) is not marked: DESIGN.md's row for it is a plain stop, and a logout
+that timed out may not have removed the device at all.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ if TYPE_CHECKING:
     from walink._session.attempt import Attempt
     from walink._session.core import ClientSession
 
-__all__ = ["end_attempt", "stop_lifecycle"]
+__all__ = ["LOGGED_OUT_REASONS", "end_attempt", "stop_lifecycle"]
+
+LOGGED_OUT_REASONS: frozenset[CloseReason] = frozenset(
+    {CloseReason.LOGGED_OUT, CloseReason.FORBIDDEN, CloseReason.BANNED}
+)
+"""The server's word that this device is gone (401, device removed, 403, 406): the credentials
+can never log in again, so a final close for one of them marks them ``logged_out``."""
 
 
 def end_attempt(
@@ -58,6 +70,7 @@ def end_attempt(
     session._qr = None
     session._is_online = False
     session._reconnect_at = disconnect.at + decision.delay if decision.reconnect else None
+    _mark_logged_out(session, disconnect)
     if machine.connection == "close":
         session._emit_update()
     session._emit(
@@ -69,6 +82,17 @@ def end_attempt(
             requested=requested,
         )
     )
+
+
+def _mark_logged_out(session: ClientSession, disconnect: Disconnect) -> None:
+    # Only a final close: a custom policy that reconnects after a 401 gets to try with the
+    # creds as they are. The save's barrier holds nothing (the attempt's bytes were released
+    # above and no attempt follows); the I/O layer still performs the save before it stops.
+    creds = session.creds
+    if disconnect.reason in LOGGED_OUT_REASONS and session.finished and not creds.logged_out:
+        session._set_creds(
+            replace(creds, logged_out=True), why=f"logged out ({disconnect.reason.name})"
+        )
 
 
 def _flush_released(session: ClientSession, attempt: Attempt) -> None:

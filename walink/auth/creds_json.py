@@ -5,6 +5,10 @@ Baileys' shapes, field by field (PROTOCOL.md §8.1): key pairs are ``{private, p
 bytes as plain base64 strings, ``signalIdentities[].identifierKey`` is a Buffer. Optional fields
 that are unset are left out, as ``JSON.stringify`` leaves out ``undefined``.
 
+``walinkLoggedOut`` (``Creds.logged_out``) is walink's own key, written only when True: Baileys
+ignores keys it does not know, and credentials that were never logged out keep exactly the JSON
+Baileys writes.
+
 Decoding is strict about what Baileys itself relies on (a key pair without its private half is
 corruption, not a new device) and raises ``ValueError`` naming the field; the store adds the file.
 """
@@ -26,7 +30,16 @@ from walink.auth.model import (
 )
 from walink.protocol.keys import KeyPair, SignedKeyPair
 
-__all__ = ["creds_from_json", "creds_to_json", "key_pair_from_json", "key_pair_to_json"]
+__all__ = [
+    "LOGGED_OUT_KEY",
+    "creds_from_json",
+    "creds_to_json",
+    "key_pair_from_json",
+    "key_pair_to_json",
+]
+
+LOGGED_OUT_KEY = "walinkLoggedOut"
+"""creds.json key of ``Creds.logged_out`` (walink's own; present only when true)."""
 
 _KNOWN_FIELDS = frozenset(
     {
@@ -52,6 +65,7 @@ _KNOWN_FIELDS = frozenset(
         "myAppStateKeyId",
         "lastAccountSyncTimestamp",
         "platform",
+        LOGGED_OUT_KEY,
     }
 )
 _CONTACT_FIELDS = frozenset({"id", "lid", "name"})
@@ -106,6 +120,8 @@ def creds_to_json(creds: Creds) -> dict[str, JSONValue]:
         "platform": creds.platform,
     }
     out.update({name: value for name, value in optional.items() if value is not None})
+    if creds.logged_out:
+        out[LOGGED_OUT_KEY] = True
     out.update({k: v for k, v in creds.extra.items() if k not in _KNOWN_FIELDS})
     return out
 
@@ -247,10 +263,22 @@ def creds_from_json(value: object) -> Creds:
             if sync_ts is None
             else _int(sync_ts, "lastAccountSyncTimestamp"),
             platform=_optional_str(obj, "platform"),
+            logged_out=_logged_out(obj),
             extra=MappingProxyType({k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}),
         )
     except ValueError as error:
         raise ValueError(f"creds: {error}") from None
+
+
+def _logged_out(obj: Mapping[str, Any]) -> bool:
+    # strict: a mark that is not a boolean is corruption, and guessing either way is wrong
+    # (False would dial with dead credentials, True would refuse a working device)
+    value = obj.get(LOGGED_OUT_KEY, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"{LOGGED_OUT_KEY} is not a boolean")
+    return value
 
 
 def _list(value: object) -> list[Any]:

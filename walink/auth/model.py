@@ -7,6 +7,9 @@ followed by ``store.save(...)``, so a half-updated object can never be saved.
 
 Reprs never show secrets: key pairs hide their private halves (``KeyPair``'s own repr), and the
 ADV secret, the pairing code and free-form data are left out of ``Creds``' repr entirely.
+
+``Creds.logged_out`` is walink's own mark, not a Baileys field: the server removed this device
+(DESIGN.md "Disconnect reasons": 401/403/406 keep the credentials, marked, and never reconnect).
 """
 
 from __future__ import annotations
@@ -140,6 +143,10 @@ class Creds:
     my_app_state_key_id: str | None = None
     last_account_sync_timestamp: int | None = None
     platform: str | None = None
+    logged_out: bool = False
+    """walink only: the server logged this device out (401, 403 or 406), so these credentials
+    can never log in again and a session refuses to dial with them. Kept in creds.json as
+    ``walinkLoggedOut`` only when True (Baileys ignores the key; a folder without it is False)."""
     extra: Mapping[str, JSONValue] = field(default_factory=_empty, repr=False)
 
     def __post_init__(self) -> None:

@@ -33,6 +33,10 @@ Between attempts the lifecycle sleeps until the ``Closed`` event's ``reconnect_a
 515 restart), waits until every save is confirmed, and starts the next attempt. ``aclose()`` and
 ``logout()`` end the lifecycle within a bound; leaving the ``async with`` block closes too.
 
+When the server logs the device out (401, 403, 406), the session marks the credentials
+``logged_out`` and the lifecycle saves them before it ends; entering a ``Client`` on such a store
+raises ``LoggedOutError`` (a ``ClientClosedError``) without dialing.
+
 A new device may link by pairing code instead of QR: ``request_pairing_code`` waits for an
 attempt, asks the session (which waits for the server's pair-device itself), and returns once
 the session reports that request's ``PairingCode`` or ``PairingCodeError``. Every node in and out
@@ -59,7 +63,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from walink._session.core import ClientSession
+from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
     PairingCode,
@@ -111,7 +115,12 @@ from walink.protocol.errors import LocalProtocolError
 if TYPE_CHECKING:
     from walink.capture import CaptureWriter
 
-__all__ = ["Client", "open_store"]
+__all__ = ["Client", "LoggedOutError", "open_store"]
+
+
+class LoggedOutError(ClientClosedError):
+    """The store's credentials are marked logged out (``Creds.logged_out``): the server removed
+    this device, so ``Client`` refuses to start with them. Link again with a new store."""
 
 
 class Client:
@@ -166,6 +175,10 @@ class Client:
             # a corrupt or locked store is an error, never a fresh identity: report it as is
             await self._store.close()
             raise
+        if creds is not None and creds.logged_out:
+            # the server removed this device: dialing would only earn another 401
+            await self._store.close()
+            raise LoggedOutError(LOGGED_OUT_MESSAGE)
         rng = self.config.rng if self.config.rng is not None else random.SystemRandom()
         if creds is None:
             creds = Creds.new(rng.randbytes)
