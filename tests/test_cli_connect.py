@@ -406,7 +406,7 @@ async def test_client_refuses_logged_out_creds_with_a_typed_error() -> None:
     import dataclasses
 
     from walink.auth import Creds, MemoryStore
-    from walink.io.client import Client, LoggedOutError
+    from walink.io import Client, LoggedOutError
     from walink.io.errors import ClientClosedError
 
     store = MemoryStore()

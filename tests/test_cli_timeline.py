@@ -16,6 +16,8 @@ from walink.fsm.reasons import CloseReason, Disconnect
 
 EXPECTED_EXIT = {
     CloseReason.LOGGED_OUT: 3,
+    CloseReason.FORBIDDEN: 3,
+    CloseReason.BANNED: 3,
     CloseReason.QR_EXHAUSTED: 4,
     CloseReason.PAIRING_TIMEOUT: 4,
 }
@@ -138,3 +140,10 @@ def test_timeline_modes(capsys: pytest.CaptureFixture[str]) -> None:
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["event"] for line in printed] == ["connection.update", "pairing_code"]
     assert printed[1] == {"v": 1, "event": "pairing_code", "code": "ABCD1234"}
+
+
+def test_exit_3_reasons_are_the_ones_that_mark_creds_logged_out() -> None:
+    from walink._commands.timeline import _LOGGED_OUT_REASONS
+    from walink._session.ending import LOGGED_OUT_REASONS
+
+    assert {reason.name for reason in LOGGED_OUT_REASONS} == _LOGGED_OUT_REASONS

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "ClientError": "walink.io",
     "ClientClosedError": "walink.io",
     "NotConnectedError": "walink.io",
+    "LoggedOutError": "walink.io",
     "QueryFailedError": "walink.io",
     "QueryServerError": "walink.io",
     "QueryTimeoutError": "walink.io",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from walink.io import ClientError as ClientError
     from walink.io import ClientEvent as ClientEvent
     from walink.io import Health as Health
+    from walink.io import LoggedOutError as LoggedOutError
     from walink.io import NotConnectedError as NotConnectedError
     from walink.io import PairingCode as PairingCode
     from walink.io import PairingCodeError as PairingCodeError

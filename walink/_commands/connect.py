@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from walink.auth.errors import AuthStoreError
-    from walink.io.client import LoggedOutError
+    from walink.io import LoggedOutError
 
     _configure_logging(args.verbose)
     if args.auth.exists() and not (args.auth.is_dir() or args.auth.is_file()):

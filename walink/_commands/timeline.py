@@ -42,8 +42,9 @@ EXIT_USAGE = 2
 EXIT_LOGGED_OUT = 3
 EXIT_QR_EXHAUSTED = 4
 
-# CloseReason names. The server ended the device's registration: link it again (exit 3).
-_LOGGED_OUT_REASONS = frozenset({"LOGGED_OUT"})
+# CloseReason names. The server ended the device's registration: link it again (exit 3). The
+# same reasons mark the stored creds logged out (walink._session.ending.LOGGED_OUT_REASONS).
+_LOGGED_OUT_REASONS = frozenset({"LOGGED_OUT", "FORBIDDEN", "BANNED"})
 # The login never happened in time: QR refs ran out, or the phone never finished the code (exit 4).
 _LOGIN_EXPIRED_REASONS = frozenset({"QR_EXHAUSTED", "PAIRING_TIMEOUT"})
 

@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "ClientError": "walink.io.errors",
     "ClientClosedError": "walink.io.errors",
     "NotConnectedError": "walink.io.errors",
+    "LoggedOutError": "walink.io.errors",
     "QueryFailedError": "walink.io.errors",
     "QueryServerError": "walink.io.errors",
     "QueryTimeoutError": "walink.io.errors",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from walink.io.config import ClientConfig as ClientConfig
     from walink.io.errors import ClientClosedError as ClientClosedError
     from walink.io.errors import ClientError as ClientError
+    from walink.io.errors import LoggedOutError as LoggedOutError
     from walink.io.errors import NotConnectedError as NotConnectedError
     from walink.io.errors import PairingCodeError as PairingCodeError
     from walink.io.errors import PairingInputError as PairingInputError

@@ -92,6 +92,7 @@ from walink.io._support import (
 from walink.io.config import ClientConfig
 from walink.io.errors import (
     ClientClosedError,
+    LoggedOutError,
     NotConnectedError,
     PairingCodeError,
 )
@@ -116,11 +117,6 @@ if TYPE_CHECKING:
     from walink.capture import CaptureWriter
 
 __all__ = ["Client", "LoggedOutError", "open_store"]
-
-
-class LoggedOutError(ClientClosedError):
-    """The store's credentials are marked logged out (``Creds.logged_out``): the server removed
-    this device, so ``Client`` refuses to start with them. Link again with a new store."""
 
 
 class Client:

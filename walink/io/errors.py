@@ -9,6 +9,7 @@ from walink.protocol.binary import Node
 __all__ = [
     "ClientClosedError",
     "ClientError",
+    "LoggedOutError",
     "NotConnectedError",
     "PairingCodeError",
     "PairingInputError",
@@ -103,3 +104,8 @@ class PairingCodeError(ClientError):
 
 class PairingInputError(PairingCodeError, ValueError):
     """The phone number or the custom code is invalid (nothing was sent)."""
+
+
+class LoggedOutError(ClientClosedError):
+    """The store's credentials are marked logged out (``Creds.logged_out``): the server removed
+    this device, so ``Client`` refuses to start with them. Link again with a new store."""
