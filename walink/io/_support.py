@@ -8,7 +8,7 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
+from typing import TYPE_CHECKING, Generic, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.abc
@@ -68,9 +68,8 @@ __all__ = [
     "Attempt",
     "EventIterator",
     "EventRouter",
-    "PairingWaiter",
-    "QueryWaiter",
     "StoreAccess",
+    "Waiter",
     "cancel_when_set",
     "check_pairing_input",
     "make_session",
@@ -236,20 +235,17 @@ class EventIterator:
         return event
 
 
-class QueryWaiter:
-    """A ``query`` caller's wait; ``done`` with no ``outcome`` means the client stopped."""
+class Waiter(Generic[T]):
+    """A caller waiting for one session event (a query's reply, a pairing code's outcome);
+    ``done`` with no ``outcome`` means the client stopped first."""
 
     def __init__(self) -> None:
         self.done = anyio.Event()
-        self.outcome: QueryResult | QueryError | None = None
+        self.outcome: T | None = None
 
-
-class PairingWaiter:
-    """A ``request_pairing_code`` caller's wait, for its ``PairingCode`` or error event."""
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.outcome: PairingCode | PairingCodeError | None = None
+    def settle(self, outcome: T) -> None:
+        self.outcome = outcome
+        self.done.set()
 
 
 class EventRouter:
@@ -265,9 +261,9 @@ class EventRouter:
         self.draw_qr = draw_qr
         self.saves: MemoryObjectSendStream[SaveRequest] | None = None
         """The saver task's inbox (set once the client runs)."""
-        self.queries: dict[str, QueryWaiter] = {}
+        self.queries: dict[str, Waiter[QueryResult | QueryError]] = {}
         """``query`` callers by query id."""
-        self.pairings: dict[int, PairingWaiter] = {}
+        self.pairings: dict[int, Waiter[PairingCode | PairingCodeError]] = {}
         """``request_pairing_code`` callers by request number."""
         self.last_qr: str | None = None
         self.last_closed: Closed | None = None
@@ -290,8 +286,7 @@ class EventRouter:
         elif isinstance(event, (QueryResult, QueryError)):
             query = self.queries.get(event.id)
             if query is not None:
-                query.outcome = event
-                query.done.set()
+                query.settle(event)
         elif isinstance(event, (PairingCode, PairingCodeError)):
             if isinstance(event, PairingCode):
                 # the code itself stays out of the log (it links a device to the account)
@@ -301,8 +296,7 @@ class EventRouter:
                 log.info("pairing code request failed: %s %s", event.code, event.text)
             pairing = self.pairings.get(event.request)
             if pairing is not None:
-                pairing.outcome = event
-                pairing.done.set()
+                pairing.settle(event)
         elif isinstance(event, Closed):
             self.last_closed = event
             disconnect = event.disconnect

@@ -57,7 +57,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import anyio.abc
@@ -78,9 +78,8 @@ from walink.io._support import (
     Attempt,
     EventIterator,
     EventRouter,
-    PairingWaiter,
-    QueryWaiter,
     StoreAccess,
+    Waiter,
     cancel_when_set,
     check_pairing_input,
     make_session,
@@ -117,6 +116,10 @@ if TYPE_CHECKING:
     from walink.capture import CaptureWriter
 
 __all__ = ["Client", "LoggedOutError", "open_store"]
+
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 class Client:
@@ -310,14 +313,7 @@ class Client:
         """
         session = self._require_open()
         query_id = session.query(node, now=self.now(), timeout=timeout)
-        waiter = QueryWaiter()
-        self._router.queries[query_id] = waiter
-        try:
-            self._pump()
-            await waiter.done.wait()
-        finally:
-            self._router.queries.pop(query_id, None)
-        outcome = waiter.outcome
+        outcome = await self._outcome(self._router.queries, query_id)
         if isinstance(outcome, QueryResult):
             return outcome.node
         if outcome is None:
@@ -368,20 +364,28 @@ class Client:
                 # a moment where no code can be asked (closing, already paired meanwhile)
                 retry = session.creds.me is None
                 raise PairingCodeError(str(error), text=str(error), retry=retry) from None
-            waiter = PairingWaiter()
-            self._router.pairings[request] = waiter
-            try:
-                # sends companion_hello now, or arms the readiness deadline: wake writer and timer
-                self._pump()
-                await waiter.done.wait()
-            finally:
-                self._router.pairings.pop(request, None)
-        outcome = waiter.outcome
+            # the pump sends companion_hello now, or arms the readiness deadline
+            outcome = await self._outcome(self._router.pairings, request)
         if isinstance(outcome, PairingCode):
             return outcome.code
         if outcome is None:
             raise ClientClosedError("the client stopped before the pairing code was known")
         raise pairing_error(outcome)
+
+    async def _outcome(self, waiters: dict[K, Waiter[T]], key: K) -> T | None:
+        """Wait for the session event settling ``key`` (None: the client stopped first).
+
+        The command that made ``key`` was just given to the session: pump so that its output
+        goes out and the timer sees its new deadline.
+        """
+        waiter: Waiter[T] = Waiter()
+        waiters[key] = waiter
+        try:
+            self._pump()
+            await waiter.done.wait()
+        finally:
+            waiters.pop(key, None)
+        return waiter.outcome
 
     # -- state ---------------------------------------------------------------------------------
 
