@@ -22,7 +22,7 @@ from walink.auth.model import Creds
 from walink.capture import CaptureWriter, CapturingSession
 from walink.fsm.policy import PolicyConfig
 from walink.session import PairingCode, SessionConfig
-from walink.testing.faults import StreamError
+from walink.testing.faults import Fault, StreamError
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 
@@ -143,15 +143,23 @@ def pairing_code_login(path: Path, *, redact: bool = True) -> Recorded:
     return _finish(pair, recorded)
 
 
-def saved_creds_login(path: Path, *, redact: bool = True) -> Recorded:
-    """A paired device logs in with its saved creds, stays open past pings both ways."""
+def _saved_device(
+    path: Path, *, seed: int, name: str, redact: bool, faults: tuple[Fault, ...] = ()
+) -> tuple[MemoryPair, Recorded]:
+    """A device paired beforehand, its capture started, ``faults`` scripted for its connect."""
     hub = _hub()
     creds, now = _paired(hub)
-    pair = _capturing_pair(
-        hub, path, seed=12, creds=creds, name="saved-creds-login", now=now, redact=redact
-    )
+    if faults:
+        hub.inject(*faults)
+    pair = _capturing_pair(hub, path, seed=seed, creds=creds, name=name, now=now, redact=redact)
     recorded = Recorded(path, creds=[creds])
     pair.start()
+    return pair, recorded
+
+
+def saved_creds_login(path: Path, *, redact: bool = True) -> Recorded:
+    """A paired device logs in with its saved creds, stays open past pings both ways."""
+    pair, recorded = _saved_device(path, seed=12, name="saved-creds-login", redact=redact)
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
     pair.advance(70.0)
     return _finish(pair, recorded)
@@ -159,13 +167,7 @@ def saved_creds_login(path: Path, *, redact: bool = True) -> Recorded:
 
 def keepalive_timeout(path: Path, *, redact: bool = True) -> Recorded:
     """The server goes silent: ping, no answer, KEEPALIVE_TIMEOUT, backoff, reconnect, open."""
-    hub = _hub()
-    creds, now = _paired(hub)
-    pair = _capturing_pair(
-        hub, path, seed=13, creds=creds, name="keepalive-timeout", now=now, redact=redact
-    )
-    recorded = Recorded(path, creds=[creds])
-    pair.start()
+    pair, recorded = _saved_device(path, seed=13, name="keepalive-timeout", redact=redact)
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
     assert pair.server is not None
     pair.server.go_silent()
@@ -176,11 +178,7 @@ def keepalive_timeout(path: Path, *, redact: bool = True) -> Recorded:
 
 def logout(path: Path, *, redact: bool = True) -> Recorded:
     """The application logs out: remove-companion-device, the server's answer, final."""
-    hub = _hub()
-    creds, now = _paired(hub)
-    pair = _capturing_pair(hub, path, seed=14, creds=creds, name="logout", now=now, redact=redact)
-    recorded = Recorded(path, creds=[creds])
-    pair.start()
+    pair, recorded = _saved_device(path, seed=14, name="logout", redact=redact)
     assert pair.run_until(lambda: pair.session.connection == "open", limit=30)
     pair.advance(2.0)
     pair.session.logout(now=pair.now)
@@ -191,14 +189,9 @@ def logout(path: Path, *, redact: bool = True) -> Recorded:
 
 def replaced_440(path: Path, *, redact: bool = True) -> Recorded:
     """Another client took the session: ``<stream:error><conflict type=replaced/>`` (440)."""
-    hub = _hub()
-    creds, now = _paired(hub)
-    hub.inject(StreamError(code=440))
-    pair = _capturing_pair(
-        hub, path, seed=15, creds=creds, name="replaced-440", now=now, redact=redact
+    pair, recorded = _saved_device(
+        path, seed=15, name="replaced-440", redact=redact, faults=(StreamError(code=440),)
     )
-    recorded = Recorded(path, creds=[creds])
-    pair.start()
     assert pair.run_until(lambda: pair.session.finished, limit=30)
     return _finish(pair, recorded)
 
