@@ -17,7 +17,6 @@ from walink._session.nodes import (
     SERVER,
     SERVER_JID,
     ack,
-    content_bytes,
     error_reply,
     iq_result,
     parse_int,
@@ -27,7 +26,7 @@ from walink._session.nodes import (
 )
 from walink.auth.model import Contact, Creds, SignalIdentity, SignedDeviceIdentity
 from walink.fsm.reasons import CloseReason, classify
-from walink.protocol.binary import Node
+from walink.protocol.binary import Node, content_bytes
 from walink.protocol.frames import MAX_ROUTING_INFO
 from walink.protocol.keys import KeyPair, generate_adv_secret, signal_public_key
 from walink.protocol.pairing import (

@@ -13,7 +13,6 @@ __all__ = [
     "SERVER",
     "SERVER_JID",
     "ack",
-    "content_bytes",
     "error_reply",
     "iq_result",
     "parse_int",
@@ -31,17 +30,6 @@ ACK_TAGS = frozenset({"message", "receipt", "notification", "call"})
 _WEEK_MS = 7 * 86_400_000
 _THREE_DAYS_MS = 3 * 86_400_000
 _MAX_PRE_KEY_ID = 0xFFFFFF
-
-
-def content_bytes(node: Node | None) -> bytes:
-    """A node's content as bytes (text is UTF-8 encoded); empty for none or children."""
-    if node is None:
-        return b""
-    if isinstance(node.content, bytes):
-        return node.content
-    if isinstance(node.content, str):
-        return node.content.encode("utf-8")
-    return b""
 
 
 def parse_int(text: str | None) -> int | None:

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 
 from walink._session.events import PairingCode, PairingCodeError, QueryFailure
 from walink._session.flows import send_ack
-from walink._session.nodes import SERVER_JID, content_bytes, parse_int
+from walink._session.nodes import SERVER_JID, parse_int
 from walink.fsm.reasons import CloseReason, Disconnect, classify
-from walink.protocol.binary import Node
+from walink.protocol.binary import Node, content_bytes
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.pairing import companion_platform_display, companion_platform_id
 from walink.protocol.pairing_code import (

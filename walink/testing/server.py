@@ -25,7 +25,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from walink.protocol.binary import Node
+from walink.protocol.binary import Node, content_bytes
 from walink.protocol.connection import ServerConnection
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.events import (
@@ -82,16 +82,6 @@ class _IssuedIdentity:
     key_index: int
     companion_identity: bytes
     details: bytes
-
-
-def _content_bytes(node: Node | None) -> bytes:
-    if node is None:
-        return b""
-    if isinstance(node.content, bytes):
-        return node.content
-    if isinstance(node.content, str):
-        return node.content.encode("utf-8")
-    return b""
 
 
 def stream_error_node(code: int) -> Node:
@@ -512,7 +502,7 @@ class ServerSession:
             self.hub.log(f"connection {self.number}: pair-success refused: {error!r}")
             return
         sign = node.child("pair-device-sign")
-        reply = _content_bytes(sign.child("device-identity") if sign is not None else None)
+        reply = content_bytes(sign.child("device-identity") if sign is not None else None)
         try:
             verify_device_signature(
                 reply,
@@ -538,8 +528,8 @@ class ServerSession:
         keys: dict[int, bytes] = {}
         list_node = node.child("list")
         for key in list_node.children("key") if list_node is not None else []:
-            key_id = int.from_bytes(_content_bytes(key.child("id")), "big")
-            keys[key_id] = _content_bytes(key.child("value"))
+            key_id = int.from_bytes(content_bytes(key.child("id")), "big")
+            keys[key_id] = content_bytes(key.child("value"))
         if self.device is not None:
             self.hub.registry.store_pre_keys(self.device, keys)
             self.hub._uploads[self.device.jid] = node
@@ -575,7 +565,7 @@ class ServerSession:
             if self.hub.pairing_code_rate_limited:
                 self._error(iq_id, 429, "rate-overlimit")
                 return
-            wrapped = _content_bytes(reg.child("link_code_pairing_wrapped_companion_ephemeral_pub"))
+            wrapped = content_bytes(reg.child("link_code_pairing_wrapped_companion_ephemeral_pub"))
             phone = (reg.attr("jid") or "").split("@")[0]
             if len(wrapped) < 80 or not phone.isdigit():
                 self._error(iq_id, 400, "bad-request")
@@ -594,7 +584,7 @@ class ServerSession:
             answer = Node("link_code_companion_reg", {}, [Node("link_code_pairing_ref", {}, ref)])
             self._result(iq_id, [answer])
         elif stage == "companion_finish":
-            ref = _content_bytes(reg.child("link_code_pairing_ref"))
+            ref = content_bytes(reg.child("link_code_pairing_ref"))
             pending = next(
                 (p for p in self.hub.pending_code_pairings() if p.session is self and p.ref == ref),
                 None,
@@ -604,7 +594,7 @@ class ServerSession:
                 self.hub.log(f"connection {self.number}: companion_finish for an unknown ref")
                 return
             self._flush()
-            bundle = _content_bytes(reg.child("link_code_pairing_wrapped_key_bundle"))
+            bundle = content_bytes(reg.child("link_code_pairing_wrapped_key_bundle"))
             self.hub.phone.finish_code_pairing(pending, wrapped_key_bundle=bundle, now=now)
         else:
             self._error(iq_id, 400, "bad-request")

@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from walink.protocol.binary._loader import load_codec
+from walink.protocol.binary.content import content_bytes
 from walink.protocol.binary.jid import Jid
 
 _codec_module, COMPILED = load_codec()
@@ -52,4 +53,4 @@ else:
     decode_node = _codec_module.decode_node
     render_node = _codec_module.render_node
 
-__all__ = ["COMPILED", "Jid", "Node", "decode_node", "encode_node", "render_node"]
+__all__ = ["COMPILED", "Jid", "Node", "content_bytes", "decode_node", "encode_node", "render_node"]
