@@ -84,7 +84,7 @@ from walink._session.events import (
     SaveRequest,
     SessionEvent,
 )
-from walink._session.flows import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
+from walink._session.login import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
 
 __all__ = [
     "ABORT_REASONS",
