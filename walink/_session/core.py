@@ -251,6 +251,7 @@ class ClientSession:
             self._keepalive.ping_at(),
             self._keepalive.dead_at(),
             attempt.queries.next_deadline(),
+            self._offline.next_deadline(),
         ]
         present = [deadline for deadline in candidates if deadline is not None]
         return min(present) if present else None
@@ -416,6 +417,7 @@ class ClientSession:
                 attempt.queries.fail(query, None, now)
                 if self._attempt is not attempt:
                     return
+        self._offline.handle_timeout(now)
         if attempt.authenticated:
             self._keepalive.maybe_ping(now)
         self._flush(attempt)
@@ -722,6 +724,7 @@ class ClientSession:
             # the first node: the connect timeout is over, keepalive takes the watch
             attempt.connect_deadline = None
             self._keepalive.arm()
+        self._offline.observe(node, now)
         tag = node.tag
         if (
             tag == "iq"
