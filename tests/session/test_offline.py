@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from walink.auth.model import Creds
 from walink.protocol.binary import Node
-from walink.session import ConnectionUpdate, NodeReceived, SessionConfig
+from walink.session import ConnectionUpdate, NodeReceived, ProcessedMessage, SessionConfig
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 from walink.testing.server import OFFLINE_PUSHED
@@ -147,3 +147,31 @@ def test_config_refuses_bad_batch_settings() -> None:
         SessionConfig(offline_batch_size=0)
     with pytest.raises(ValueError):
         SessionConfig(offline_batch_delay=-1.0)
+
+
+def test_the_next_batch_waits_until_the_messages_are_committed() -> None:
+    hub = make_hub(ping_interval=None)
+    creds = paired_creds(hub)
+    assert creds.me is not None
+    for n in range(OFFLINE_PUSHED + 150):
+        enc = Node("enc", {"v": "2", "type": "msg"}, b"x")
+        hub.queue_offline(
+            creds.me.id, Node("message", {"id": f"M{n}", "from": "1@s.whatsapp.net"}, [enc])
+        )
+    pair = login_pair(hub, creds, config=with_config(process_messages=True))
+    pair.start()  # no processor: the jobs wait
+    server = pair.servers[-1]
+    assert len(pair.pending_jobs) == OFFLINE_PUSHED + 100
+    pair.advance(30)
+    assert server.offline_batches == [100]  # the debounce passed, but nothing is committed
+    for job in pair.pending_jobs[:-1]:
+        pair.session.message_processed(job.token, ProcessedMessage(result=None), now=pair.now)
+    pair.pump()
+    pair.advance(1)
+    assert server.offline_batches == [100]  # one job still waits
+    last = pair.pending_jobs[-1]
+    pair.session.message_processed(last.token, ProcessedMessage(result=None), now=pair.now)
+    due = pair.session.next_deadline()
+    assert due is not None and due <= pair.now  # overdue at once: the debounce passed long ago
+    pair.advance(0)
+    assert server.offline_batches == [100, 100]

@@ -53,6 +53,10 @@ class SessionConfig:
     offline_batch_delay: float = 0.1
     """Once a batch has arrived, wait this long before asking for the next (whatsapp-rust's
     debounce)."""
+    process_messages: bool = False
+    """Hand every ``<message>`` to the message processor (``ProcessMessage`` jobs; its event,
+    receipt and ack only after the commit) instead of reporting it as ``NodeReceived`` with an
+    early ack. A client turns it on when it is given a ``MessageProcessor``."""
     auto_ack: bool = True
     """Ack messages, receipts, notifications and calls as they are reported (PROTOCOL.md §5.8)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)

@@ -3,12 +3,12 @@
 Theory of operation
 -------------------
 The session is split into parts (login, QR pairing, pairing code, keepalive, presence, offline
-delivery, account notices, the query table), each a class in its own module that owns its own
-state. A part never sees the ``ClientSession`` object: it gets a ``PartContext``, which is all it
-may do to the rest of the session — send a node, ask an internal query, request that creds be
-saved, publish an event, say that its piece of the connection snapshot changed, move the
-lifecycle machine, end the attempt — and all it may read: the config, the creds, the machine's
-state, the rng, the server clock offset.
+delivery, account notices, the message pipeline), each a class in its own module that owns its
+own state. A part never sees the ``ClientSession`` object: it gets a ``PartContext``, which is
+all it may do to the rest of the session — send a node or an ack, ask an internal query, request
+that creds be saved, publish an event, say that its piece of the connection snapshot changed,
+move the lifecycle machine, end the attempt — and all it may read: the config, the creds, the
+machine's state, the attempt's number, the rng, the server clock offset.
 
 The core owns the lifecycle (attempts, the transport, the save barrier, the policy) and hands
 each node to the parts through one dispatch table keyed by tag. A handler returns True when it
@@ -84,7 +84,8 @@ class PartContext(Protocol):
 
     @property
     def attempt_number(self) -> int:
-        """Increases with every ``start``: a deferred action checks it is still its attempt's."""
+        """Increases with every ``start``: a deferred action checks it is still its attempt's.
+        0 while no attempt runs."""
         ...
 
     @property
@@ -108,8 +109,8 @@ class PartContext(Protocol):
         """Send ``node`` (behind every save requested before)."""
         ...
 
-    def ack(self, stanza: Node) -> None:
-        """Send the ``<ack>`` ``stanza`` needs."""
+    def ack(self, stanza: Node, *, error: int | None = None) -> None:
+        """Send the ``<ack>`` ``stanza`` needs (``error``: a nack with that code)."""
         ...
 
     def query(self, node: Node, deadline: float | None, on_answer: OnAnswer) -> str:

@@ -3,8 +3,9 @@
 This module holds the public surface and the lifecycle: attempts (start, close, timers), the
 transport, the save barrier, the reconnection policy, and the one table that dispatches each node
 to the part that handles it. The parts (login, QR pairing, pairing code, keepalive, presence,
-offline delivery, account notices) each live in their own module, own their state, and reach the
-session only through the ``PartContext`` this module gives them (``walink._session.context``).
+offline delivery, account notices, the message pipeline) each live in their own module, own
+their state, and reach the session only through the ``PartContext`` this module gives them
+(``walink._session.context``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from walink._session.events import (
 from walink._session.flows import client_payload, usable_routing_info
 from walink._session.keepalive import Keepalive
 from walink._session.login import Login
+from walink._session.messages import MessagePipeline, ProcessedMessage
 from walink._session.nodes import ACK_TAGS, ack
 from walink._session.notices import AccountNotices
 from walink._session.offline import Offline
@@ -146,11 +148,13 @@ class ClientSession:
         self._pairing_code = PairingCodeLogin(ctx, qr=self._qr)
         self._login = Login(ctx, presence=self._presence)
         self._notices = AccountNotices(ctx)
-        self._offline = Offline(ctx)
+        self._messages = MessagePipeline(ctx)
+        self._offline = Offline(ctx, busy=lambda: bool(self._messages.pending))
         # the dispatch table: the handlers of a tag are tried in order until one consumes it
         self._handlers: dict[str, tuple[Handler, ...]] = {
             "iq": (self._keepalive.on_iq, self._on_pairing_iq),
             "success": (self._login.on_success,),
+            "message": (self._messages.on_message,),
             "ib": (self._on_ib,),
             "notification": (self._qr.on_companion_reg_refresh, self._pairing_code.on_notification),
         }
@@ -222,6 +226,11 @@ class ClientSession:
     def saves_pending(self) -> frozenset[int]:
         """Tokens of ``SaveRequest`` events not confirmed yet."""
         return frozenset(self._unconfirmed)
+
+    @property
+    def jobs_pending(self) -> frozenset[int]:
+        """Tokens of ``ProcessMessage`` jobs whose outcome was not reported yet."""
+        return self._messages.pending
 
     # -- events and output -------------------------------------------------------------------
 
@@ -437,7 +446,36 @@ class ClientSession:
         if token not in self._unconfirmed:
             raise LocalProtocolError(f"no save request {token} is waiting")
         self._unconfirmed.discard(token)
-        message = f"saving credentials failed: {error}"
+        self._store_failed(f"saving credentials failed: {error}", now)
+
+    def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
+        """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
+        then its receipt and ack are sent (if its connection is still the current one)."""
+        self._messages.take(token)
+        self._messages.processed(token, processed)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    def message_failed(self, token: int, error: BaseException, *, now: float) -> None:
+        """Job ``token`` failed.
+
+        A ``RemoteProtocolError`` (the message cannot be decrypted; nothing was committed):
+        ``MessageFailed`` is published and a retry receipt asks for the message again (until
+        the retries are spent), then a nack. Any other error is the store's: nothing was
+        committed, nothing is acked (the server delivers the message again later), and the
+        session stops with ``STORE_ERROR`` (final), as for a failed save.
+        """
+        node = self._messages.take(token)
+        if isinstance(error, RemoteProtocolError):
+            self._messages.failed(token, error)
+            if self._attempt is not None:
+                self._flush(self._attempt)
+            return
+        self._messages.forget(token)
+        self._store_failed(f"committing message {node.attr('id')!r} failed: {error}", now)
+
+    def _store_failed(self, message: str, now: float) -> None:
+        # the store no longer holds the session's state: stop, whatever the policy says
         disconnect = classify(CloseReason.STORE_ERROR, at=now, message=message)
         if self._attempt is not None:
             self._end(disconnect, stop=True)
@@ -568,9 +606,9 @@ class ClientSession:
         self._send(attempt, sent)
         return iq_id
 
-    def _send_ack(self, attempt: Attempt, stanza: Node) -> None:
+    def _send_ack(self, attempt: Attempt, stanza: Node, error: int | None = None) -> None:
         me = self._creds.me
-        self._send(attempt, ack(stanza, me.id if me is not None else None))
+        self._send(attempt, ack(stanza, me.id if me is not None else None, error=error))
 
     def _emit(self, event: SessionEvent) -> None:
         self._events.append(event)
@@ -806,9 +844,9 @@ class _Context(PartContext):
         session = self._session
         session._send(session._require_attempt(), node)
 
-    def ack(self, stanza: Node) -> None:
+    def ack(self, stanza: Node, *, error: int | None = None) -> None:
         session = self._session
-        session._send_ack(session._require_attempt(), stanza)
+        session._send_ack(session._require_attempt(), stanza, error)
 
     def query(self, node: Node, deadline: float | None, on_answer: OnAnswer) -> str:
         session = self._session

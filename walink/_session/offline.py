@@ -10,13 +10,16 @@ carries an ``offline`` attribute.
 So the preview is answered with a request for ``offline_batch_size`` stanzas; every backlog
 stanza that arrives is counted, and once the requested number has arrived the next request goes
 out after ``offline_batch_delay`` (a short debounce, so the application's work on one batch
-is not flooded by the next). This repeats until ``<offline>``, and only then does
-``received_pending_notifications`` turn true. (Baileys asks once for 100 and so can leave a large
-backlog undelivered; whatsapp-rust pulls batches until the end, as here.)
+is not flooded by the next), and not before every message job of the batches so far has its
+outcome (``busy``): the backlog arrives no faster than it is committed. This repeats until
+``<offline>``, and only then does ``received_pending_notifications`` turn true. (Baileys asks
+once for 100 and so can leave a large backlog undelivered; whatsapp-rust pulls batches until the
+end, as here.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from walink.protocol.binary import Node
@@ -30,8 +33,10 @@ __all__ = ["Offline"]
 class Offline:
     """The offline backlog of the running attempt."""
 
-    def __init__(self, ctx: PartContext) -> None:
+    def __init__(self, ctx: PartContext, *, busy: Callable[[], bool]) -> None:
+        """``busy``: whether received messages still wait for their outcome."""
         self._ctx = ctx
+        self._busy = busy
         self.received_pending = False
         """True once the server said the backlog is delivered."""
         self._pulling = False
@@ -50,11 +55,12 @@ class Offline:
         self.requests = 0
 
     def next_deadline(self) -> float | None:
-        """When the next batch is asked for (None while a batch is still arriving)."""
-        return self._next_request_at
+        """When the next batch is asked for (None while a batch is still arriving, or while its
+        messages wait for their outcome: reporting an outcome is a call that re-reads this)."""
+        return None if self._busy() else self._next_request_at
 
     def handle_timeout(self, now: float) -> None:
-        due = self._next_request_at
+        due = self.next_deadline()
         if due is not None and now >= due:
             self._request()
 
