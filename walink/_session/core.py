@@ -451,7 +451,7 @@ class ClientSession:
     def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
         """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
         then its receipt and ack are sent (if its connection is still the current one)."""
-        self._messages.take(token)
+        self._messages.node_of(token)
         self._messages.processed(token, processed)
         if self._attempt is not None:
             self._flush(self._attempt)
@@ -465,7 +465,7 @@ class ClientSession:
         committed, nothing is acked (the server delivers the message again later), and the
         session stops with ``STORE_ERROR`` (final), as for a failed save.
         """
-        node = self._messages.take(token)
+        node = self._messages.node_of(token)
         if isinstance(error, RemoteProtocolError):
             self._messages.failed(token, error)
             if self._attempt is not None:

@@ -146,8 +146,8 @@ class MessagePipeline:
         self._ctx.emit(ProcessMessage(token=token, node=node))
         return True
 
-    def take(self, token: int) -> Node:
-        """Forget job ``token`` (its outcome came); its stanza. Unknown tokens are refused."""
+    def node_of(self, token: int) -> Node:
+        """The stanza of job ``token``; ``LocalProtocolError`` when no such job waits."""
         job = self._jobs.get(token)
         if job is None:
             raise LocalProtocolError(f"no message job {token} is waiting")
