@@ -36,6 +36,11 @@ _EXPORTS: dict[str, str] = {
     "ConnectionUpdate": "walink.session",
     "CredsUpdate": "walink.session",
     "NodeReceived": "walink.session",
+    "ProcessMessage": "walink.session",
+    "MessageProcessed": "walink.session",
+    "MessageFailed": "walink.session",
+    "MessageProcessor": "walink.session",
+    "ProcessedMessage": "walink.session",
     "Closed": "walink.session",
     "Emulator": "walink.testing",
     "Node": "walink.protocol.binary",
@@ -124,7 +129,12 @@ if TYPE_CHECKING:
     from walink.session import Closed as Closed
     from walink.session import ConnectionUpdate as ConnectionUpdate
     from walink.session import CredsUpdate as CredsUpdate
+    from walink.session import MessageFailed as MessageFailed
+    from walink.session import MessageProcessed as MessageProcessed
+    from walink.session import MessageProcessor as MessageProcessor
     from walink.session import NodeReceived as NodeReceived
+    from walink.session import ProcessedMessage as ProcessedMessage
+    from walink.session import ProcessMessage as ProcessMessage
     from walink.session import SessionConfig as SessionConfig
     from walink.testing import Emulator as Emulator
 

@@ -36,6 +36,12 @@ Events (``next_event()`` / ``events()``):
   new ADV secret, anything later) is held back until the confirmation.
 - ``NodeReceived``: every node the session does not consume (messages, receipts,
   notifications...). Those that need an ack are acked already (``SessionConfig.auto_ack``).
+- ``ProcessMessage`` (with ``SessionConfig.process_messages``): a job for each ``<message>``.
+  Run the jobs one at a time, in order, through a ``MessageProcessor`` (decrypt, then commit the
+  Signal state and the message in one store batch), then call
+  ``message_processed(token, processed, now=)``, or ``message_failed(token, error, now=)``.
+  The message's event (``MessageProcessed``, or the stub ``MessageFailed`` with a retry
+  receipt), its receipt and its ack come only after that: nothing is acked before its commit.
 - ``QueryResult`` / ``QueryError``: the outcome of ``query(node)``.
 - ``PairingCode`` / ``PairingCodeError``: the outcome of ``request_pairing_code``.
 - ``Closed``: the attempt is over, with its ``Disconnect`` (reason, status, message, node), the
@@ -43,10 +49,11 @@ Events (``next_event()`` / ``events()``):
   a ``close`` or a ``logout`` — exit code 0 rather than 3).
 
 The application's commands: ``send_node``, ``query``, ``send_presence_update``, ``ack`` (with
-``auto_ack`` off), ``request_pairing_code``, ``logout``, ``close``. Replay:
-``connection_made(now=, transport=recorder)`` then ``receive_node(node, now=)`` for each captured
-inbound node. Misuse raises ``LocalProtocolError``; nothing the server sends raises: it ends the
-attempt with a reason.
+``auto_ack`` off), ``request_pairing_code``, ``logout``, ``close``; the job runner's:
+``message_processed``, ``message_failed`` (``jobs_pending`` lists the jobs not reported yet).
+Replay: ``connection_made(now=, transport=recorder)`` then ``receive_node(node, now=)`` for each
+captured inbound node. Misuse raises ``LocalProtocolError``; nothing the server sends raises: it
+ends the attempt with a reason.
 
 Watching the protocol: ``ClientSession(tap=)`` and ``SessionConfig.trace`` are both called with
 ``("in", node)`` for every node received (before the session acts on it) and ``("out", node)``
@@ -75,31 +82,41 @@ from walink._session.events import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    MessageFailed,
+    MessageProcessed,
     NodeReceived,
     PairingCode,
     PairingCodeError,
+    ProcessMessage,
     QueryError,
     QueryFailure,
     QueryResult,
     SaveRequest,
     SessionEvent,
 )
-from walink._session.flows import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
+from walink._session.login import INITIAL_PREKEY_COUNT, MIN_PREKEY_COUNT
+from walink._session.messages import MAX_RETRIES, MessageProcessor, ProcessedMessage
 
 __all__ = [
     "ABORT_REASONS",
     "INITIAL_PREKEY_COUNT",
+    "MAX_RETRIES",
     "MIN_PREKEY_COUNT",
     "ClientSession",
     "Closed",
     "ConnectionUpdate",
     "CredsUpdate",
     "Direction",
+    "MessageFailed",
+    "MessageProcessed",
+    "MessageProcessor",
     "NodeReceived",
     "NodeTap",
     "NodeTransport",
     "PairingCode",
     "PairingCodeError",
+    "ProcessMessage",
+    "ProcessedMessage",
     "QueryError",
     "QueryFailure",
     "QueryResult",

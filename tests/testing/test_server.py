@@ -20,7 +20,7 @@ from walink.testing.faults import (
     TruncatedFrame,
 )
 from walink.testing.hub import Hub
-from walink.testing.server import CloseRequest
+from walink.testing.server import OFFLINE_PUSHED, CloseRequest
 
 from .client import T0, Creds, ScriptedClient, seeded
 
@@ -192,6 +192,32 @@ def test_offline_delivery_then_offline_count(hub: Hub) -> None:
     assert login(hub, creds, now=T0 + 20, seed=51).nodes[1] == Node(
         "ib", {}, [Node("offline", {"count": "0"})]
     )
+
+
+def test_large_backlog_is_previewed_then_served_per_batch_request(hub: Hub) -> None:
+    creds = register(hub).creds
+    assert creds.me is not None
+    total = OFFLINE_PUSHED + 4
+    for n in range(1, total + 1):
+        hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
+    client = login(hub, creds)
+    counts = {"count": str(total), "message": str(total), "notification": "0"}
+    counts |= {"receipt": "0", "call": "0"}
+    assert client.nodes[1] == Node("ib", {}, [Node("offline_preview", counts)])
+    pushed = client.nodes[2:]
+    assert [n.attrs["offline"] for n in pushed] == [str(p) for p in range(1, OFFLINE_PUSHED + 1)]
+
+    def batch(count: int) -> list[Node]:
+        before = len(client.nodes)
+        client.send(Node("ib", {}, [Node("offline_batch", {"count": str(count)})]))
+        return client.nodes[before:]
+
+    assert [n.attrs["id"] for n in batch(2)] == [f"m{OFFLINE_PUSHED + p}" for p in (1, 2)]
+    last = batch(10)
+    assert [n.attrs.get("offline") for n in last[:2]] == [str(total - 1), str(total)]
+    assert last[2:] == [Node("ib", {}, [Node("offline", {"count": str(total)})])]
+    assert batch(5) == []  # the backlog is over: a late request gets nothing
+    assert client.session.offline_batches == [2, 10, 5]
 
 
 def test_server_pings_on_schedule(hub: Hub) -> None:

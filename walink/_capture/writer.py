@@ -280,10 +280,7 @@ class CapturingSession(ClientSession):
 
     def _requested_code(self, request: int) -> str | None:
         # the canonical code of the request just made (generated, or the custom one upper-cased)
-        attempt = self._attempt
-        pairing = attempt.pairing if attempt is not None else None
-        pending = pairing.pending if pairing is not None else None
-        return pending.code if pending is not None and pending.id == request else None
+        return self._requested_pairing_code(request)
 
     def send_presence_update(self, kind: str, *, now: float) -> None:
         self._capture_now = now

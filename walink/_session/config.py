@@ -48,6 +48,15 @@ class SessionConfig:
     so a bot does not silence the phone's notifications merely by connecting)."""
     fire_init_queries: bool = True
     """At open, ask for abt props, the block list and the privacy settings (as Baileys does)."""
+    offline_batch_size: int = 100
+    """Backlog stanzas asked for per ``offline_batch`` request (Baileys asks once for 100)."""
+    offline_batch_delay: float = 0.1
+    """Once a batch has arrived, wait this long before asking for the next (whatsapp-rust's
+    debounce)."""
+    process_messages: bool = False
+    """Hand every ``<message>`` to the message processor (``ProcessMessage`` jobs; its event,
+    receipt and ack only after the commit) instead of reporting it as ``NodeReceived`` with an
+    early ack. A client turns it on when it is given a ``MessageProcessor``."""
     auto_ack: bool = True
     """Ack messages, receipts, notifications and calls as they are reported (PROTOCOL.md §5.8)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -70,5 +79,9 @@ class SessionConfig:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
+        if not self.offline_batch_size > 0:
+            raise ValueError("offline_batch_size must be positive")
+        if not self.offline_batch_delay >= 0:
+            raise ValueError("offline_batch_delay must not be negative")
         if self.query_timeout is not None and not self.query_timeout > 0:
             raise ValueError("query_timeout must be positive or None")

@@ -1,11 +1,16 @@
 """``ClientSession``: the whole client lifecycle without I/O (see ``walink.session``'s docstring).
 
-This module holds the public surface, the attempt lifecycle (start, close, timers) and the node
-dispatch; ``walink._session.flows`` holds what the nodes start (pairing, login, keepalive).
+This module holds the public surface and the lifecycle: attempts (start, close, timers), the
+transport, the save barrier, the reconnection policy, and the one table that dispatches each node
+to the part that handles it. The parts (login, QR pairing, pairing code, keepalive, presence,
+offline delivery, account notices, the message pipeline) each live in their own module, own
+their state, and reach the session only through the ``PartContext`` this module gives them
+(``walink._session.context``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections import deque
@@ -13,17 +18,32 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Literal
 
-from walink._session import ending, flows, pairing_code, queries
-from walink._session.attempt import Attempt, NodeTransport, OnAnswer, PendingQuery
+from statemachine.exceptions import TransitionNotAllowed
+
+from walink._session.attempt import Attempt, NodeTransport
 from walink._session.config import SessionConfig
+from walink._session.context import AttemptView, Deferred, Handler, OnAnswer, PartContext
+from walink._session.ending import logged_out_creds
 from walink._session.events import (
+    Closed,
     ConnectionUpdate,
     CredsUpdate,
     NodeReceived,
     SaveRequest,
     SessionEvent,
 )
-from walink._session.outbox import Deferred, Outbox
+from walink._session.flows import client_payload, usable_routing_info
+from walink._session.keepalive import Keepalive
+from walink._session.login import Login
+from walink._session.messages import MessagePipeline, ProcessedMessage
+from walink._session.nodes import ACK_TAGS, ack
+from walink._session.notices import AccountNotices
+from walink._session.offline import Offline
+from walink._session.outbox import Outbox
+from walink._session.pairing_code import PairingCodeLogin
+from walink._session.presence import Presence
+from walink._session.qr_pairing import QrPairing
+from walink._session.queries import QueryTable
 from walink.auth.model import Creds
 from walink.auth.store import KeyUpdates
 from walink.fsm.machine import ConnectionMachine
@@ -113,17 +133,37 @@ class ClientSession:
         self._events: deque[SessionEvent] = deque()
         self._outbox = Outbox()
         self._attempt: Attempt | None = None
+        self._attempts = 0
         self._next_token = 1
         self._unconfirmed: set[int] = set()
         self._reconnect_at: float | None = None
         self._server_offset = 0.0
-        self._qr: str | None = None
-        self._is_new_login = False
-        self._pending_notifications = False
-        self._is_online = False
         self._last_update: ConnectionUpdate | None = None
-        self._pairing_requests = 0
         self._node_tap = tap
+        # the parts, each with its own state; they see the session only through this context
+        ctx = _Context(self)
+        self._presence = Presence(ctx)
+        self._keepalive = Keepalive(ctx)
+        self._qr = QrPairing(ctx, unified_session=self._presence.send_unified_session)
+        self._pairing_code = PairingCodeLogin(ctx, qr=self._qr)
+        self._login = Login(ctx, presence=self._presence)
+        self._notices = AccountNotices(ctx)
+        self._messages = MessagePipeline(ctx)
+        self._offline = Offline(ctx, busy=lambda: bool(self._messages.pending))
+        # the dispatch table: the handlers of a tag are tried in order until one consumes it
+        self._handlers: dict[str, tuple[Handler, ...]] = {
+            "iq": (self._keepalive.on_iq, self._on_pairing_iq),
+            "success": (self._login.on_success,),
+            "message": (self._messages.on_message,),
+            "ib": (self._on_ib,),
+            "notification": (self._qr.on_companion_reg_refresh, self._pairing_code.on_notification),
+        }
+        self._ib_handlers: dict[str, Handler] = {
+            "offline": self._offline.on_offline,
+            "offline_preview": self._offline.on_preview,
+            "edge_routing": self._notices.on_edge_routing,
+            "dirty": self._notices.on_dirty,
+        }
 
     # -- state -------------------------------------------------------------------------------
 
@@ -176,16 +216,21 @@ class ClientSession:
     def last_received_at(self) -> float | None:
         """When bytes last arrived on the current attempt."""
         attempt = self._attempt
-        return attempt.last_received if attempt is not None and attempt.conn else None
+        return self._keepalive.last_received if attempt is not None and attempt.conn else None
 
     @property
     def is_online(self) -> bool:
-        return self._is_online
+        return self._presence.is_online
 
     @property
     def saves_pending(self) -> frozenset[int]:
         """Tokens of ``SaveRequest`` events not confirmed yet."""
         return frozenset(self._unconfirmed)
+
+    @property
+    def jobs_pending(self) -> frozenset[int]:
+        """Tokens of ``ProcessMessage`` jobs whose outcome was not reported yet."""
+        return self._messages.pending
 
     # -- events and output -------------------------------------------------------------------
 
@@ -207,7 +252,18 @@ class ClientSession:
         attempt = self._attempt
         if attempt is None:
             return None
-        return attempt.next_deadline(self.config.keepalive_interval, self.config.keepalive_timeout)
+        candidates = [
+            attempt.connect_deadline,
+            self._qr.deadline,
+            self._pairing_code.next_deadline(),
+            attempt.logout_deadline,
+            self._keepalive.ping_at(),
+            self._keepalive.dead_at(),
+            attempt.queries.next_deadline(),
+            self._offline.next_deadline(),
+        ]
+        present = [deadline for deadline in candidates if deadline is not None]
+        return min(present) if present else None
 
     # -- the caller's inputs -----------------------------------------------------------------
 
@@ -227,17 +283,22 @@ class ClientSession:
         self._machine.dial()
         self._forget_machine_changes()
         last = self._machine.last_disconnect
-        if last is None or last.reason is not CloseReason.RESTART_REQUIRED:
-            self._is_new_login = False
-        self._qr = None
-        self._pending_notifications = False
-        self._is_online = False
+        restart = last is not None and last.reason is CloseReason.RESTART_REQUIRED
+        self._qr.attempt_started(restart=restart)
+        self._pairing_code.attempt_started()
+        self._login.attempt_started()
+        self._keepalive.attempt_started(now)
+        self._offline.attempt_started()
+        self._presence.attempt_started()
         self._reconnect_at = None
         self._outbox.discard()
+        self._attempts += 1
         self._attempt = Attempt(
+            number=self._attempts,
             started_at=now,
             login=self._creds.me is not None,
             connect_deadline=now + self.config.connect_timeout,
+            queries=QueryTable(self._emit),
         )
         self._emit_update(force=True)
 
@@ -251,15 +312,15 @@ class ClientSession:
         if attempt.conn is not None:
             raise LocalProtocolError("connection_made was already called for this attempt")
         self._fire("transport_open")
-        attempt.last_received = now
+        self._keepalive.attempt_started(now)
         if transport is None:
             transport = ClientConnection(
                 noise_key=self._creds.noise_key,
-                client_payload=flows.client_payload(self._creds, self.config.payload),
+                client_payload=client_payload(self._creds, self.config.payload),
                 trust_root=None if self.config.verify_server else self.config.trust_root,
                 now=None if self.config.verify_server else now,
                 verify_server=self.config.verify_server,
-                routing_info=flows.usable_routing_info(self._creds.routing_info),
+                routing_info=usable_routing_info(self._creds.routing_info),
                 rng=self._rng.randbytes,
             )
         # the ephemeral key is drawn before the id prefix: the shipped captures (tests/data)
@@ -285,8 +346,7 @@ class ClientSession:
             raise LocalProtocolError("receive_data before connection_made")
         if not data:
             return
-        attempt.last_received = now
-        attempt.ping_outstanding = False
+        self._keepalive.traffic(now)
         try:
             attempt.conn.receive_data(data)
             for event in attempt.conn.events():
@@ -314,8 +374,7 @@ class ClientSession:
             return
         if attempt.conn is None:
             raise LocalProtocolError("receive_node before connection_made")
-        attempt.last_received = now
-        attempt.ping_outstanding = False
+        self._keepalive.traffic(now)
         if not attempt.authenticated:
             self._on_authenticated(attempt)
         self._on_node(attempt, node, now)
@@ -348,35 +407,28 @@ class ClientSession:
         attempt = self._attempt
         if attempt is None:
             return
-        config = self.config
         if attempt.connect_deadline is not None and now >= attempt.connect_deadline:
             self._end(classify(CloseReason.CONNECT_TIMEOUT, at=now))
             return
         if attempt.logout_deadline is not None and now >= attempt.logout_deadline:
             self._end(classify(CloseReason.LOCAL_LOGOUT, at=now), requested=True)
             return
-        dead_at = attempt.dead_at(config.keepalive_interval, config.keepalive_timeout)
-        if dead_at is not None and now >= dead_at:
-            silence = now - attempt.last_received
-            message = f"connection was lost (nothing received for {silence:g} s)"
-            self._end(classify(CloseReason.KEEPALIVE_TIMEOUT, at=now, message=message))
+        if self._keepalive.check_dead(now):
             return
-        if attempt.pairing is not None:
-            pairing_code.handle_timeout(self, attempt, now)
-            if self._attempt is not attempt:
-                return
-        if attempt.qr_deadline is not None and now >= attempt.qr_deadline:
-            flows.show_next_qr(self, attempt, now)
-            if self._attempt is not attempt:
-                return
-        for query in list(attempt.queries.values()):
-            if query.deadline is not None and now >= query.deadline:
-                queries.fail_query(self, attempt, query, None, now)
+        self._pairing_code.handle_timeout(now)
+        if self._attempt is not attempt:
+            return
+        self._qr.handle_timeout(now)
+        if self._attempt is not attempt:
+            return
+        for query in attempt.queries.due(now):
+            if attempt.queries.waiting(query):
+                attempt.queries.fail(query, None, now)
                 if self._attempt is not attempt:
                     return
-        ping_at = attempt.ping_at(config.keepalive_interval)
-        if ping_at is not None and now >= ping_at and attempt.authenticated:
-            flows.send_ping(self, attempt, now)
+        self._offline.handle_timeout(now)
+        if attempt.authenticated:
+            self._keepalive.maybe_ping(now)
         self._flush(attempt)
 
     def confirm_saved(self, token: int) -> None:
@@ -394,12 +446,41 @@ class ClientSession:
         if token not in self._unconfirmed:
             raise LocalProtocolError(f"no save request {token} is waiting")
         self._unconfirmed.discard(token)
-        message = f"saving credentials failed: {error}"
+        self._store_failed(f"saving credentials failed: {error}", now)
+
+    def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
+        """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
+        then its receipt and ack are sent (if its connection is still the current one)."""
+        self._messages.node_of(token)
+        self._messages.processed(token, processed)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    def message_failed(self, token: int, error: BaseException, *, now: float) -> None:
+        """Job ``token`` failed.
+
+        A ``RemoteProtocolError`` (the message cannot be decrypted; nothing was committed):
+        ``MessageFailed`` is published and a retry receipt asks for the message again (until
+        the retries are spent), then a nack. Any other error is the store's: nothing was
+        committed, nothing is acked (the server delivers the message again later), and the
+        session stops with ``STORE_ERROR`` (final), as for a failed save.
+        """
+        node = self._messages.node_of(token)
+        if isinstance(error, RemoteProtocolError):
+            self._messages.failed(token, error)
+            if self._attempt is not None:
+                self._flush(self._attempt)
+            return
+        self._messages.forget(token)
+        self._store_failed(f"committing message {node.attr('id')!r} failed: {error}", now)
+
+    def _store_failed(self, message: str, now: float) -> None:
+        # the store no longer holds the session's state: stop, whatever the policy says
         disconnect = classify(CloseReason.STORE_ERROR, at=now, message=message)
         if self._attempt is not None:
             self._end(disconnect, stop=True)
         elif not self._machine.finished:
-            ending.stop_lifecycle(self, disconnect, requested=False)
+            self._stop_lifecycle(disconnect, requested=False)
 
     # -- the application's commands ----------------------------------------------------------
 
@@ -410,7 +491,7 @@ class ClientSession:
 
     def ack(self, stanza: Node) -> None:
         """Send the ``<ack>`` a stanza needs (with ``SessionConfig.auto_ack`` off)."""
-        flows.send_ack(self, self._require_transport(), stanza)
+        self._send_ack(self._require_transport(), stanza)
 
     def query(self, node: Node, *, now: float, timeout: float | None = None) -> str:
         """Send ``node`` with an id (its own, or a new one) and report its answer as an event.
@@ -430,7 +511,7 @@ class ClientSession:
         if kind not in ("available", "unavailable"):
             raise LocalProtocolError("presence is 'available' or 'unavailable'")
         attempt = self._require_transport()
-        flows.send_presence(self, attempt, kind, now)
+        self._presence.send_presence(kind, now)
         self._flush(attempt)
 
     def logout(self, *, now: float) -> None:
@@ -468,9 +549,13 @@ class ClientSession:
         event with the returned number: ``PairingCode`` (show the code) or ``PairingCodeError``
         (a 429 has ``retry``). Bad input or a wrong moment raises ``LocalProtocolError``.
         """
-        return pairing_code.request(
-            self, phone_number=phone_number, now=now, custom_code=custom_code
+        return self._pairing_code.request(
+            phone_number=phone_number, now=now, custom_code=custom_code
         )
+
+    def _requested_pairing_code(self, request: int) -> str | None:
+        # for a capture (a subclass): the code of the request just made, which it records
+        return self._pairing_code.requested_code(request)
 
     def close(self, *, now: float) -> None:
         """End the lifecycle (``LOCAL_CLOSE``): the attempt, or the wait for the next one."""
@@ -478,9 +563,9 @@ class ClientSession:
         if self._attempt is not None:
             self._end(disconnect, requested=True, stop=True)
         elif not self._machine.finished:
-            ending.stop_lifecycle(self, disconnect, requested=True)
+            self._stop_lifecycle(disconnect, requested=True)
 
-    # -- shared machinery (also used by flows) -----------------------------------------------
+    # -- shared machinery (the parts reach it through their context) --------------------------
 
     def _fire(self, event: str) -> None:
         """Send a lifecycle event to the machine (events of the compound state by name)."""
@@ -516,12 +601,14 @@ class ClientSession:
         on_answer: OnAnswer | None,
     ) -> str:
         iq_id = node.attr("id") or attempt.new_id()
-        if iq_id in attempt.queries:
-            raise LocalProtocolError(f"a query with id {iq_id!r} is already waiting")
+        attempt.queries.add(iq_id, deadline, on_answer)
         sent = Node(node.tag, {**node.attrs, "id": iq_id}, node.content)
-        attempt.queries[iq_id] = PendingQuery(id=iq_id, deadline=deadline, on_answer=on_answer)
         self._send(attempt, sent)
         return iq_id
+
+    def _send_ack(self, attempt: Attempt, stanza: Node, error: int | None = None) -> None:
+        me = self._creds.me
+        self._send(attempt, ack(stanza, me.id if me is not None else None, error=error))
 
     def _emit(self, event: SessionEvent) -> None:
         self._events.append(event)
@@ -546,10 +633,10 @@ class ClientSession:
         connection = self._machine.connection
         return ConnectionUpdate(
             connection=connection,
-            qr=self._qr,
-            is_new_login=self._is_new_login,
-            received_pending_notifications=self._pending_notifications,
-            is_online=self._is_online,
+            qr=self._qr.qr,
+            is_new_login=self._qr.is_new_login,
+            received_pending_notifications=self._offline.received_pending,
+            is_online=self._presence.is_online,
             last_disconnect=self._machine.last_disconnect,
         )
 
@@ -566,11 +653,92 @@ class ClientSession:
     def _logout_disconnect(self, now: float, node: Node | None) -> Disconnect:
         return replace(classify(CloseReason.LOCAL_LOGOUT, at=now), node=node)
 
+    def _opened(self, now: float) -> None:
+        self._fire("login_success")
+        self._history = self._policy.opened(self._history, at=now)
+        self._emit_update()
+
     # -- ending an attempt -------------------------------------------------------------------
 
     def _end(self, disconnect: Disconnect, *, requested: bool = False, stop: bool = False) -> None:
-        """Close the attempt: fail its queries, ask the policy, move the machine, report."""
-        ending.end_attempt(self, disconnect, requested=requested, stop=stop)
+        """Close the attempt: fail its queries, ask the policy, move the machine, report.
+
+        ``stop``: end the lifecycle whatever the policy says (the application's close, a failed
+        save). Nothing happens when no attempt is alive.
+        """
+        attempt = self._attempt
+        if attempt is None:
+            return
+        if attempt.logging_out and disconnect.reason is not CloseReason.LOCAL_LOGOUT:
+            # whatever the server does after a logout we asked for is the logout's normal end
+            node = disconnect.node if disconnect.reason is CloseReason.LOGGED_OUT else None
+            disconnect = self._logout_disconnect(disconnect.at, node)
+            requested = True
+        self._attempt = None
+        self._flush_released(attempt)
+        attempt.queries.fail_on_close(disconnect)
+        self._pairing_code.attempt_ended(disconnect)
+        decision = self._policy.decide(disconnect, self._history, self._rng)
+        if stop and decision.reconnect:
+            # the application's close always stops, whatever a custom policy says
+            decision = replace(decision, reconnect=False, restart=False, delay=0.0)
+        self._history = decision.history
+        machine = self._machine
+        try:
+            machine.close(disconnect=disconnect, decision=decision)
+            self._forget_machine_changes()
+        except TransitionNotAllowed as error:  # pragma: no cover - every live state declares it
+            raise LocalProtocolError(f"close refused in {self.state}: {error}") from None
+        self._qr.attempt_ended()
+        self._presence.attempt_ended()
+        self._reconnect_at = disconnect.at + decision.delay if decision.reconnect else None
+        marked = logged_out_creds(self._creds, disconnect, final=machine.finished)
+        if marked is not None:
+            # The save's barrier holds nothing (the attempt's bytes were released above and no
+            # attempt follows); the I/O layer still performs the save before it stops.
+            self._set_creds(marked, why=f"logged out ({disconnect.reason.name})")
+        if machine.connection == "close":
+            self._emit_update()
+        self._emit(
+            Closed(
+                disconnect=disconnect,
+                decision=decision,
+                reconnect_at=self._reconnect_at,
+                final=machine.finished,
+                requested=requested,
+            )
+        )
+
+    def _flush_released(self, attempt: Attempt) -> None:
+        # Bytes already released stay for the caller to write (an error reply before the close);
+        # bytes still held behind a save are dropped with the connection they were meant for.
+        outbox = self._outbox
+        if attempt.conn is not None:
+            # a transport that failed earlier has nothing left to give
+            with contextlib.suppress(LocalProtocolError):
+                outbox.write(attempt.conn.data_to_send())
+        released = outbox.take()
+        outbox.discard()
+        outbox.write(released)
+
+    def _stop_lifecycle(self, disconnect: Disconnect, *, requested: bool) -> None:
+        """End the lifecycle between attempts (``backing_off``/``restarting``/``idle``)."""
+        decision = self._policy.decide(disconnect, self._history, self._rng)
+        decision = replace(decision, reconnect=False, restart=False, delay=0.0)
+        self._history = decision.history
+        self._machine.stop(disconnect=disconnect)
+        self._forget_machine_changes()
+        self._reconnect_at = None
+        self._emit_update()
+        self._emit(
+            Closed(
+                disconnect=disconnect,
+                decision=decision,
+                reconnect_at=None,
+                final=True,
+                requested=requested,
+            )
+        )
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -593,38 +761,126 @@ class ClientSession:
         if attempt.connect_deadline is not None:
             # the first node: the connect timeout is over, keepalive takes the watch
             attempt.connect_deadline = None
-            attempt.keepalive = True
+            self._keepalive.arm()
+        self._offline.observe(node, now)
         tag = node.tag
         if (
             tag == "iq"
             and node.attr("type") in ("result", "error")
-            and queries.answer_query(self, attempt, node, now)
+            and attempt.queries.answer(node, now)
         ):
             return
         if tag in ("stream:error", "failure", "xmlstreamend"):
             self._end(classify(node, at=now))
             return
-        if tag == "iq":
-            if flows.on_server_iq(self, attempt, node, now):
-                pairing_code.after_server_iq(self, attempt, now)
+        for handler in self._handlers.get(tag, ()):
+            if handler(node, now):
                 return
-        elif tag == "success":
-            if flows.on_success(self, attempt, node, now):
-                return
-        elif tag == "ib":
-            if flows.on_ib(self, attempt, node, now):
-                return
-        elif tag == "notification" and (
-            (
-                node.attr("type") == "companion_reg_refresh"
-                and flows.on_companion_reg_refresh(self, attempt, node, now)
-            )
-            or (
-                node.attr("type") == "link_code_companion_reg"
-                and pairing_code.on_notification(self, attempt, node, now)
-            )
-        ):
-            return
         self._emit(NodeReceived(node=node))
-        if self.config.auto_ack and tag in flows.ACK_TAGS and node.attr("id"):
-            flows.send_ack(self, attempt, node)
+        if self.config.auto_ack and tag in ACK_TAGS and node.attr("id"):
+            self._send_ack(attempt, node)
+
+    def _on_pairing_iq(self, node: Node, now: float) -> bool:
+        # pair-device lets a waiting pairing-code request go; pair-success ends that mode
+        if self._qr.on_iq(node, now):
+            self._pairing_code.after_pairing_iq(now)
+            return True
+        return False
+
+    def _on_ib(self, node: Node, now: float) -> bool:
+        """Every child of ``<ib>`` to its part (whatsmeow's way); False when one is not ours."""
+        if node.child("downgrade_webclient") is not None:
+            self._end(classify(node, at=now))
+            return True
+        consumed = True
+        for child in node.children():
+            handler = self._ib_handlers.get(child.tag)
+            if handler is None or not handler(child, now):
+                consumed = False
+        return consumed and bool(node.children())
+
+
+class _Context(PartContext):
+    """The parts' view of the session: the ``PartContext`` the core implements for them."""
+
+    def __init__(self, session: ClientSession) -> None:
+        self._session = session
+
+    @property
+    def config(self) -> SessionConfig:
+        return self._session.config
+
+    @property
+    def rng(self) -> random.Random:
+        return self._session._rng
+
+    @property
+    def creds(self) -> Creds:
+        return self._session._creds
+
+    @property
+    def state(self) -> str:
+        return self._session.state
+
+    @property
+    def attempt_number(self) -> int:
+        attempt = self._session._attempt
+        return attempt.number if attempt is not None else 0
+
+    @property
+    def server_offset(self) -> float:
+        return self._session._server_offset
+
+    def set_server_time(self, server_t: int, now: float) -> None:
+        self._session._server_offset = server_t - now
+
+    def require_attempt(self) -> AttemptView:
+        return self._session._require_attempt()
+
+    def new_id(self) -> str:
+        return self._session._require_attempt().new_id()
+
+    def send(self, node: Node) -> None:
+        session = self._session
+        session._send(session._require_attempt(), node)
+
+    def ack(self, stanza: Node, *, error: int | None = None) -> None:
+        session = self._session
+        session._send_ack(session._require_attempt(), stanza, error)
+
+    def query(self, node: Node, deadline: float | None, on_answer: OnAnswer) -> str:
+        session = self._session
+        return session._query(session._require_attempt(), node, deadline, on_answer)
+
+    def ask(self, node: Node, now: float, then: OnAnswer) -> str:
+        session = self._session
+        attempt = session._require_attempt()
+
+        def answered(reply: Node | None, at: float) -> None:
+            if session._attempt is attempt:
+                then(reply, at)
+
+        timeout = session.config.query_timeout
+        deadline = None if timeout is None else now + timeout
+        return session._query(attempt, node, deadline, answered)
+
+    def save_creds(self, creds: Creds, why: str, keys: KeyUpdates | None = None) -> None:
+        self._session._set_creds(creds, why, keys)
+
+    def emit(self, event: SessionEvent) -> None:
+        self._session._emit(event)
+
+    def changed(self) -> None:
+        self._session._emit_update()
+
+    def defer(self, action: Deferred) -> None:
+        self._session._defer(action)
+
+    def fire(self, event: str) -> None:
+        self._session._fire(event)
+
+    def end(self, disconnect: Disconnect) -> None:
+        self._session._end(disconnect)
+
+    def opened(self, now: float) -> None:
+        self._session._opened(now)

@@ -23,9 +23,12 @@ __all__ = [
     "Closed",
     "ConnectionUpdate",
     "CredsUpdate",
+    "MessageFailed",
+    "MessageProcessed",
     "NodeReceived",
     "PairingCode",
     "PairingCodeError",
+    "ProcessMessage",
     "QueryError",
     "QueryFailure",
     "QueryResult",
@@ -189,10 +192,62 @@ class PairingCodeError:
     """The server's error reply, when there is one."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessMessage:
+    """A job: run the message processor on ``node`` (decrypt, then commit the new Signal state
+    and the decrypted message together), then call ``message_processed(token, processed)``, or
+    ``message_failed(token, error)``. Jobs run one at a time, in the order of their tokens.
+
+    Only with ``SessionConfig.process_messages``; nothing about the message (event, receipt,
+    ack) leaves the session before its outcome is reported.
+    """
+
+    token: int
+    """The number to report back with; tokens increase by one per job."""
+    node: Node
+    """The ``<message>`` stanza, as received."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageProcessed:
+    """A ``<message>`` was processed and committed; its receipt and ack follow this event."""
+
+    node: Node
+    """The stanza."""
+    result: object
+    """What the message processor returned for it (``ProcessedMessage.result``): the decrypted
+    message(s), in whatever form the processor gives them."""
+    offline: bool
+    """It came with the offline backlog (Baileys' upsert type ``"append"``; else ``"notify"``)."""
+    redelivered: bool
+    """The server delivered it before and the processor answered from its committed result (the
+    process stopped between that commit and the ack): an application that keeps what it saw may
+    find it there already."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFailed:
+    """A ``<message>`` that could not be processed: a stub, so that the application sees that
+    something arrived (Baileys' ``CIPHERTEXT`` stub). A retry receipt asked the sender to send it
+    again, unless ``gave_up``."""
+
+    node: Node
+    """The stanza."""
+    error: Exception
+    """Why (a ``RemoteProtocolError``: bad MAC, no session, invalid message...)."""
+    retry_count: int
+    """The retry receipts sent for this message so far, this one included."""
+    gave_up: bool
+    """The retries are spent: no retry receipt was sent this time."""
+
+
 SessionEvent = (
     ConnectionUpdate
     | CredsUpdate
     | SaveRequest
+    | ProcessMessage
+    | MessageProcessed
+    | MessageFailed
     | NodeReceived
     | QueryResult
     | QueryError

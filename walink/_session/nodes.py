@@ -14,9 +14,13 @@ __all__ = [
     "SERVER_JID",
     "ack",
     "error_reply",
+    "history_receipt",
     "iq_result",
     "parse_int",
     "pre_key_upload",
+    "receipt",
+    "retry_keys",
+    "retry_receipt",
     "unified_session_id",
 ]
 
@@ -50,13 +54,16 @@ def error_reply(request: Node, code: int, text: str) -> Node:
     return Node("iq", attrs, [Node("error", {"code": str(code), "text": text})])
 
 
-def ack(stanza: Node, me: str | None) -> Node:
-    """The ``<ack>`` Baileys sends for a stanza (``buildAckStanza``, PROTOCOL.md §5.8)."""
+def ack(stanza: Node, me: str | None, *, error: int | None = None) -> Node:
+    """The ``<ack>`` Baileys sends for a stanza (``buildAckStanza``, PROTOCOL.md §5.8);
+    ``error``: a nack (Baileys nacks with 500 a message it could not decrypt)."""
     attrs = {
         "id": stanza.attr("id", "") or "",
         "to": stanza.attr("from", SERVER) or SERVER,
         "class": stanza.tag,
     }
+    if error is not None:
+        attrs["error"] = str(error)
     for name in ("participant", "recipient"):
         value = stanza.attr(name)
         if value:
@@ -119,5 +126,92 @@ def pre_key_upload(
             Node("identity", {}, identity.public),
             Node("list", {}, keys),
             skey,
+        ],
+    )
+
+
+def receipt(message: Node, kind: str | None) -> Node:
+    """The receipt for a processed ``message``: ``kind`` ``"peer_msg"`` (a peer message from our
+    own phone), ``"sender"`` (our own message echoed from another of our devices: addressed to
+    that device, about the chat in ``recipient``), or None for a delivery receipt."""
+    attrs = {"id": message.attr("id", "") or "", "to": message.attr("from", SERVER) or SERVER}
+    recipient = message.attr("recipient")
+    if kind == "sender" and recipient:
+        attrs["recipient"] = recipient
+    participant = message.attr("participant")
+    if participant:
+        attrs["participant"] = participant
+    if kind is not None:
+        attrs["type"] = kind
+    return Node("receipt", attrs)
+
+
+def history_receipt(message: Node, own_user_jid: str) -> Node:
+    """``hist_sync``: the phone's history notification was taken (or it keeps re-uploading)."""
+    return Node(
+        "receipt", {"id": message.attr("id", "") or "", "to": own_user_jid, "type": "hist_sync"}
+    )
+
+
+def retry_receipt(
+    message: Node, *, count: int, registration_id: int, keys: Node | None = None
+) -> Node:
+    """Ask the sender to encrypt ``message`` again (it could not be decrypted): Baileys' shape,
+    with ``keys`` (a fresh pre-key bundle) from the second retry on."""
+    attrs = {
+        "id": message.attr("id", "") or "",
+        "type": "retry",
+        "to": message.attr("from", SERVER) or SERVER,
+    }
+    for name in ("recipient", "participant"):
+        value = message.attr(name)
+        if value:
+            attrs[name] = value
+    if message.attr("category") == "peer":
+        attrs["category"] = "peer"
+    retry = {"count": str(count), "id": message.attr("id", "") or ""}
+    stamp = message.attr("t")
+    if stamp:
+        retry["t"] = stamp
+    retry |= {"v": "1", "error": "0"}
+    children = [
+        Node("retry", retry),
+        Node("registration", {}, registration_id.to_bytes(4, "big")),
+    ]
+    if keys is not None:
+        children.append(keys)
+    return Node("receipt", attrs, children)
+
+
+def retry_keys(
+    *,
+    identity: KeyPair,
+    pre_key: tuple[int, KeyPair],
+    signed_pre_key: SignedKeyPair,
+    device_identity: bytes,
+) -> Node:
+    """The ``<keys>`` of a retry receipt: what the sender needs to start a new session."""
+    key_id, key = pre_key
+    return Node(
+        "keys",
+        {},
+        [
+            Node("type", {}, KEY_BUNDLE_TYPE),
+            Node("identity", {}, identity.public),
+            Node(
+                "key",
+                {},
+                [Node("id", {}, key_id.to_bytes(3, "big")), Node("value", {}, key.public)],
+            ),
+            Node(
+                "skey",
+                {},
+                [
+                    Node("id", {}, pre_key_id(signed_pre_key.key_id).to_bytes(3, "big")),
+                    Node("value", {}, signed_pre_key.key_pair.public),
+                    Node("signature", {}, signed_pre_key.signature),
+                ],
+            ),
+            Node("device-identity", {}, device_identity),
         ],
     )

@@ -33,6 +33,13 @@ Between attempts the lifecycle sleeps until the ``Closed`` event's ``reconnect_a
 515 restart), waits until every save is confirmed, and starts the next attempt. ``aclose()`` and
 ``logout()`` end the lifecycle within a bound; leaving the ``async with`` block closes too.
 
+Given a message processor (``Client(processor=factory)``, the factory called with the open
+store), the session hands every ``<message>`` over as a ``ProcessMessage`` job: the *message
+worker* runs the jobs one at a time, in order, through the processor (in a worker thread for a
+store on disk: it decrypts and commits), reports each outcome back to the session and pumps; the
+session then publishes ``MessageProcessed`` (or the stub ``MessageFailed``) and only then sends
+the receipt and the ack. Nothing is acked before its commit.
+
 When the server logs the device out (401, 403, 406), the session marks the credentials
 ``logged_out`` and the lifecycle saves them before it ends; entering a ``Client`` on such a store
 raises ``LoggedOutError`` (a ``ClientClosedError``) without dialing.
@@ -55,22 +62,27 @@ import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
+    MessageFailed,
+    MessageProcessed,
     PairingCode,
+    ProcessMessage,
     QueryResult,
     SaveRequest,
     SessionEvent,
 )
+from walink._session.messages import MessageProcessor
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import CloseReason
@@ -137,8 +149,14 @@ class Client:
         config: ClientConfig | None = None,
         *,
         capture: str | os.PathLike[str] | None = None,
+        processor: Callable[[AuthStore], MessageProcessor] | None = None,
     ) -> None:
+        """``processor``: called once with the open store, returns the ``MessageProcessor`` that
+        decrypts and commits every ``<message>`` (see the module docstring); None: messages are
+        reported as ``NodeReceived`` and acked on arrival."""
         self.config = config if config is not None else ClientConfig()
+        self._processor_factory = processor
+        self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
         self._capture_path = capture if capture is not None else self.config.capture
         self._capture: CaptureWriter | None = None
         self._store = StoreAccess(auth)
@@ -182,10 +200,13 @@ class Client:
         if creds is None:
             creds = Creds.new(rng.randbytes)
             self._log.info("no saved credentials: a new device will be linked by QR")
+        session_config = self.config.session_config()
+        if self._processor_factory is not None:
+            session_config = replace(session_config, process_messages=True)
         self._session, self._capture = make_session(
             creds,
             rng,
-            self.config.session_config(),
+            session_config,
             capture=self._capture_path,
             redact=self.config.capture_redact,
         )
@@ -198,6 +219,8 @@ class Client:
         await task_group.__aenter__()
         self._task_group = task_group
         task_group.start_soon(self._saver, receive)
+        if self._processor_factory is not None:
+            self._start_message_worker(task_group, self._processor_factory(store))
         task_group.start_soon(self._lifecycle)
         if self._dispatching:
             task_group.start_soon(self._dispatch)
@@ -505,6 +528,8 @@ class Client:
                 self._capture.close(at=self.now())
             if self._router.saves is not None:
                 self._router.saves.close()
+            if self._jobs is not None:
+                self._jobs.close()
 
     async def _back_off(self, session: ClientSession) -> None:
         reconnect_at = session.reconnect_at
@@ -638,6 +663,9 @@ class Client:
             progress.set()
 
     def _handle(self, event: SessionEvent) -> None:
+        if isinstance(event, (ProcessMessage, MessageProcessed, MessageFailed)):
+            self._route_message_event(event)
+            return
         if self._router.route(event) and self._attempt is not None:
             self._attempt.end()  # Closed: the writer says goodbye, a dial stops at once
 
@@ -669,3 +697,46 @@ class Client:
                 result = handler(event)
                 if inspect.isawaitable(result):
                     await result
+
+    # -- internals: the message jobs -------------------------------------------------------------
+
+    def _start_message_worker(
+        self, task_group: anyio.abc.TaskGroup, processor: MessageProcessor
+    ) -> None:
+        send, receive = anyio.create_memory_object_stream[ProcessMessage](math.inf)
+        self._jobs = send
+        task_group.start_soon(self._message_worker, processor, receive)
+
+    def _route_message_event(
+        self, event: ProcessMessage | MessageProcessed | MessageFailed
+    ) -> None:
+        if isinstance(event, ProcessMessage):
+            assert self._jobs is not None  # jobs come only with a processor
+            self._jobs.send_nowait(event)
+        else:
+            self._queue.put(event)
+
+    async def _message_worker(
+        self, processor: MessageProcessor, jobs: MemoryObjectReceiveStream[ProcessMessage]
+    ) -> None:
+        """Run the message jobs one at a time, in order; report each outcome, then pump.
+
+        The processor commits before it returns, so the session may then publish and ack. A
+        decrypt failure (``RemoteProtocolError``) is the message's; any other exception is the
+        store's, and the session stops on it (``STORE_ERROR``) without acking the message.
+        """
+        session = self._require_session()
+        async with jobs:
+            async for job in jobs:
+                try:
+                    processed = await self._store.run(processor.process, job.node)
+                except Exception as error:
+                    self._log.warning(
+                        "message %s could not be processed: %s", job.node.attr("id"), error
+                    )
+                    if job.token in session.jobs_pending:
+                        session.message_failed(job.token, error, now=self.now())
+                else:
+                    if job.token in session.jobs_pending:
+                        session.message_processed(job.token, processed, now=self.now())
+                self._pump()

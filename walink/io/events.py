@@ -7,6 +7,9 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
   ``is_online``);
 - ``CredsUpdate``: Baileys' ``creds.update`` (already saved, or being saved, by the client);
 - ``NodeReceived``: every other received node (messages, receipts, notifications, calls);
+- ``MessageProcessed`` / ``MessageFailed`` (only for a client given a message processor): a
+  ``<message>`` after its commit (then its receipt and ack are sent), or one that could not be
+  decrypted (a stub carrying the error; a retry receipt asked for it again);
 - ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
   user; its ``code`` is kept out of its repr), also what that call returns;
 - ``Closed``: one per connection, right after its close update: the policy's decision
@@ -27,7 +30,15 @@ from typing import Literal
 import anyio
 import anyio.lowlevel
 
-from walink._session.events import Closed, ConnectionUpdate, CredsUpdate, NodeReceived, PairingCode
+from walink._session.events import (
+    Closed,
+    ConnectionUpdate,
+    CredsUpdate,
+    MessageFailed,
+    MessageProcessed,
+    NodeReceived,
+    PairingCode,
+)
 
 __all__ = [
     "EVENT_NAMES",
@@ -37,20 +48,39 @@ __all__ = [
     "CredsUpdate",
     "EventHandler",
     "EventName",
+    "MessageFailed",
+    "MessageProcessed",
     "NodeReceived",
     "PairingCode",
     "event_name",
 ]
 
-ClientEvent = ConnectionUpdate | CredsUpdate | NodeReceived | PairingCode | Closed
+ClientEvent = (
+    ConnectionUpdate
+    | CredsUpdate
+    | NodeReceived
+    | MessageProcessed
+    | MessageFailed
+    | PairingCode
+    | Closed
+)
 """Everything ``client.events()`` yields."""
 
-EventName = Literal["connection.update", "creds.update", "node", "pairing_code", "closed"]
-"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node``, ``pairing_code`` and
-``closed``."""
+EventName = Literal[
+    "connection.update",
+    "creds.update",
+    "node",
+    "message",
+    "message.failed",
+    "pairing_code",
+    "closed",
+]
+"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node``, ``message``,
+``message.failed``, ``pairing_code`` and ``closed``."""
 
 EVENT_NAMES: frozenset[str] = frozenset(
-    {"connection.update", "creds.update", "node", "pairing_code", "closed"}
+    {"connection.update", "creds.update", "node", "message", "message.failed", "pairing_code"}
+    | {"closed"}
 )
 """Every valid ``EventName``."""
 
@@ -66,6 +96,10 @@ def event_name(event: ClientEvent) -> EventName:
         return "creds.update"
     if isinstance(event, NodeReceived):
         return "node"
+    if isinstance(event, MessageProcessed):
+        return "message"
+    if isinstance(event, MessageFailed):
+        return "message.failed"
     if isinstance(event, PairingCode):
         return "pairing_code"
     return "closed"

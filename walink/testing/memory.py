@@ -4,9 +4,11 @@
 "dials" the ``Hub`` (``hub.connect``), moves bytes both ways until nothing moves, persists every
 ``SaveRequest`` into an ``AuthStore`` and confirms it, closes the server side when the session
 reports ``Closed``, carries the server's close requests to the session, and reconnects at the
-policy's ``reconnect_at``. Time passes only through ``advance``: it jumps from deadline to
-deadline (the client's, the server's, the reconnect), so minutes of keepalive and backoff run in
-microseconds and every run with the same seeds is identical.
+policy's ``reconnect_at``. With a ``processor`` it runs every ``ProcessMessage`` job at once,
+synchronously, and reports the outcome (without one, the jobs wait in ``pending_jobs``).
+Time passes only through ``advance``: it jumps from deadline to deadline (the client's, the
+server's, the reconnect), so minutes of keepalive and backoff run in microseconds and every run
+with the same seeds is identical.
 
     hub = Hub(rng=random.Random(1).randbytes, now=T0)
     pair = MemoryPair.create(hub, seed=2, now=T0)
@@ -29,6 +31,8 @@ from walink.session import (
     ClientSession,
     Closed,
     ConnectionUpdate,
+    MessageProcessor,
+    ProcessMessage,
     SaveRequest,
     SessionConfig,
     SessionEvent,
@@ -73,6 +77,10 @@ class MemoryPair:
         self.sent_bytes = 0
         """Bytes the client wrote to the server (all attempts)."""
         self._lost_delivered = False
+        self.processor: MessageProcessor | None = None
+        """Runs the message jobs as they come (None: they wait in ``pending_jobs``)."""
+        self.pending_jobs: list[ProcessMessage] = []
+        """Message jobs not run (only without a ``processor``)."""
 
     @classmethod
     def create(
@@ -274,7 +282,22 @@ class MemoryPair:
                     self._save(event)
                 else:
                     self.pending_saves.append(event)
+            elif isinstance(event, ProcessMessage):
+                if self.processor is not None:
+                    self._run_job(self.processor, event)
+                else:
+                    self.pending_jobs.append(event)
         return got
+
+    def _run_job(self, processor: MessageProcessor, job: ProcessMessage) -> None:
+        # what a client's job runner does, synchronously: a decrypt failure is the message's,
+        # any other exception the store's (the session tells them apart)
+        try:
+            processed = processor.process(job.node)
+        except Exception as error:
+            self.session.message_failed(job.token, error, now=self.now)
+        else:
+            self.session.message_processed(job.token, processed, now=self.now)
 
     def _save(self, request: SaveRequest) -> None:
         if request.keys is not None:

@@ -14,7 +14,9 @@ makes a ``ServerSession``, which the socket layer (or a test) drives like the cl
 Nothing reads a clock: every entry point takes ``now`` (unix seconds). The registration path
 sends pair-device with 6 refs, then pair-success when the phone is handed the QR (or the code),
 checks pair-device-sign, registers the device and ends with a 515; the login path answers
-``<success>`` or ``<failure reason="401">``, delivers offline stanzas and answers the queries of
+``<success>`` or ``<failure reason="401">``, delivers offline stanzas (a backlog larger than
+``OFFLINE_PUSHED`` is previewed, pushed in part, then served per ``offline_batch`` request until
+``<offline>``, as the real server pulls it) and answers the queries of
 SERVER.md §3-§4. Faults (``walink.testing.faults``) replace or follow the answer at their step.
 """
 
@@ -53,10 +55,12 @@ from walink.testing.registry import Device, Phone
 if TYPE_CHECKING:
     from walink.testing.hub import Hub
 
-__all__ = ["REF_COUNT", "SERVER_JID", "CloseRequest", "ServerSession"]
+__all__ = ["OFFLINE_PUSHED", "REF_COUNT", "SERVER_JID", "CloseRequest", "ServerSession"]
 
 SERVER_JID = "s.whatsapp.net"
 REF_COUNT = 6
+OFFLINE_PUSHED = 3
+"""Backlog stanzas pushed right after the preview; the rest waits for ``offline_batch``."""
 _STREAM_ERROR = "stream:error"
 
 
@@ -128,6 +132,10 @@ class ServerSession:
         self._pair_device_id: str | None = None
         self._issued: _IssuedIdentity | None = None
         self._next_ping_at: float | None = None
+        self._backlog: list[Node] = []
+        self._backlog_sent = 0
+        self.offline_batches: list[int] = []
+        """The ``count`` of every ``offline_batch`` request the client made."""
         self._apply_faults(Step.CONNECTED)
 
     # -- public surface ----------------------------------------------------------------------
@@ -425,21 +433,54 @@ class ServerSession:
                 {"t": str(int(now)), "lid": device.lid_jid, "props": "1", "location": "emu"},
             )
         )
-        offline = self.hub._take_offline(device.jid)
-        for position, stanza in enumerate(offline, start=1):
-            attrs = dict(stanza.attrs)
-            attrs["offline"] = str(position)
-            self._send(Node(stanza.tag, attrs, stanza.content))
-        self._send(Node("ib", {}, [Node("offline", {"count": str(len(offline))})]))
+        self._start_offline(self.hub._take_offline(device.jid))
         if self.hub.edge_routing is not None:
             self.send_edge_routing(self.hub.edge_routing)
         if self.hub.ping_interval is not None:
             self._next_ping_at = now + self.hub.ping_interval
 
+    # -- the offline backlog ---------------------------------------------------------------------
+
+    def _start_offline(self, backlog: list[Node]) -> None:
+        # A small backlog goes out at once; a larger one is previewed, OFFLINE_PUSHED of it is
+        # pushed, and the rest waits for the client's offline_batch requests.
+        self._backlog, self._backlog_sent = backlog, 0
+        if len(backlog) > OFFLINE_PUSHED:
+            counts = {"count": str(len(backlog))}
+            for tag in ("message", "notification", "receipt", "call"):
+                counts[tag] = str(sum(1 for stanza in backlog if stanza.tag == tag))
+            self._send(Node("ib", {}, [Node("offline_preview", counts)]))
+            self._serve_offline(OFFLINE_PUSHED)
+        else:
+            self._serve_offline(len(backlog))
+
+    def _serve_offline(self, count: int) -> None:
+        """Send up to ``count`` more backlog stanzas; ``<offline>`` once none is left."""
+        if self._backlog_sent > len(self._backlog):
+            return  # <offline> went out already: a late request has nothing to serve
+        end = min(len(self._backlog), self._backlog_sent + count)
+        for position in range(self._backlog_sent + 1, end + 1):
+            stanza = self._backlog[position - 1]
+            self._send(Node(stanza.tag, {**stanza.attrs, "offline": str(position)}, stanza.content))
+        self._backlog_sent = end
+        if end == len(self._backlog):
+            self._backlog_sent += 1  # past the end: the backlog is over
+            self._send(Node("ib", {}, [Node("offline", {"count": str(len(self._backlog))})]))
+
+    def _on_offline_batch(self, node: Node) -> None:
+        batch = node.child("offline_batch")
+        count = batch.attr("count") if batch is not None else None
+        if count is None or not count.isdigit():
+            return
+        self.offline_batches.append(int(count))
+        self._serve_offline(int(count))
+
     # -- nodes -------------------------------------------------------------------------------
 
     def _on_node(self, node: Node, now: float) -> None:
-        if node.tag == "iq":
+        if node.tag == "ib" and node.child("offline_batch") is not None:
+            self._on_offline_batch(node)
+        elif node.tag == "iq":
             self._on_iq(node, now)
         elif node.tag == "presence":
             self.presence = node.attr("type")
