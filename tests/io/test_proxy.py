@@ -33,6 +33,7 @@ from tests.io.proxies import (
 )
 from tests.scenarios.harness import config_for, running, scan_when_shown
 from walink.auth import MemoryStore
+from walink.capture import read_capture, replay_capture
 from walink.fsm.reasons import CloseReason
 from walink.io import (
     CertificateVerifyError,
@@ -159,6 +160,7 @@ def test_client_config_checks_the_proxy_and_keeps_it_out_of_repr() -> None:
     assert settings is not None and settings.password == PASSWORD
     assert str(settings) == "http://***@127.0.0.1:3128"
     assert ClientConfig().proxy_settings() is None
+    assert ClientConfig(proxy=settings).proxy_settings() is settings
     with pytest.raises(ProxyURLError):
         ClientConfig(proxy="ftp://127.0.0.1:21")
 
@@ -401,6 +403,12 @@ async def test_refused_credentials_close_with_proxy_error_and_stop(
     assert len(recorder.closes) == 1  # never dialed again
     for text in (caplog.text, capture.read_text(), disconnect.message):
         assert PASSWORD not in text and f"{USER}:" not in text
+    # the capture replays to the same close, message included
+    result = replay_capture(read_capture(capture))
+    assert result.events == result.recorded and result.lines[-1]["events_match"] is True
+    [replayed] = [event for event in result.events if event["event"] == "closed"]
+    assert (replayed["reason"], replayed["message"]) == ("PROXY_ERROR", disconnect.message)
+    assert replayed["terminal"] is True and replayed["reconnect"] is False
 
 
 @pytest.mark.anyio

@@ -44,13 +44,14 @@ class ClientConfig:
     """Extra HTTP headers of the WebSocket upgrade."""
     origin: str | None = WHATSAPP_WEB_ORIGIN
     """The upgrade's Origin header (WhatsApp Web's own)."""
-    proxy: str | None = field(default=None, repr=False)
-    """Tunnel the WebSocket through this proxy: ``"socks5://[user:password@]host:port"`` or
-    ``"http://[user:password@]host:port"`` (HTTP CONNECT); ``wss://`` keeps TLS end to end with
-    the server inside the tunnel. Checked here (``ProxyURLError``); left out of ``repr()``, since
-    it may hold credentials (``proxy_settings()`` shows them masked). A proxy that refuses (its
-    credentials, its rules) closes with ``PROXY_ERROR``, which stops by default; one that is down
-    is a ``NETWORK_ERROR``, retried with backoff; one that never answers, a ``CONNECT_TIMEOUT``."""
+    proxy: str | Proxy | None = field(default=None, repr=False)
+    """Tunnel the WebSocket through this proxy: ``"socks5://[user:password@]host:port"``,
+    ``"http://[user:password@]host:port"`` (HTTP CONNECT) or a ``Proxy``; ``wss://`` keeps TLS
+    end to end with the server inside the tunnel. Checked here (``ProxyURLError``); left out of
+    ``repr()``, since it may hold credentials (``proxy_settings()`` shows them masked). A proxy
+    that refuses (its credentials, its rules) closes with ``PROXY_ERROR``, which stops by
+    default; one that is down, or cannot reach the server, is a ``NETWORK_ERROR``, retried with
+    backoff; one that never answers, a ``CONNECT_TIMEOUT``."""
     browser: Browser = DEFAULT_BROWSER
     """How the device shows on the phone: ``Browsers.ubuntu("My App")``, ``Browsers.macos``…"""
     version: tuple[int, int, int] = DEFAULT_VERSION
@@ -126,7 +127,9 @@ class ClientConfig:
 
     def proxy_settings(self) -> Proxy | None:
         """``proxy`` parsed (its ``str()`` masks the credentials), or None without a proxy."""
-        return None if self.proxy is None else Proxy.parse(self.proxy)
+        if self.proxy is None or isinstance(self.proxy, Proxy):
+            return self.proxy
+        return Proxy.parse(self.proxy)
 
     def payload_options(self) -> PayloadOptions:
         """The ClientPayload options (browser, version, country, full-history flag)."""
