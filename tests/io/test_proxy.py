@@ -423,3 +423,18 @@ async def test_a_proxy_that_is_down_is_retried(caplog: pytest.LogCaptureFixture)
     assert first.disconnect.reason is CloseReason.NETWORK_ERROR and first.decision.reconnect
     assert "cannot connect to the proxy socks5://***@127.0.0.1" in first.disconnect.message
     assert PASSWORD not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_client_behind_a_proxy_that_never_answers_times_out_and_retries() -> None:
+    async with Emulator() as emulator, hanging_proxy() as port:
+        proxy = f"socks5://{USER}:{PASSWORD}@127.0.0.1:{port}"
+        config = config_for(emulator, proxy=proxy, connect_timeout=0.3)
+        started = time.monotonic()
+        async with running(Client(MemoryStore(), config)) as recorder:
+            first = await recorder.wait_closed()
+            await recorder.wait_closed(2)
+            await recorder.client.aclose()
+        assert time.monotonic() - started < 5
+    assert first.disconnect.reason is CloseReason.CONNECT_TIMEOUT and first.decision.reconnect
+    assert PASSWORD not in first.disconnect.message
