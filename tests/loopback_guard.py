@@ -3,6 +3,10 @@
 No machine here reaches WhatsApp or the internet, and no test may try: every socket connect,
 connect_ex and sendto is checked, and a destination outside 127.0.0.0/8, ::1 or a Unix socket
 raises ``NonLoopbackConnectionError`` (which is not an OSError, so no retry loop swallows it).
+
+A tunnel through a proxy is checked at both ends: the socket only sees the proxy, so the
+destination that python-socks asks the proxy for is checked too, before the proxy is dialed (a
+proxy process that the test started would otherwise carry the test off this machine).
 """
 
 from __future__ import annotations
@@ -74,8 +78,32 @@ def loopback_only() -> Iterator[None]:
         return original_sendto(self, *args)
 
     socket.socket.sendto = guarded_sendto  # type: ignore[method-assign,assignment]
+    restore_tunnels = _guard_tunnels()
     try:
         yield
     finally:
+        restore_tunnels()
         for name, original in originals.items():
             setattr(socket.socket, name, original)
+
+
+def _guard_tunnels() -> Callable[[], None]:
+    """Check the destination of every python-socks tunnel; return what undoes it."""
+    from python_socks.async_.anyio import Proxy
+
+    original = Proxy.connect
+
+    async def guarded(self: Proxy, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if not is_loopback_address((host, port), socket.AF_INET):
+            raise NonLoopbackConnectionError(
+                f"test tried to reach non-loopback address {(host, port)!r} through a proxy; "
+                "walink tests may only use 127.0.0.1 / ::1"
+            )
+        return await original(self, host, port, *args, **kwargs)
+
+    Proxy.connect = guarded  # type: ignore[method-assign,assignment]
+
+    def restore() -> None:
+        Proxy.connect = original  # type: ignore[method-assign]
+
+    return restore

@@ -9,12 +9,13 @@ that was not flushed when written would never arrive, and the read would time ou
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import sniffio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from tests.conftest import REPO_ROOT
+from tests.io.proxies import PASSWORD, USER, Pproxy, run_pproxy
 from walink.protocol.binary import Node
 from walink.protocol.pairing_code import PAIRING_CODE_ALPHABET
 from walink.testing.emulator import Emulator
@@ -133,13 +135,17 @@ class Connect:
 
 
 @asynccontextmanager
-async def connect(emulator: Emulator, auth: Path, *args: str) -> AsyncIterator[Connect]:
-    """``walink connect --json`` on the test's own backend, trusting ``emulator``."""
+async def connect(
+    emulator: Emulator, auth: Path, *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Connect]:
+    """``walink connect --json`` on the test's own backend, trusting ``emulator``; ``env`` is
+    added to the process's environment."""
     backend = sniffio.current_async_library()
     command = [sys.executable, "-m", "walink.cli", "connect", "--json", "--backend", backend]
     command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
     command += ["--auth", str(auth), *args]
-    async with await anyio.open_process(command, cwd=REPO_ROOT) as process:
+    environment = {**os.environ, **env} if env is not None else None
+    async with await anyio.open_process(command, cwd=REPO_ROOT, env=environment) as process:
         try:
             yield Connect(process)
         finally:
@@ -419,3 +425,70 @@ async def test_client_refuses_logged_out_creds_with_a_typed_error() -> None:
     assert client.creds is None and client.connection == "close"
     loaded = store.load()  # the store is left as it was, still usable
     assert loaded is not None and loaded.logged_out
+
+
+# -- --proxy -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pproxy]:
+    with run_pproxy(tmp_path_factory.mktemp("pproxy")) as proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        f"https://{USER}:{PASSWORD}@127.0.0.1:8443",
+        f"socks5://{USER}:{PASSWORD}@127.0.0.1",
+        f"http://a%3Ab:{PASSWORD}@127.0.0.1:8080",
+    ],
+)
+def test_unusable_proxy_exits_2_without_showing_its_password(proxy: str, tmp_path: Path) -> None:
+    for how in (["--proxy", proxy], []):
+        result = subprocess.run(
+            [sys.executable, "-m", "walink.cli", "connect", "--json", *how],
+            cwd=tmp_path,
+            env={**os.environ, "WALINK_PROXY": proxy},
+            capture_output=True,
+            text=True,
+            timeout=STOP_BOUND,
+        )
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert "proxy" in result.stderr and PASSWORD not in result.stderr
+
+
+@pytest.mark.anyio
+async def test_links_through_a_proxy_named_by_the_environment(
+    tmp_path: Path, pproxy: Pproxy
+) -> None:
+    proxy = f"socks5://{USER}:{PASSWORD}@127.0.0.1:{pproxy.socks5_auth}"
+    async with (
+        Emulator() as emulator,
+        # no -v: nobody reads stderr while it runs, and the DEBUG trace would fill the pipe
+        connect(emulator, tmp_path / "auth.db", env={"WALINK_PROXY": proxy}) as run,
+    ):
+        await link(emulator, run)
+        assert await run.stop(signal.SIGINT) == 0
+        err = await run.stderr()
+        assert f"-> 127.0.0.1:{emulator.port}" in pproxy.log_text()
+    assert PASSWORD not in err and "".join(map(str, run.lines)).find(PASSWORD) == -1
+
+
+@pytest.mark.anyio
+async def test_a_proxy_refusing_the_credentials_exits_1_with_proxy_error(
+    tmp_path: Path, pproxy: Pproxy
+) -> None:
+    proxy = f"http://{USER}:not-{PASSWORD}@127.0.0.1:{pproxy.http_auth}"
+    async with (
+        Emulator() as emulator,
+        connect(emulator, tmp_path / "auth.db", "-v", "--proxy", proxy) as run,
+    ):
+        assert await run.finish() == 1
+        err = await run.stderr()
+        assert not emulator.sessions()
+    [close] = [line for line in run.lines if line.get("connection") == "close"]
+    assert (close["reason"], close["status"]) == ("PROXY_ERROR", 500)
+    assert "407" in close["message"] and "http://***@127.0.0.1" in close["message"]
+    assert "refused the credentials" in err
+    assert PASSWORD not in err and PASSWORD not in json.dumps(run.lines)

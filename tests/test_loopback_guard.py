@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 
+import anyio
 import pytest
 
 from tests.loopback_guard import NonLoopbackConnectionError, is_loopback_address
+from walink.io import ProxyUnreachableError, connect_websocket
 
 
 @pytest.mark.parametrize(
@@ -62,3 +64,19 @@ def test_loopback_connect_is_allowed() -> None:
         client.close()
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "http"])
+def test_a_tunnel_to_a_public_address_fails_loudly(scheme: str) -> None:
+    # the proxy is on loopback: only its destination tells that the test would leave the machine
+    proxy = f"{scheme}://127.0.0.1:1"  # nothing listens there, and the guard fires first
+
+    async def dial(url: str) -> None:
+        await connect_websocket(url, proxy=proxy)
+
+    for url in ("wss://web.whatsapp.com/ws/chat", "ws://157.240.0.53/ws/chat"):
+        with pytest.raises(NonLoopbackConnectionError, match="through a proxy"):
+            anyio.run(dial, url)
+    # a loopback destination goes on to the proxy (down here)
+    with pytest.raises(ProxyUnreachableError):
+        anyio.run(dial, "ws://127.0.0.1:2/ws")

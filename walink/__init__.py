@@ -31,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     "PairingCodeError": "walink.io",
     "PairingInputError": "walink.io",
     "PairingCode": "walink.io",
+    "Proxy": "walink.io",
+    "ProxyError": "walink.io",
+    "ProxyURLError": "walink.io",
     "ClientSession": "walink.session",
     "SessionConfig": "walink.session",
     "ConnectionUpdate": "walink.session",
@@ -106,6 +109,9 @@ if TYPE_CHECKING:
     from walink.io import PairingCode as PairingCode
     from walink.io import PairingCodeError as PairingCodeError
     from walink.io import PairingInputError as PairingInputError
+    from walink.io import Proxy as Proxy
+    from walink.io import ProxyError as ProxyError
+    from walink.io import ProxyURLError as ProxyURLError
     from walink.io import QueryClosedError as QueryClosedError
     from walink.io import QueryFailedError as QueryFailedError
     from walink.io import QueryServerError as QueryServerError

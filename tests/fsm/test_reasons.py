@@ -78,6 +78,7 @@ def test_close_reasons_are_distinct_members_with_status_and_terminal_flag() -> N
         CloseReason.LOCAL_CLOSE,
         CloseReason.LOCAL_LOGOUT,
         CloseReason.STORE_ERROR,
+        CloseReason.PROXY_ERROR,
     }
 
 
@@ -241,6 +242,7 @@ LOCAL_REASONS = [
     CloseReason.LOCAL_CLOSE,
     CloseReason.LOCAL_LOGOUT,
     CloseReason.STORE_ERROR,
+    CloseReason.PROXY_ERROR,
 ]
 
 

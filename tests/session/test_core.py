@@ -372,7 +372,9 @@ def test_tap_sees_decoded_nodes_of_a_given_transport() -> None:
 # -- abort: a local cause the I/O layer detected ---------------------------------------------
 
 
-@pytest.mark.parametrize("reason", [reason for reason in CloseReason if reason in ABORT_REASONS])
+@pytest.mark.parametrize(
+    "reason", [reason for reason in CloseReason if reason in ABORT_REASONS and not reason.terminal]
+)
 def test_abort_ends_the_attempt_like_a_transport_loss_but_typed(reason: CloseReason) -> None:
     def lose(how: str) -> tuple[MemoryPair, str]:
         hub = make_hub(ping_interval=None)
@@ -397,6 +399,22 @@ def test_abort_ends_the_attempt_like_a_transport_loss_but_typed(reason: CloseRea
     assert closed.decision.nominal_delay == baseline.decision.nominal_delay
     assert aborted.session.state == "backing_off" and not aborted.session.attempt_alive
     [failed] = [e for e in aborted.events if isinstance(e, QueryError)]
+    assert failed.id == query_id and failed.failure is QueryFailure.CLOSED
+
+
+def test_abort_with_a_terminal_reason_stops_the_lifecycle() -> None:
+    # PROXY_ERROR: the proxy refused the settings, so the same dial would be refused again
+    hub = make_hub(ping_interval=None)
+    pair = open_pair(hub, paired_creds(hub))
+    query_id = pair.session.query(Node("iq", {"type": "get", "xmlns": "x"}), now=pair.now)
+    pair.session.abort(CloseReason.PROXY_ERROR, now=pair.now, message="the proxy said 407")
+    pair.pump()
+    [closed] = pair.closes
+    assert closed.disconnect.reason is CloseReason.PROXY_ERROR
+    assert closed.disconnect.message == "the proxy said 407" and closed.disconnect.terminal
+    assert closed.final and not closed.requested and not closed.decision.reconnect
+    assert not pair.session.attempt_alive
+    [failed] = [e for e in pair.events if isinstance(e, QueryError)]
     assert failed.id == query_id and failed.failure is QueryFailure.CLOSED
     assert failed.disconnect == closed.disconnect
 

@@ -6,6 +6,10 @@ or interrupted. A new device shows its QR drawn on stderr (``--pairing-code PHON
 code instead). Every connection update is printed: readable lines, or with ``--json`` one
 full-snapshot JSON line each (``walink._commands.timeline`` holds the exact shape).
 
+``--proxy URL`` (or ``$WALINK_PROXY``) tunnels the WebSocket through a SOCKS5 or HTTP CONNECT
+proxy; a proxy that refuses the settings ends the run with the close reason ``PROXY_ERROR`` (exit
+1), and its credentials never appear in any output.
+
 SIGINT and SIGTERM close cleanly: pending credential saves finish and the socket closes within
 the client's bound. Exit codes: 0 a normal end (a signal, a logout asked for), 2 bad arguments or
 an unusable store, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 else.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
     from walink.io.config import ClientConfig
 
 DEFAULT_AUTH = "walink-auth.db"
+PROXY_ENV = "WALINK_PROXY"
+"""The environment variable ``--proxy`` defaults to."""
 
 
 def register(subparsers: Any) -> None:
@@ -61,6 +68,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
+    )
+    parser.add_argument(
+        "--proxy",
+        default=None,
+        type=_proxy,
+        metavar="URL",
+        help="reach the server through this proxy: socks5://[USER:PASS@]HOST:PORT or "
+        f"http://[USER:PASS@]HOST:PORT (HTTP CONNECT); default ${PROXY_ENV}, so that the "
+        "credentials need not show in the process list",
     )
     parser.add_argument(
         "--trust-root",
@@ -116,6 +132,17 @@ def _url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"not a ws:// or wss:// URL with a host: {text!r}")
+    return text
+
+
+def _proxy(text: str) -> str:
+    from walink.io.proxy import Proxy, ProxyURLError
+
+    try:
+        Proxy.parse(text)
+    except ProxyURLError as exc:
+        # ArgumentTypeError: argparse then shows only this text, never the value (credentials)
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -195,6 +222,9 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         options["pairing_code_timeout"] = args.pairing_timeout
     if args.capture is not None:
         options["capture"] = args.capture
+    proxy = args.proxy if args.proxy is not None else os.environ.get(PROXY_ENV) or None
+    if proxy is not None:
+        options["proxy"] = proxy  # ClientConfig checks it: a ValueError is a usage error
     return ClientConfig(
         url=args.url or DEFAULT_URL,
         trust_root=trust_root,
@@ -211,7 +241,9 @@ async def _connect(args: argparse.Namespace, config: ClientConfig) -> int:
     from walink.io.client import Client
 
     timeline = Timeline(json_lines=args.json)
-    timeline.note(f"{'start':<10}  {config.url} with the credentials in {args.auth}")
+    proxy = config.proxy_settings()
+    via = f" through the proxy {proxy}" if proxy is not None else ""  # str() masks credentials
+    timeline.note(f"{'start':<10}  {config.url}{via} with the credentials in {args.auth}")
     failure: list[int] = []  # an exit code that overrides the last close's (a refused code)
     # The signals are taken over before the client starts, so an early one is a clean stop too.
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

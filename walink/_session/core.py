@@ -93,6 +93,7 @@ ABORT_REASONS: frozenset[CloseReason] = frozenset(
         CloseReason.SERVER_CLOSED,
         CloseReason.PROTOCOL_ERROR,
         CloseReason.SLOW_CONSUMER,
+        CloseReason.PROXY_ERROR,
     }
 )
 """The local causes ``ClientSession.abort`` takes: those an I/O layer can detect. The others have

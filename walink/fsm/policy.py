@@ -45,10 +45,12 @@ DEFAULT_STOP_REASONS: frozenset[CloseReason] = frozenset(
 
 # Baileys apps reconnect unless the status is 401 (loggedOut); a close the application itself
 # asked for must still stop, or `close()` would never end anything, and so must a store that
-# cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves).
+# cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves),
+# and a proxy that refuses the settings (Baileys leaves proxies to an agent the app brings, so
+# there is no behaviour to match; retrying refused credentials for ever only gets them locked).
 BAILEYS_STOP_REASONS: frozenset[CloseReason] = frozenset(
     {reason for reason in CloseReason if reason.status == 401}
-    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR}
+    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR, CloseReason.PROXY_ERROR}
 )
 
 
@@ -86,7 +88,9 @@ class PolicyConfig:
         """Baileys' example app behaviour: reconnect on everything except loggedOut (401).
 
         Unlike the default this reconnects on 440, 403, 405, 406, 411 and after the QR refs run
-        out; the backoff, the loop detector and the 402/429 bounds still apply. Opt in knowingly.
+        out (it still stops on a local close, a store that cannot save and a proxy that refuses
+        the settings); the backoff, the loop detector and the 402/429 bounds still apply. Opt in
+        knowingly.
         """
         return cls(**{"stop_reasons": BAILEYS_STOP_REASONS, **overrides})
 

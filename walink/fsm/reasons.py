@@ -131,6 +131,14 @@ class CloseReason(enum.Enum):
     finer code (Boom's default), and unlike 428 it does not read as a benign close. Terminal:
     reconnecting with credentials the store does not hold would risk losing the device."""
 
+    PROXY_ERROR = (500, True)
+    """The proxy in ``ClientConfig.proxy`` refused these settings: credentials missing or
+    refused, the connection forbidden by its rules, or an answer that is not the protocol its
+    URL names. ``Disconnect.message`` says which, with the credentials masked. Terminal: the same
+    settings would be refused again, so retrying cannot help until they change (a proxy that is
+    down, or that cannot reach the server, is a ``NETWORK_ERROR`` instead, and retried). 500 is
+    what Baileys reports for a failing proxy agent (a WebSocket error without a socket code)."""
+
     def __init__(self, status: int, terminal: bool) -> None:
         self.status = status
         self.terminal = terminal
@@ -218,6 +226,7 @@ _LOCAL_MESSAGES: dict[CloseReason, str] = {
     CloseReason.LOCAL_CLOSE: "connection closed by the application",
     CloseReason.LOCAL_LOGOUT: "logged out by the application",
     CloseReason.STORE_ERROR: "saving credentials failed",
+    CloseReason.PROXY_ERROR: "the proxy refused the connection",
 }
 
 

@@ -1,11 +1,11 @@
 """The I/O adapter: walink's sans-IO core on real sockets, with anyio (asyncio or trio).
 
 ``walink.io.websocket`` is the generic WebSocket client transport (anyio + wsproto): no WhatsApp
-logic, only framing, TLS, the upgrade, Ping/Close answers, a message size limit and a bounded
-close. ``walink.io.client`` is ``Client``, the session driven over that transport. Import the
-names from here: the WebSocket names load eagerly and stay light (no session or protocol
-imports); the client's names load on first use (PEP 562), so the emulator, which only needs the
-transport, never imports the client.
+logic, only framing, TLS, a SOCKS5 or HTTP CONNECT proxy (settings in ``walink.io.proxy``), the
+upgrade, Ping/Close answers, a message size limit and a bounded close. ``walink.io.client`` is
+``Client``, the session driven over that transport. Import the names from here: the WebSocket
+names load eagerly and stay light (no session or protocol imports); the client's names load on
+first use (PEP 562), so the emulator, which only needs the transport, never imports the client.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from walink.io.proxy import Proxy, ProxyURLError
 from walink.io.websocket import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -23,12 +24,18 @@ from walink.io.websocket import (
     ConnectTimeoutError,
     HandshakeRejectedError,
     MessageTooBigError,
+    ProxyAuthError,
+    ProxyError,
+    ProxyProtocolError,
+    ProxyRefusedError,
+    ProxyUnreachableError,
     TLSError,
     WebSocketClosed,
     WebSocketConnection,
     WebSocketError,
     WebSocketProtocolError,
     connect_websocket,
+    open_stream,
 )
 
 # public name -> module that defines it (loaded on first access)
@@ -64,12 +71,20 @@ __all__ = [
     "ConnectionLostError",
     "HandshakeRejectedError",
     "MessageTooBigError",
+    "Proxy",
+    "ProxyAuthError",
+    "ProxyError",
+    "ProxyProtocolError",
+    "ProxyRefusedError",
+    "ProxyURLError",
+    "ProxyUnreachableError",
     "TLSError",
     "WebSocketClosed",
     "WebSocketConnection",
     "WebSocketError",
     "WebSocketProtocolError",
     "connect_websocket",
+    "open_stream",
     *sorted(_LAZY),
 ]
 

@@ -117,6 +117,7 @@ from walink.io.events import (
 )
 from walink.io.health import Health
 from walink.io.websocket import (
+    ProxyError,
     WebSocketConnection,
     WebSocketError,
     connect_websocket,
@@ -576,7 +577,18 @@ class Client:
                 connect_timeout=config.connect_timeout,
                 max_message_size=config.max_message_size,
                 close_timeout=config.close_timeout,
+                proxy=config.proxy_settings(),
             )
+        except ProxyError as error:
+            if error.retryable:
+                self._log.info("connection %d failed: %s", attempt.number, error)
+                session.connection_lost(transport_cause(error), now=self.now())
+            else:
+                # the same settings would be refused again: a close reason of its own
+                self._log.error("connection %d failed: %s", attempt.number, error)
+                session.abort(CloseReason.PROXY_ERROR, now=self.now(), message=str(error))
+            self._pump()
+            return None
         except (WebSocketError, OSError) as error:
             self._log.info("connection %d failed: %s", attempt.number, error)
             session.connection_lost(transport_cause(error), now=self.now())

@@ -16,6 +16,7 @@ from walink._session.config import SessionConfig
 from walink.fsm.policy import PolicyConfig
 from walink.io._support import node_tracer
 from walink.io.browsers import Browser
+from walink.io.proxy import Proxy
 from walink.io.websocket import DEFAULT_MAX_MESSAGE_SIZE, WHATSAPP_WEB_ORIGIN
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
 from walink.protocol.payload import DEFAULT_BROWSER, DEFAULT_VERSION, PayloadOptions
@@ -43,6 +44,14 @@ class ClientConfig:
     """Extra HTTP headers of the WebSocket upgrade."""
     origin: str | None = WHATSAPP_WEB_ORIGIN
     """The upgrade's Origin header (WhatsApp Web's own)."""
+    proxy: str | Proxy | None = field(default=None, repr=False)
+    """Tunnel the WebSocket through this proxy: ``"socks5://[user:password@]host:port"``,
+    ``"http://[user:password@]host:port"`` (HTTP CONNECT) or a ``Proxy``; ``wss://`` keeps TLS
+    end to end with the server inside the tunnel. Checked here (``ProxyURLError``); left out of
+    ``repr()``, since it may hold credentials (``proxy_settings()`` shows them masked). A proxy
+    that refuses (its credentials, its rules) closes with ``PROXY_ERROR``, which stops by
+    default; one that is down, or cannot reach the server, is a ``NETWORK_ERROR``, retried with
+    backoff; one that never answers, a ``CONNECT_TIMEOUT``."""
     browser: Browser = DEFAULT_BROWSER
     """How the device shows on the phone: ``Browsers.ubuntu("My App")``, ``Browsers.macos``…"""
     version: tuple[int, int, int] = DEFAULT_VERSION
@@ -108,12 +117,19 @@ class ClientConfig:
             raise ValueError("max_pending_events must be at least 1")
         if not self.url.startswith(("ws://", "wss://")):
             raise ValueError(f"not a ws:// or wss:// URL: {self.url!r}")
+        self.proxy_settings()  # a proxy URL walink cannot use fails here, not at the first dial
         self.session_config()  # the session's own checks (positive timers...) fail early
 
     @property
     def log(self) -> logging.Logger:
         """The logger in use."""
         return self.logger if self.logger is not None else logging.getLogger("walink.client")
+
+    def proxy_settings(self) -> Proxy | None:
+        """``proxy`` parsed (its ``str()`` masks the credentials), or None without a proxy."""
+        if self.proxy is None or isinstance(self.proxy, Proxy):
+            return self.proxy
+        return Proxy.parse(self.proxy)
 
     def payload_options(self) -> PayloadOptions:
         """The ClientPayload options (browser, version, country, full-history flag)."""

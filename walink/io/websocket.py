@@ -1,7 +1,9 @@
 """A WebSocket client transport on anyio + wsproto, and the connection object both roles share.
 
-Theory of operation. ``connect_websocket(url)`` dials TCP (and TLS for ``wss://``, verifying the
-certificate against the default trust store or a given ``ssl.SSLContext``), sends the HTTP upgrade
+Theory of operation. ``connect_websocket(url)`` dials TCP, directly or through a SOCKS5 or HTTP
+CONNECT proxy (``proxy=``, see ``walink.io.proxy``), then TLS for ``wss://`` end to end with the
+server (through the tunnel when there is one), verifying the certificate against the default trust
+store or a given ``ssl.SSLContext``; then it sends the HTTP upgrade
 with the Origin header WhatsApp Web sends, offers no extension (no permessage-deflate: the payload
 is already encrypted, so compression only costs CPU and opens compression side channels), and
 waits for the 101; all of it under one connect timeout. The result is a ``WebSocketConnection``:
@@ -17,7 +19,10 @@ waits for the 101; all of it under one connect timeout. The result is a ``WebSoc
 
 Errors are named by cause (``WebSocketError`` and subclasses): a timeout, a rejected upgrade (with
 its HTTP status), a close by the peer (with its code and reason), a message over the limit, a
-connection lost without a close frame, a protocol violation. Nothing here calls asyncio or trio
+connection lost without a close frame, a protocol violation, and for a proxy (``ProxyError``) one
+that cannot be reached, that refuses (its credentials, its rules, or the server behind it) or that
+does not speak the protocol its URL names. Each ``ProxyError`` says whether trying again later can
+help (``retryable``); none carries the proxy's credentials. Nothing here calls asyncio or trio
 directly, so the same code runs on both.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import ssl
 from collections import deque
 from collections.abc import Sequence
@@ -36,6 +42,11 @@ import anyio.abc
 import wsproto
 import wsproto.utilities
 from anyio.streams.tls import TLSStream
+from python_socks import ProxyConnectionError as _SocksConnectionError
+from python_socks import ProxyError as _SocksReplyError
+from python_socks import ProxyTimeoutError as _SocksTimeoutError
+from python_socks._errors import IncompleteReadError as _SocksIncompleteRead
+from python_socks.async_.anyio import Proxy as _SocksProxy
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -50,6 +61,8 @@ from wsproto.events import (
     TextMessage,
 )
 
+from walink.io.proxy import Proxy
+
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -60,12 +73,18 @@ __all__ = [
     "ConnectionLostError",
     "HandshakeRejectedError",
     "MessageTooBigError",
+    "ProxyAuthError",
+    "ProxyError",
+    "ProxyProtocolError",
+    "ProxyRefusedError",
+    "ProxyUnreachableError",
     "TLSError",
     "WebSocketClosed",
     "WebSocketConnection",
     "WebSocketError",
     "WebSocketProtocolError",
     "connect_websocket",
+    "open_stream",
 ]
 
 WHATSAPP_WEB_ORIGIN = "https://web.whatsapp.com"
@@ -115,6 +134,42 @@ class TLSError(ConnectError):
 
 class CertificateVerifyError(TLSError):
     """The server's certificate was not trusted (or not valid for the host name)."""
+
+
+class ProxyError(ConnectError):
+    """The tunnel through the proxy could not be opened. ``proxy`` is the proxy's URL with the
+    credentials masked; ``retryable`` says whether trying again later can help (the proxy or
+    the server behind it was down) or not (the proxy refuses these settings: they must change).
+    """
+
+    def __init__(
+        self, message: str, *, proxy: str, retryable: bool, code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+        self.retryable = retryable
+        self.code = code
+        """The proxy's answer: an HTTP status or a SOCKS5 reply code, when it gave one."""
+
+
+class ProxyUnreachableError(ProxyError):
+    """No TCP connection to the proxy itself (refused, unreachable): a network error."""
+
+
+class ProxyRefusedError(ProxyError):
+    """The proxy answered with a refusal, or closed without one. Retryable when the refusal is
+    about the server behind it (unreachable, refused, a 5xx gateway error) or when the proxy hung
+    up without a word; not retryable when the proxy forbids the connection (its rules, a 4xx)."""
+
+
+class ProxyAuthError(ProxyRefusedError):
+    """The proxy wants credentials, or refused the ones given (HTTP 407, SOCKS5 authentication):
+    never retryable, the same credentials would be refused again."""
+
+
+class ProxyProtocolError(ProxyError):
+    """The proxy's answer is not the protocol its URL names (an ``http://`` URL pointing at a
+    SOCKS port, or not a proxy at all): never retryable, the URL is wrong."""
 
 
 class ConnectTimeoutError(WebSocketError):
@@ -408,16 +463,21 @@ async def connect_websocket(
     connect_timeout: float = 20.0,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+    proxy: Proxy | str | None = None,
 ) -> WebSocketConnection:
     """Open a WebSocket to ``url`` (``ws://`` or ``wss://``) and return the open connection.
 
-    ``connect_timeout`` covers TCP, TLS and the upgrade together. For ``wss://`` the certificate
-    is verified with ``ssl_context`` (default: ``ssl.create_default_context()``), with SNI and the
-    host name check on the URL's host.
+    ``connect_timeout`` covers the proxy, TCP, TLS and the upgrade together. For ``wss://`` the
+    certificate is verified with ``ssl_context`` (default: ``ssl.create_default_context()``), with
+    SNI and the host name check on the URL's host, also through a proxy: TLS runs end to end with
+    the server inside the tunnel. ``proxy`` is a ``Proxy`` or its URL (``socks5://…``,
+    ``http://…``); a URL walink cannot use raises ``ProxyURLError`` (a ``ValueError``) before
+    anything dials.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
+    via = Proxy.parse(proxy) if isinstance(proxy, str) else proxy
     secure = parts.scheme == "wss"
     host = parts.hostname
     port = parts.port or (443 if secure else 80)
@@ -431,16 +491,21 @@ async def connect_websocket(
     request = Request(host=host_header, target=target, extra_headers=extra, extensions=[])
 
     stream: anyio.abc.ByteStream | None = None
+    phase = _Phase()
     done = False
     try:
         with anyio.move_on_after(connect_timeout) as scope:
-            stream = await _open_stream(host, port, ssl_context if secure else None, secure)
+            context = (ssl_context or ssl.create_default_context()) if secure else None
+            stream = await _open_stream(host, port, via, context, phase)
+            phase.now = "waiting for the answer to the WebSocket upgrade"
             ws = WSConnection(ConnectionType.CLIENT)
             await stream.send(ws.send(request))
             await _await_upgrade(stream, ws)
             done = True
         if scope.cancelled_caught and not done:
-            raise ConnectTimeoutError(f"no WebSocket to {url} within {connect_timeout} s")
+            raise ConnectTimeoutError(
+                f"no WebSocket to {url} within {connect_timeout} s (stalled {phase.now})"
+            )
         assert stream is not None
         return WebSocketConnection(
             stream, ws, max_message_size=max_message_size, close_timeout=close_timeout
@@ -450,21 +515,57 @@ async def connect_websocket(
             await anyio.aclose_forcefully(stream)
 
 
-async def _open_stream(
-    host: str, port: int, ssl_context: ssl.SSLContext | None, secure: bool
+async def open_stream(
+    host: str,
+    port: int,
+    *,
+    proxy: Proxy | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 20.0,
 ) -> anyio.abc.ByteStream:
-    try:
-        tcp = await anyio.connect_tcp(host, port)
-    except OSError as exc:
-        raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-    if not secure:
+    """A byte stream to ``host:port``: TCP, through ``proxy`` when given, then TLS with
+    ``ssl_context`` when given (SNI and the certificate's host name checked on ``host``).
+
+    The building block under ``connect_websocket``, for other connections that must take the
+    same way out (media downloads). ``timeout`` bounds all of it (``ConnectTimeoutError``); the
+    other failures are ``ConnectError`` and its subclasses (``ProxyError``, ``TLSError``...).
+    """
+    phase = _Phase()
+    with anyio.move_on_after(timeout):
+        return await _open_stream(host, port, proxy, ssl_context, phase)
+    raise ConnectTimeoutError(f"no connection to {host}:{port} within {timeout} s ({phase.now})")
+
+
+class _Phase:
+    """Where a dial is, so that a timeout can say what stalled (a proxy that never answers...)."""
+
+    def __init__(self) -> None:
+        self.now = "connecting"
+
+
+async def _open_stream(
+    host: str,
+    port: int,
+    proxy: Proxy | None,
+    ssl_context: ssl.SSLContext | None,
+    phase: _Phase,
+) -> anyio.abc.ByteStream:
+    if proxy is None:
+        phase.now = f"connecting to {host}:{port}"
+        try:
+            tcp: anyio.abc.SocketStream = await anyio.connect_tcp(host, port)
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+    else:
+        tcp = await _open_tunnel(host, port, proxy, phase)
+    if ssl_context is None:
         return tcp
-    context = ssl_context if ssl_context is not None else ssl.create_default_context()
+    phase.now = f"in the TLS handshake with {host}"
     try:
         # standard_compatible=False: WebSocket framing is self-delimiting, so a peer that drops
         # TCP without a TLS close_notify is an ordinary end of stream, not a truncation attack
         return await TLSStream.wrap(
-            tcp, hostname=host, ssl_context=context, standard_compatible=False
+            tcp, hostname=host, ssl_context=ssl_context, standard_compatible=False
         )
     except ssl.SSLCertVerificationError as exc:
         await anyio.aclose_forcefully(tcp)
@@ -475,6 +576,121 @@ async def _open_stream(
     except (anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
         await anyio.aclose_forcefully(tcp)
         raise TLSError(f"TLS handshake with {host} failed: {exc!r}") from exc
+    except BaseException:
+        # cancelled (the connect timeout): the socket must not outlive the attempt
+        await anyio.aclose_forcefully(tcp)
+        raise
+
+
+# SOCKS5 reply codes (RFC 1928) that say the server behind the proxy could not be reached, as
+# opposed to the proxy refusing the request itself (2 not allowed, 7 and 8 not supported)
+_SOCKS5_TARGET_FAILURES = frozenset({1, 3, 4, 5, 6})
+# python-socks reports the SOCKS5 authentication outcomes without a code, only as these texts
+_SOCKS5_AUTH_TEXTS = ("no acceptable authentication methods", "authentication failure")
+
+
+async def _open_tunnel(host: str, port: int, proxy: Proxy, phase: _Phase) -> anyio.abc.SocketStream:
+    """TCP to ``host:port`` through ``proxy`` (python-socks' anyio backend does the handshake)."""
+    phase.now = f"in the {proxy.scheme} proxy handshake with {proxy}"
+    socks = _SocksProxy.from_url(proxy.url, rdns=True)
+    try:
+        # no timeout of its own: the caller's bound covers the whole dial
+        return await socks.connect(host, port, timeout=math.inf)
+    except _SocksConnectionError as exc:
+        why = exc.__cause__ if exc.__cause__ is not None else exc
+        raise ProxyUnreachableError(
+            f"cannot connect to the proxy {proxy}: {_printable(str(why))}",
+            proxy=proxy.redacted,
+            retryable=True,
+        ) from None
+    except _SocksTimeoutError:  # pragma: no cover - no timeout is given to python-socks
+        raise ConnectTimeoutError(f"the proxy {proxy} did not answer in time") from None
+    except _SocksReplyError as exc:
+        raise _refusal(proxy, host, port, exc) from None
+    except (_SocksIncompleteRead, anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+        raise ProxyRefusedError(
+            f"the proxy {proxy} closed the connection during its handshake",
+            proxy=proxy.redacted,
+            retryable=True,
+        ) from None
+
+
+def _refusal(proxy: Proxy, host: str, port: int, exc: _SocksReplyError) -> ProxyError:
+    # `from None` above and the texts here: python-socks' own exceptions and messages never
+    # reach the caller, since they may hold what the proxy sent back, unescaped
+    code = exc.error_code
+    text = _printable(str(exc))
+    shown = proxy.redacted
+    if proxy.scheme == "http":
+        if code == 407:
+            return ProxyAuthError(
+                f"the proxy {proxy} refused the credentials ({text})"
+                if proxy.has_credentials
+                else f"the proxy {proxy} requires credentials ({text})",
+                proxy=shown,
+                retryable=False,
+                code=code,
+            )
+        if code is not None and code >= 500:
+            return ProxyRefusedError(
+                f"the proxy {proxy} could not reach {host}:{port} ({text})",
+                proxy=shown,
+                retryable=True,
+                code=code,
+            )
+        if code is not None:
+            return ProxyRefusedError(
+                f"the proxy {proxy} refused the tunnel to {host}:{port} ({text})",
+                proxy=shown,
+                retryable=False,
+                code=code,
+            )
+        if text.lower().startswith("invalid proxy response"):
+            # python-socks' words for an empty answer: the proxy hung up
+            return ProxyRefusedError(
+                f"the proxy {proxy} closed the connection without an answer",
+                proxy=shown,
+                retryable=True,
+            )
+        return ProxyProtocolError(
+            f"the proxy {proxy} does not answer as an HTTP proxy ({text})",
+            proxy=shown,
+            retryable=False,
+        )
+    if code is not None:
+        if code in _SOCKS5_TARGET_FAILURES:
+            return ProxyRefusedError(
+                f"the proxy {proxy} could not reach {host}:{port} ({text})",
+                proxy=shown,
+                retryable=True,
+                code=code,
+            )
+        return ProxyRefusedError(
+            f"the proxy {proxy} refused the tunnel to {host}:{port} ({text})",
+            proxy=shown,
+            retryable=False,
+            code=code,
+        )
+    if any(words in text.lower() for words in _SOCKS5_AUTH_TEXTS):
+        return ProxyAuthError(
+            f"the proxy {proxy} refused the credentials ({text})"
+            if proxy.has_credentials
+            else f"the proxy {proxy} requires credentials ({text})",
+            proxy=shown,
+            retryable=False,
+        )
+    return ProxyProtocolError(
+        f"the proxy {proxy} does not answer as a SOCKS5 proxy ({text})",
+        proxy=shown,
+        retryable=False,
+    )
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` safe for a log line or a JSON string: bytes the peer sent may not be UTF-8."""
+    text = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    text = "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 async def _await_upgrade(stream: anyio.abc.ByteStream, ws: WSConnection) -> None:
