@@ -79,6 +79,9 @@ ADVICE: dict[str, str] = {
     "SIGINT/SIGTERM for the CLI).",
     "LOCAL_LOGOUT": "Nothing: your code logged the device out (`logout()`). Link again to use the "
     "account.",
+    "PROXY_ERROR": "The proxy in `ClientConfig.proxy` (or `--proxy`) refused these settings: "
+    "wrong or missing credentials, a destination its rules forbid, or not the protocol its URL "
+    "names. `Disconnect.message` says which. Fix the settings, then start again.",
     "STORE_ERROR": "Saving the credentials failed (disk full, permissions, database down). Fix the "
     "store, then start again: the client stops rather than lose a key.",
 }
