@@ -351,6 +351,7 @@ def decrypt_prekey_message(
         )
         working = close_open(record, now_ms)
     plaintext, updated = _decrypt_with(session, inner, _our_identity(identity), randbytes)
+    updated = replace(updated, used=now_ms)
     new_record = _cap_message_keys(with_session(working, updated))
     return PreKeyDecryptResult(plaintext, new_record, consumed, remote_identity)
 
