@@ -24,8 +24,15 @@ import contextlib
 import hashlib
 import itertools
 import json
+import sys
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
+
+# Run as a script, this file's folder is sys.path[0], where "signal" would shadow the standard
+# library's module: move the folder to the end (``_atheris`` is still found there).
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.append(sys.path.pop(0))
 
 from _atheris import fuzz, instrumented
 

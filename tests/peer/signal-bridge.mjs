@@ -46,7 +46,7 @@ function makeParty({ identityPriv, identityPub, regId, signedPreKey, preKeys, ke
       senderKeys.set(name.toString(), Buffer.from(JSON.stringify(record.serialize()), 'utf-8'));
     },
   };
-  return { storage, sessions, senderKeys, pre };
+  return { storage, sessions, senderKeys, pre, cacheRecords };
 }
 
 const address = (a) => ProtocolAddress.from(a);
@@ -81,8 +81,16 @@ await serve({
   decrypt: async ({ party: name, address: addr, type, body }) => ({
     plaintext: hex(await decrypt(party(name), addr, type, buf(body))),
   }),
-  getSession: async ({ party: name, address: addr }) => ({ json: party(name).sessions.get(addr) ?? null }),
-  setSession: async ({ party: name, address: addr, json }) => { party(name).sessions.set(addr, json); return {}; },
+  getSession: async ({ party: name, address: addr }) => {
+    const stored = party(name).sessions.get(addr);
+    if (stored === undefined) return { json: null };
+    return { json: typeof stored === 'string' ? stored : JSON.stringify(stored.serialize()) };
+  },
+  setSession: async ({ party: name, address: addr, json }) => {
+    const p = party(name);
+    p.sessions.set(addr, p.cacheRecords ? SessionRecord.deserialize(JSON.parse(json)) : json);
+    return {};
+  },
   hasPreKey: async ({ party: name, keyId }) => ({ present: party(name).pre.has(keyId) }),
   skCreate: async ({ party: name, group }) => {
     const skdm = await new GroupSessionBuilder(party(name).storage).create(senderKeyName(group));
