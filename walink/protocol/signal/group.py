@@ -35,6 +35,7 @@ from walink.protocol.signal.errors import (
     SessionNotOpenError,
     TooFarInFutureError,
 )
+from walink.protocol.signal.record import decode_base64
 
 __all__ = [
     "MAX_SENDER_KEY_STATES",
@@ -232,8 +233,6 @@ def _buffer(value: object, what: str) -> bytes:
         ):
             return bytes(data)
         if isinstance(data, str):
-            from walink.auth.bufferjson import decode_base64
-
             return decode_base64(data)
     raise CorruptRecordError(f"{what} is not a Buffer")
 

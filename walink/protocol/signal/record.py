@@ -29,11 +29,11 @@ accept exactly this shape and raise ``CorruptRecordError`` on anything else.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from walink.auth.bufferjson import decode_base64
 from walink.protocol.signal.errors import CorruptRecordError
 
 __all__ = [
@@ -60,6 +60,22 @@ RECORD_VERSION = "v1"
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+_BASE64_NOISE = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def decode_base64(text: str) -> bytes:
+    """Decode base64 as Node's ``Buffer.from(text, "base64")`` does, which libsignal-node uses.
+
+    Node accepts the URL-safe alphabet, skips characters outside the alphabet and stops at the
+    first ``=``; a trailing lone 6-bit group is dropped. (The protocol core may not import the
+    stores, which have the same rule for BufferJSON.)
+    """
+    text = _BASE64_NOISE.sub("", text.split("=", 1)[0].replace("-", "+").replace("_", "/"))
+    if len(text) % 4 == 1:
+        text = text[:-1]
+    return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True, slots=True)
