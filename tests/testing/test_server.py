@@ -168,7 +168,15 @@ def test_queries_are_answered(hub: Hub) -> None:
     assert result(client.query(iq("get", "privacy", Node("privacy")))) == [Node("privacy")]
     assert result(client.query(iq("get", "w:p", Node("ping")))) == []
     assert result(client.query(iq("get", "w:p"))) == []
-    unknown = client.query(iq("get", "usync", Node("usync")))
+    asked = Node(
+        "usync", {"sid": "s1"}, [Node("list", {}, [Node("user", {"jid": "1@s.whatsapp.net"})])]
+    )
+    assert result(client.query(iq("get", "usync", asked))) == [
+        Node(
+            "usync", {"sid": "s1"}, [Node("list", {}, [Node("user", {"jid": "1@s.whatsapp.net"})])]
+        )
+    ]
+    unknown = client.query(iq("get", "w:g2", Node("query")))
     assert unknown.attrs["type"] == "error"
     assert unknown.children() == [Node("error", {"code": "501", "text": "feature-not-implemented"})]
     before = len(client.nodes)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from walink.protocol.binary import Node
 from walink.protocol.certs import TestRoot, TrustRoot, make_cert_chain, make_test_root
 from walink.protocol.keys import KeyPair
+from walink.testing.contacts import Contacts
 from walink.testing.faults import Fault, Step, StreamError
 from walink.testing.phone import (
     ExpiredRefError,
@@ -82,6 +83,8 @@ class Hub:
         self.now = now
         self.ping_interval = ping_interval
         self.phone = SimulatedPhone(self)
+        self.contacts = Contacts(self.registry, rng)
+        """The other users and groups that write to the paired devices."""
         self.edge_routing: bytes | None = None
         """Routing bytes sent to every login as ``<ib><edge_routing>`` (None: not sent)."""
         self.pairing_code_rate_limited = False

@@ -48,7 +48,7 @@ from walink.testing.faults import (
     TruncatedFrame,
 )
 from walink.testing.phone import ExpiredRefError, PendingCodePairing
-from walink.testing.registry import Device, Phone
+from walink.testing.registry import Device, Phone, SignedPreKey
 
 if TYPE_CHECKING:
     from walink.testing.hub import Hub
@@ -82,6 +82,23 @@ class _IssuedIdentity:
     key_index: int
     companion_identity: bytes
     details: bytes
+
+
+def _usync_answer(query: Node) -> Node:
+    """The queried users echoed back with nothing known about them (no LID, no devices).
+
+    Enough for a client that asks for a sender's LID before decrypting: it then decrypts under
+    the phone-number address, which is how the emulator's contacts address their messages.
+    """
+    usync = query.child("usync")
+    users = usync.child("list") if usync is not None else None
+    echoed = [
+        Node("user", {"jid": user.attr("jid") or ""})
+        for user in (users.children("user") if users is not None else [])
+        if user.attr("jid")
+    ]
+    attrs = {k: v for k, v in (usync.attrs if usync is not None else {}).items() if k == "sid"}
+    return Node("usync", attrs, [Node("list", {}, echoed)])
 
 
 def stream_error_node(code: int) -> Node:
@@ -466,6 +483,8 @@ class ServerSession:
             self._result(iq_id)
         elif xmlns == "encrypt" and kind == "get" and first == "digest":
             self._result(iq_id, [self._digest()])
+        elif xmlns == "usync" and kind == "get":
+            self._result(iq_id, [_usync_answer(node)])
         elif xmlns == "passive" and kind == "set":
             self._result(iq_id)
         elif xmlns == "abt":
@@ -533,6 +552,22 @@ class ServerSession:
         if self.device is not None:
             self.hub.registry.store_pre_keys(self.device, keys)
             self.hub._uploads[self.device.jid] = node
+            self._store_bundle(node)
+
+    def _store_bundle(self, node: Node) -> None:
+        # The rest of the upload, which the server hands to senders with a one-time pre-key.
+        registration = content_bytes(node.child("registration"))
+        skey = node.child("skey")
+        if self.device is None or skey is None or len(registration) != 4:
+            return
+        signed = SignedPreKey(
+            key_id=int.from_bytes(content_bytes(skey.child("id")), "big"),
+            public=content_bytes(skey.child("value")),
+            signature=content_bytes(skey.child("signature")),
+        )
+        self.hub.registry.store_bundle(
+            self.device, registration_id=int.from_bytes(registration, "big"), signed_pre_key=signed
+        )
 
     def _digest(self) -> Node:
         upload = self.hub._uploads.get(self.device.jid) if self.device is not None else None
