@@ -146,6 +146,9 @@ async def test_server_pings_offline_delivery_and_edge_routing() -> None:
         emulator.queue_offline(creds.me, Node("notification", {"id": "n1", "from": "x"}))
         client, first = await login(emulator, creds)
         assert first.tag == "success"
+        preview = await client.next_node()
+        assert preview.tag == "ib" and preview.children()[0].tag == "offline_preview"
+        assert preview.children()[0].attrs["count"] == "1"
         queued = await client.next_node()
         assert queued.attrs == {"id": "n1", "from": "x", "offline": "1"}
         ping = await client.node_where(lambda n: n.attr("xmlns") == "urn:xmpp:ping", timeout=3)

@@ -191,15 +191,55 @@ def test_offline_delivery_then_offline_count(hub: Hub) -> None:
     for n in (1, 2):
         hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
     client = login(hub, creds)
-    assert [n.attrs.get("offline") for n in client.nodes[1:3]] == ["1", "2"]
-    assert [n.attrs["id"] for n in client.nodes[1:3]] == ["m1", "m2"]
-    assert client.nodes[3] == Node("ib", {}, [Node("offline", {"count": "2"})])
+    preview = {"count": "2", "message": "2", "notification": "0", "receipt": "0", "call": "0"}
+    assert client.nodes[1] == Node("ib", {}, [Node("offline_preview", {**preview, "appdata": "0"})])
+    assert [n.attrs.get("offline") for n in client.nodes[2:4]] == ["1", "2"]
+    assert [n.attrs["id"] for n in client.nodes[2:4]] == ["m1", "m2"]
+    assert client.nodes[4] == Node("ib", {}, [Node("offline", {"count": "2"})])
     acks = [n for n in client.session.received if n.tag == "ack"]
     assert [a.attrs["id"] for a in acks] == ["m1", "m2"]
     # delivered once only
     assert login(hub, creds, now=T0 + 20, seed=51).nodes[1] == Node(
         "ib", {}, [Node("offline", {"count": "0"})]
     )
+
+
+def test_the_backlog_is_pulled_in_batches_and_requeued_when_not_pulled(hub: Hub) -> None:
+    creds = register(hub).creds
+    assert creds.me is not None
+    for n in range(1, 6):
+        hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
+    hub.queue_offline(creds.me, Node("receipt", {"id": "r1", "from": "1@s.whatsapp.net"}))
+    client = ScriptedClient(hub, creds, now=T0 + 10, rng=seeded(60), offline_batch=None)
+    client.pump()
+    preview = client.nodes[1].child("offline_preview")
+    assert preview is not None
+    assert (preview.attrs["count"], preview.attrs["message"], preview.attrs["receipt"]) == (
+        "6",
+        "5",
+        "1",
+    )
+    assert len(client.nodes) == 2  # nothing more until the client asks
+    client.pull_offline(2)
+    assert [n.attrs.get("offline") for n in client.nodes[2:]] == ["1", "2"]
+    client.pull_offline(2)
+    assert [n.attrs.get("id") for n in client.nodes[4:]] == ["m3", "m4"]
+    # The connection ends with two stanzas never pulled: the next login gets them.
+    client.session.receive_data(None, now=T0 + 11)
+    again = login(hub, creds, now=T0 + 20, seed=61)
+    assert again.nodes[1].child("offline_preview") == Node(
+        "offline_preview",
+        {
+            "count": "2",
+            "message": "1",
+            "notification": "0",
+            "receipt": "1",
+            "call": "0",
+            "appdata": "0",
+        },
+    )
+    assert [n.attrs.get("id") for n in again.nodes[2:4]] == ["m5", "r1"]
+    assert again.nodes[4] == Node("ib", {}, [Node("offline", {"count": "2"})])
 
 
 def test_server_pings_on_schedule(hub: Hub) -> None:

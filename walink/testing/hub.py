@@ -129,6 +129,12 @@ class Hub:
     def _forget(self, session: ServerSession) -> None:
         # Refs stay known (a late scan is "expired", not "unknown") until long after they expire.
         self._pending_codes = [p for p in self._pending_codes if p.session is not session]
+        # What the client never pulled stays queued for its next login, in order.
+        if session.device is not None:
+            unsent = session.take_unsent_backlog()
+            if unsent:
+                jid = session.device.jid
+                self._offline[jid] = unsent + self._offline.get(jid, [])
 
     # -- refs and pairings -------------------------------------------------------------------
 

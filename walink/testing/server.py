@@ -84,6 +84,18 @@ class _IssuedIdentity:
     details: bytes
 
 
+def _preview_counts(stanzas: list[Node]) -> dict[str, str]:
+    """``<offline_preview>``'s attributes: the total and the count of each kind of stanza."""
+    kinds = {"message": 0, "notification": 0, "receipt": 0, "call": 0}
+    for stanza in stanzas:
+        if stanza.tag in kinds:
+            kinds[stanza.tag] += 1
+    counts = {"count": str(len(stanzas))}
+    counts.update({kind: str(number) for kind, number in kinds.items()})
+    counts["appdata"] = "0"
+    return counts
+
+
 def _usync_answer(query: Node) -> Node:
     """The queried users echoed back with nothing known about them (no LID, no devices).
 
@@ -145,6 +157,8 @@ class ServerSession:
         self._pair_device_id: str | None = None
         self._issued: _IssuedIdentity | None = None
         self._next_ping_at: float | None = None
+        self._backlog: list[Node] = []
+        self._backlog_total = 0
         self._apply_faults(Step.CONNECTED)
 
     # -- public surface ----------------------------------------------------------------------
@@ -442,12 +456,14 @@ class ServerSession:
                 {"t": str(int(now)), "lid": device.lid_jid, "props": "1", "location": "emu"},
             )
         )
+        # The backlog is pulled: a preview first, then the stanzas in the batches the client
+        # asks for with <ib><offline_batch count=K/>, then <ib><offline count=N/>.
         offline = self.hub._take_offline(device.jid)
-        for position, stanza in enumerate(offline, start=1):
-            attrs = dict(stanza.attrs)
-            attrs["offline"] = str(position)
-            self._send(Node(stanza.tag, attrs, stanza.content))
-        self._send(Node("ib", {}, [Node("offline", {"count": str(len(offline))})]))
+        if offline:
+            self._backlog, self._backlog_total = offline, len(offline)
+            self._send(Node("ib", {}, [Node("offline_preview", _preview_counts(offline))]))
+        else:
+            self._send(Node("ib", {}, [Node("offline", {"count": "0"})]))
         if self.hub.edge_routing is not None:
             self.send_edge_routing(self.hub.edge_routing)
         if self.hub.ping_interval is not None:
@@ -460,6 +476,8 @@ class ServerSession:
             self._on_iq(node, now)
         elif node.tag == "presence":
             self.presence = node.attr("type")
+        elif node.tag == "ib" and node.child("offline_batch") is not None:
+            self._send_offline_batch(node.child("offline_batch"))
         # acks, ib (unified_session), receipts: nothing to answer
 
     def _on_iq(self, node: Node, now: float) -> None:
@@ -499,6 +517,27 @@ class ServerSession:
             self._on_link_code(node, iq_id, now)
         else:
             self._error(iq_id, 501, "feature-not-implemented")
+
+    def _send_offline_batch(self, batch: Node | None) -> None:
+        if not self._backlog or batch is None:
+            return
+        try:
+            count = max(1, int(batch.attr("count") or "100"))
+        except ValueError:
+            count = 100
+        taken, self._backlog = self._backlog[:count], self._backlog[count:]
+        first = self._backlog_total - len(taken) - len(self._backlog) + 1
+        for position, stanza in enumerate(taken, start=first):
+            attrs = dict(stanza.attrs)
+            attrs["offline"] = str(position)
+            self._send(Node(stanza.tag, attrs, stanza.content))
+        if not self._backlog:
+            self._send(Node("ib", {}, [Node("offline", {"count": str(self._backlog_total)})]))
+
+    def take_unsent_backlog(self) -> list[Node]:
+        """The queued stanzas this connection never sent (the hub requeues them at its end)."""
+        unsent, self._backlog = self._backlog, []
+        return unsent
 
     def _result(self, iq_id: str, children: list[Node] | None = None) -> None:
         self._send(Node("iq", {"from": SERVER_JID, "type": "result", "id": iq_id}, children))
