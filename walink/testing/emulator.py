@@ -46,6 +46,7 @@ from walink.io.websocket import DEFAULT_CLOSE_TIMEOUT, WebSocketError
 from walink.protocol.binary import Node
 from walink.protocol.certs import TestRoot, TrustRoot
 from walink.protocol.keys import KeyPair
+from walink.testing.contacts import NoBundleError, UnknownDeviceError
 from walink.testing.faults import Fault
 from walink.testing.hub import Hub
 from walink.testing.phone import NoPendingPairingError, PhoneError
@@ -517,6 +518,7 @@ class Emulator:
         routes = {
             f"{prefix}/scan-qr": self._http_scan_qr,
             f"{prefix}/pairing-code": self._http_code,
+            f"{prefix}/send-text": self._http_send_text,
         }
         handler = routes.get(path)
         if handler is None:
@@ -552,6 +554,34 @@ class Emulator:
             return 400, {"ok": False, "error": "a phone number is digits only"}
         await self.phone.enter_pairing_code(code, phone)
         return 200, {"ok": True}
+
+    async def _http_send_text(self, request: dict[str, Any]) -> tuple[int, Mapping[str, Any]]:
+        to, sender, text = request.get("to"), request.get("from"), request.get("text")
+        name, group = request.get("name"), request.get("group")
+        usage = 'expected {"to": DEVICE_JID, "from": DIGITS, "text": TEXT, "name"?, "group"?}'
+        if not (isinstance(to, str) and isinstance(sender, str) and isinstance(text, str)):
+            return 400, {"ok": False, "error": usage}
+        if not (name is None or isinstance(name, str)) or not (
+            group is None or (isinstance(group, str) and group.endswith("@g.us"))
+        ):
+            return 400, {"ok": False, "error": usage}
+        if not sender.isdigit():
+            return 400, {"ok": False, "error": "a phone number is digits only"}
+        self.hub.contacts.contact(sender, name)
+        try:
+            if group is None:
+                stanza = self.hub.contacts.text_stanza(sender, to, text, now=self.now())
+            else:
+                self.hub.contacts.group(group, [sender])
+                stanza = self.hub.contacts.group_text_stanza(
+                    group, sender, to, text, now=self.now()
+                )
+        except UnknownDeviceError as exc:
+            return 404, {"ok": False, "error": str(exc)}
+        except NoBundleError as exc:
+            return 409, {"ok": False, "error": str(exc)}
+        live = await self.deliver(to, stanza)
+        return 200, {"ok": True, "id": stanza.attrs["id"], "live": live}
 
 
 # -- the state folder's keys -------------------------------------------------------------------
