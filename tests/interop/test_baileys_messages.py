@@ -9,6 +9,7 @@ its ``messages.upsert`` shows the texts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -40,7 +41,7 @@ async def _keys_uploaded(emulator: Emulator, jid: str) -> None:
             await anyio.sleep(0.02)
 
 
-def _upsert(text: str) -> object:
+def _upsert(text: str) -> Callable[[Line], bool]:
     def wanted(line: Line) -> bool:
         if line["event"] != "messages.upsert":
             return False
@@ -67,23 +68,42 @@ async def test_baileys_decrypts_contact_and_group_texts(peer_dir: Path) -> None:
         before = len(device.pre_keys)
         bob = emulator.contact(BOB, "Bob")
         first = await bob.send_text(jid, "hello from bob")
-        line = await run.until(_upsert("hello from bob"))  # type: ignore[arg-type]
+        line = await run.until(_upsert("hello from bob"))
         assert line["id"] == first
         assert line["remoteJid"] == f"{BOB}@s.whatsapp.net"
         assert line["pushName"] == "Bob"
         assert len(device.pre_keys) == before - 1  # the server handed one out
         await bob.send_text(jid, "and again")  # the same session: a pkmsg on its base key
-        await run.until(_upsert("and again"))  # type: ignore[arg-type]
+        await run.until(_upsert("and again"))
 
         group = emulator.group(GROUP, [BOB, CAROL])
         await group.send_text(CAROL, jid, "hi group")  # carol's sender key, then skmsg
-        line = await run.until(_upsert("hi group"))  # type: ignore[arg-type]
+        line = await run.until(_upsert("hi group"))
         assert line["remoteJid"] == GROUP
         assert line["participant"] == f"{CAROL}@s.whatsapp.net"
         for index in range(3):  # skmsg only from now on
             await group.send_text(CAROL, jid, f"group {index}")
-            await run.until(_upsert(f"group {index}"))  # type: ignore[arg-type]
+            await run.until(_upsert(f"group {index}"))
         await group.send_text(BOB, jid, "bob in the group")  # bob already has a session
-        await run.until(_upsert("bob in the group"))  # type: ignore[arg-type]
+        await run.until(_upsert("bob in the group"))
         await run.send("end")
         await run.finish()
+
+
+async def test_baileys_pulls_a_text_sent_while_it_was_away(peer_dir: Path, tmp_path: Path) -> None:
+    auth = tmp_path / "baileys-auth"
+    async with Emulator(ping_interval=None) as emulator:
+        async with baileys(peer_dir, emulator, auth_dir=auth, timers=NO_HISTORY_WAIT) as run:
+            jid = await _linked(run, emulator)
+            await run.send("end")
+            await run.finish()
+        await emulator.wait_idle()
+        sent = await emulator.contact(BOB, "Bob").send_text(jid, "while you were away")
+        assert emulator.hub.sessions() == []  # nobody connected: it went into the backlog
+        async with baileys(
+            peer_dir, emulator, auth_dir=auth, relay_qr=False, timers=NO_HISTORY_WAIT
+        ) as run:
+            line = await run.until(_upsert("while you were away"))
+            assert line["id"] == sent
+            await run.send("end")
+            await run.finish()
