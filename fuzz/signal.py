@@ -1,6 +1,6 @@
 """Fuzz target: the Signal core (``walink.protocol.signal``) on every kind of input it parses.
 
-Invariant (DESIGN.md, "The sans-IO core"): arbitrary bytes are parsed or raise
+Invariant (the sans-IO core's parser rule): arbitrary bytes are parsed or raise
 ``RemoteProtocolError``; nothing else escapes. Besides, for the decrypt functions:
 
 - the stored state handed in is unchanged afterwards, whether the call failed or not (the API
