@@ -304,3 +304,30 @@ def test_baileys_decrypts_walinks_skmsgs(
     assert bytes.fromhex(reply["plaintext"]) == b"g2"
     with pytest.raises(PeerError):  # iteration 0 was consumed in walink's copy
         bridge.call("skDecrypt", party=theirs.name, group="g3@g.us", body=bodies[0].hex())
+
+
+def test_a_libsignal_record_with_skipped_keys_and_closed_chains_round_trips(
+    bridge: PeerBridge, devices: tuple[Device, Device]
+) -> None:
+    ours, theirs = devices
+    ours.register(bridge)
+    bridge.call("startSession", party=theirs.name, address=OURS, bundle=ours.bridge_bundle(2))
+
+    def to_ours(text: bytes) -> tuple[str, bytes]:
+        return _peer_encrypt(bridge, theirs.name, text)
+
+    def ours_receives(kind: str, body: bytes) -> None:
+        bridge.call("decrypt", party=ours.name, address=THEIRS, type=kind, body=body.hex())
+
+    for _ in range(3):
+        batch = [to_ours(b"%d" % i) for i in range(12)]
+        for i in (11, 0, 5):  # keys 1-4 and 6-10 stay stored; "10" sorts after "9"
+            ours_receives(*batch[i])
+        reply = bridge.call("encrypt", party=ours.name, address=THEIRS, plaintext=b"r".hex())
+        _peer_decrypt(bridge, theirs.name, reply["type"], bytes.fromhex(reply["body"]))
+    stored = bridge.call("getSession", party=ours.name, address=THEIRS)["json"]
+    record = SessionRecord.from_json(json.loads(stored))
+    chains = [c for s in record.sessions.values() for c in s.chains.values()]
+    assert any(c.key is None for c in chains)  # closed receiving chains
+    assert sum(len(c.message_keys) for c in chains) == 3 * 9
+    assert json.dumps(record.to_json(), separators=(",", ":")) == stored
