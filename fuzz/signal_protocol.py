@@ -15,7 +15,7 @@ Input: byte 0 picks the entry point, the rest is its input:
 
 Keys, clocks and random sources are fixed, so every input replays identically.
 
-Run: ``python fuzz/signal.py -max_total_time=60`` (atheris; see fuzz/README.md).
+Run: ``python fuzz/signal_protocol.py -max_total_time=60`` (atheris; see fuzz/README.md).
 """
 
 from __future__ import annotations
@@ -24,15 +24,8 @@ import contextlib
 import hashlib
 import itertools
 import json
-import sys
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
-
-# Run as a script, this file's folder is sys.path[0], where "signal" would shadow the standard
-# library's module: move the folder to the end (``_atheris`` is still found there).
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.append(sys.path.pop(0))
 
 from _atheris import fuzz, instrumented
 
@@ -199,8 +192,8 @@ def seeds() -> list[bytes]:
 
 
 def main() -> None:
-    """The atheris entry point: ``python fuzz/signal.py [libFuzzer flags] [corpus dirs]``."""
-    fuzz("signal", target, seeds)
+    """The atheris entry point: ``python fuzz/signal_protocol.py [libFuzzer flags] [corpus]``."""
+    fuzz("signal_protocol", target, seeds)
 
 
 if __name__ == "__main__":
