@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "TrustRoot": "walink.protocol.certs",
     "WHATSAPP_ROOT": "walink.protocol.certs",
     "CertificateError": "walink.protocol.certs",
+    "SignalError": "walink.protocol.signal",
+    "SessionRecord": "walink.protocol.signal",
+    "SenderKeyRecord": "walink.protocol.signal",
     "CloseReason": "walink.fsm",
     "Disconnect": "walink.fsm",
     "DisconnectReason": "walink.fsm",
@@ -131,6 +134,9 @@ if TYPE_CHECKING:
     from walink.protocol.keys import SignedKeyPair as SignedKeyPair
     from walink.protocol.keys import xeddsa_sign as xeddsa_sign
     from walink.protocol.keys import xeddsa_verify as xeddsa_verify
+    from walink.protocol.signal import SenderKeyRecord as SenderKeyRecord
+    from walink.protocol.signal import SessionRecord as SessionRecord
+    from walink.protocol.signal import SignalError as SignalError
     from walink.session import ClientSession as ClientSession
     from walink.session import Closed as Closed
     from walink.session import ConnectionUpdate as ConnectionUpdate

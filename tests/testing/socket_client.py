@@ -124,6 +124,9 @@ class SocketClient:
             self._sign(node)
         elif node.tag == "iq" and node.attr("xmlns") == "urn:xmpp:ping":
             self.conn.send_node(_result(node))
+        elif node.tag == "ib" and node.child("offline_preview") is not None:
+            # As Baileys and walink do: pull the backlog, one batch of 100.
+            self.conn.send_node(Node("ib", {}, [Node("offline_batch", {"count": "100"})]))
 
     def _sign(self, node: Node) -> None:
         success = node.child("pair-success")

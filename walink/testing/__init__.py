@@ -8,7 +8,15 @@ registry, the simulated phone and the per-connection ``ServerSession`` objects t
 
 from __future__ import annotations
 
-from walink.testing.emulator import PAIRING_CODE_WAIT, Emulator, EmulatorPhone, StateError
+from walink.testing.contacts import Contact, Contacts, Group, NoBundleError, UnknownDeviceError
+from walink.testing.emulator import (
+    PAIRING_CODE_WAIT,
+    Emulator,
+    EmulatorContact,
+    EmulatorGroup,
+    EmulatorPhone,
+    StateError,
+)
 from walink.testing.faults import (
     Drop,
     Failure,
@@ -39,17 +47,23 @@ __all__ = [
     "PAIRING_CODE_WAIT",
     "AmbiguousPairingError",
     "CloseRequest",
+    "Contact",
+    "Contacts",
     "Device",
     "Drop",
     "Emulator",
+    "EmulatorContact",
+    "EmulatorGroup",
     "EmulatorPhone",
     "ExpiredRefError",
     "Failure",
     "Fault",
     "Garbage",
+    "Group",
     "Hub",
     "InvalidInputError",
     "MemoryPair",
+    "NoBundleError",
     "NoPendingPairingError",
     "Phone",
     "PhoneError",
@@ -63,6 +77,7 @@ __all__ = [
     "Step",
     "StreamError",
     "TruncatedFrame",
+    "UnknownDeviceError",
     "UnknownRefError",
     "WrongNoiseKeyError",
 ]
