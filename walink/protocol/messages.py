@@ -1,0 +1,200 @@
+"""Messages as users see them: a ``MessageKey`` and a ``WebMessage`` (Baileys' ``WebMessageInfo``).
+
+Theory of operation. Messages reach a linked device two ways: live, as a ``<message>`` stanza
+whose Signal envelope decrypts to a ``Message`` protobuf, and in history chunks, as
+``WebMessageInfo`` protobufs the phone assembled. Both become the same frozen ``WebMessage``:
+the receive pipeline builds one from the stanza's attributes and the decrypted protobuf (after
+``unwrap``), history builds one with ``WebMessage.from_info``. A message that could not be
+decrypted still becomes a ``WebMessage``, a stub (``WebMessage.decrypt_failure``) that carries
+the error, so an application sees that something arrived, as Baileys' CIPHERTEXT stubs do.
+
+The ``message`` field is the protobuf itself (``walink.protocol.proto.e2e_pb2.Message``): a
+bot reads any field it needs from it. Treat it as read-only; ``text`` covers the common case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.proto import e2e_pb2
+
+__all__ = [
+    "MessageKey",
+    "WebMessage",
+    "message_text",
+    "normalize_content",
+    "parse_message",
+    "unwrap",
+]
+
+#: Baileys' CIPHERTEXT stub type: a message that arrived but could not be decrypted.
+STUB_CIPHERTEXT = e2e_pb2.WebMessageInfo.CIPHERTEXT
+
+# How deep wrappers nest before we stop looking (Baileys stops after 5 as well): a crafted
+# message could nest wrappers thousands deep.
+_MAX_WRAPPERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKey:
+    """What identifies a message: the chat, who sent it (us or not), its id, and in a group the
+    participant who sent it. Baileys dedups history by chat, id and sender, as this key does."""
+
+    remote_jid: str
+    from_me: bool
+    id: str
+    participant: str | None = None
+
+    @classmethod
+    def from_proto(cls, key: e2e_pb2.MessageKey) -> MessageKey:
+        """A key from its protobuf; ``RemoteProtocolError`` when the chat or the id is missing."""
+        if not key.remote_jid or not key.id:
+            raise RemoteProtocolError("message key without a chat or an id")
+        return cls(
+            remote_jid=key.remote_jid,
+            from_me=key.from_me,
+            id=key.id,
+            participant=key.participant if key.HasField("participant") else None,
+        )
+
+    def to_proto(self) -> e2e_pb2.MessageKey:
+        """The protobuf form, as a ``WebMessageInfo.key``."""
+        key = e2e_pb2.MessageKey(remote_jid=self.remote_jid, from_me=self.from_me, id=self.id)
+        if self.participant is not None:
+            key.participant = self.participant
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class WebMessage:
+    """One message, live or from history (Baileys' ``WebMessageInfo``).
+
+    ``message`` is the decrypted content (None for a stub); ``timestamp`` is in seconds since
+    the epoch; ``stub_type`` is a ``WebMessageInfo.StubType`` value when this is a stub and
+    ``stub_parameters`` its details (for a decrypt failure, the error).
+    """
+
+    key: MessageKey
+    message: e2e_pb2.Message | None
+    timestamp: int
+    push_name: str | None = None
+    status: int | None = None
+    stub_type: int | None = None
+    stub_parameters: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:  # the protobuf is unhashable; the key identifies the message
+        return hash(self.key)
+
+    @property
+    def text(self) -> str | None:
+        """The text of a plain or extended text message (behind any wrapper), else None."""
+        return message_text(self.message)
+
+    @property
+    def decrypt_error(self) -> str | None:
+        """For a stub made by ``decrypt_failure``, the error it carries; else None."""
+        if self.stub_type == STUB_CIPHERTEXT and self.stub_parameters:
+            return self.stub_parameters[0]
+        return None
+
+    @classmethod
+    def from_info(cls, info: e2e_pb2.WebMessageInfo) -> WebMessage:
+        """A message from a history chunk's ``WebMessageInfo``; ``RemoteProtocolError`` when it has
+        no usable key."""
+        if not info.HasField("key"):
+            raise RemoteProtocolError("history message without a key")
+        return cls(
+            key=MessageKey.from_proto(info.key),
+            message=info.message if info.HasField("message") else None,
+            timestamp=info.message_timestamp,
+            push_name=info.push_name if info.HasField("push_name") else None,
+            status=info.status if info.HasField("status") else None,
+            stub_type=info.message_stub_type if info.HasField("message_stub_type") else None,
+            stub_parameters=tuple(info.message_stub_parameters),
+        )
+
+    @classmethod
+    def decrypt_failure(
+        cls, key: MessageKey, timestamp: int, error: str, push_name: str | None = None
+    ) -> WebMessage:
+        """The stub the pipeline publishes for a message it could not decrypt."""
+        return cls(
+            key=key,
+            message=None,
+            timestamp=timestamp,
+            push_name=push_name,
+            stub_type=STUB_CIPHERTEXT,
+            stub_parameters=(error,),
+        )
+
+    def to_info(self) -> e2e_pb2.WebMessageInfo:
+        """The ``WebMessageInfo`` protobuf (what a history chunk or a Baileys store holds)."""
+        info = e2e_pb2.WebMessageInfo(key=self.key.to_proto(), message_timestamp=self.timestamp)
+        if self.message is not None:
+            info.message.CopyFrom(self.message)
+        if self.push_name is not None:
+            info.push_name = self.push_name
+        if self.status is not None:
+            info.status = self.status  # type: ignore[assignment]  # an enum value as int
+        if self.stub_type is not None:
+            info.message_stub_type = self.stub_type  # type: ignore[assignment]
+        info.message_stub_parameters.extend(self.stub_parameters)
+        return info
+
+
+def parse_message(plaintext: bytes) -> e2e_pb2.Message:
+    """Parse a decrypted (unpadded) ``Message``; ``RemoteProtocolError`` for malformed bytes."""
+    try:
+        return e2e_pb2.Message.FromString(plaintext)
+    except (DecodeError, RecursionError) as error:
+        raise RemoteProtocolError(f"malformed Message protobuf: {error}") from None
+
+
+def unwrap(message: e2e_pb2.Message) -> e2e_pb2.Message:
+    """Our own message echoed from another of our devices arrives as ``deviceSentMessage``: its
+    ``message`` is the content, as Baileys reads it. Anything else is returned as is."""
+    if message.HasField("device_sent_message") and message.device_sent_message.HasField("message"):
+        return message.device_sent_message.message
+    return message
+
+
+def normalize_content(message: e2e_pb2.Message | None) -> e2e_pb2.Message | None:
+    """The content behind the future-proof wrappers (ephemeral, view once, document with
+    caption, edited), as Baileys' ``normalizeMessageContent`` finds it."""
+    for _ in range(_MAX_WRAPPERS):
+        if message is None:
+            return None
+        inner = _future_proof(message)
+        if inner is None:
+            break
+        message = inner.message
+    return message
+
+
+def _future_proof(message: e2e_pb2.Message) -> e2e_pb2.Message.FutureProofMessage | None:
+    for name in (
+        "ephemeral_message",
+        "view_once_message",
+        "document_with_caption_message",
+        "view_once_message_v2",
+        "edited_message",
+    ):
+        if message.HasField(name):
+            wrapper: e2e_pb2.Message.FutureProofMessage = getattr(message, name)
+            return wrapper
+    return None
+
+
+def message_text(message: e2e_pb2.Message | None) -> str | None:
+    """``conversation`` or ``extendedTextMessage.text`` of a message (behind any wrapper)."""
+    content = normalize_content(message)
+    if content is None:
+        return None
+    if content.HasField("conversation"):
+        return content.conversation
+    if content.HasField("extended_text_message") and content.extended_text_message.HasField("text"):
+        return content.extended_text_message.text
+    return None
