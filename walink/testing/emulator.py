@@ -47,6 +47,15 @@ from walink.protocol.binary import Node
 from walink.protocol.certs import TestRoot, TrustRoot
 from walink.protocol.keys import KeyPair
 from walink.testing.faults import Fault
+from walink.testing.history import (
+    BLOB_PREFIX,
+    BlobStore,
+    HistoryFaults,
+    HistoryFixture,
+    PlannedNotification,
+    default_fixture,
+    plan_history,
+)
 from walink.testing.hub import Hub
 from walink.testing.phone import NoPendingPairingError, PhoneError
 from walink.testing.registry import Registry
@@ -221,12 +230,16 @@ class Emulator:
                     host=self.host,
                     port=self._port,
                     close_timeout=self.close_timeout,
+                    handle_blob=self._serve_blob,
+                    blob_prefix=BLOB_PREFIX,
                 )
             )
         except BaseException:
             await stack.aclose()
             raise
         self._stack = stack
+        # media_conn names this port, so a client downloads history blobs from the emulator
+        self.hub.media_hosts = (self.server.http_url.split("/")[2],)
         logger.info("listening on %s (phone endpoint %s)", self.url, self.phone_url)
         return self
 
@@ -359,6 +372,44 @@ class Emulator:
             session.send_companion_reg_refresh()
         await self.flush()
         return len(targets)
+
+    # -- history ---------------------------------------------------------------------------
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The media blobs the emulator serves (history chunks), with their faults."""
+        return self.hub.blobs
+
+    def blob_url(self, path: str) -> str:
+        """The full URL of a blob path on this emulator (``http://127.0.0.1:PORT/mms/…``)."""
+        host = self.server.http_url.split("/")[2]
+        scheme = "https" if self.server.secure else "http"
+        return f"{scheme}://{host}{path}"
+
+    def plan_history(
+        self,
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """The phone's history notifications for a new login, in send order (the built-in
+        history unless ``fixture`` is given), their blobs put on this emulator's blob route.
+
+        Each ``PlannedNotification`` holds the ``Message`` the phone sends to the device,
+        encrypted, from its own account; ``faults`` make blobs missing, corrupt, truncated, or
+        a chunk never sent.
+        """
+        return plan_history(
+            fixture if fixture is not None else default_fixture(),
+            rng=self.rng,
+            blobs=self.hub.blobs,
+            blob_url=self.blob_url,
+            faults=faults,
+        )
+
+    async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
+        answer = self.hub.blobs.answer(target)
+        return answer.status, answer.body, answer.content_length
 
     async def flush(self) -> None:
         """Wait (boundedly) until every connection has written what it has to send."""
