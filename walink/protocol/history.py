@@ -89,7 +89,7 @@ DEFAULT_MAX_HISTORY_SIZE: Final = 256 * 1024 * 1024
 HISTORY_PAUSED_TIMEOUT: Final = 120.0
 """Seconds without a RECENT chunk after which the recent sync is reported paused."""
 MEDIA_RETRY_INFO: Final = b"WhatsApp Media Retry Notification"
-_INFLATE_STEP: Final = 1 << 20
+_INFLATE_STEP: Final = 64 * 1024
 _SELF_ONLY_NOTE: Final = "only our own account may send it"
 
 _Types = e2e_pb2.Message
@@ -232,23 +232,30 @@ def history_source(
 def inflate_history(compressed: bytes, *, max_size: int = DEFAULT_MAX_HISTORY_SIZE) -> bytes:
     """Inflate one complete zlib stream, never to more than ``max_size`` bytes.
 
-    Streamed with zlib's ``max_length``: a blob that would inflate past the cap is refused
-    (``RemoteProtocolError``) before more than ``max_size`` + 1 MiB is held.
+    The input is fed in slices, each inflated with zlib's ``max_length`` set to what the cap
+    still allows (plus one byte to notice going over): a blob that would inflate past the cap
+    is refused (``RemoteProtocolError``) without ever holding more than ``max_size`` + 1 bytes.
     """
     inflater = zlib.decompressobj()
     parts: list[bytes] = []
     size = 0
-    pending: bytes = compressed
+    view = memoryview(compressed)
     try:
-        while True:
-            chunk = inflater.decompress(pending, _INFLATE_STEP)
+        for start in range(0, len(view), _INFLATE_STEP):
+            room = max_size - size
+            chunk = inflater.decompress(view[start : start + _INFLATE_STEP], room + 1)
             size += len(chunk)
-            if size > max_size:
+            # output stopped at max_length with input left over: more would have followed
+            if size > max_size or inflater.unconsumed_tail:
                 raise RemoteProtocolError(f"history chunk inflates past {max_size} bytes")
             parts.append(chunk)
-            pending = inflater.unconsumed_tail
-            if inflater.eof or (not pending and not chunk):
+            if inflater.eof:
                 break
+        tail = inflater.flush(max_size - size + 1)
+        size += len(tail)
+        if size > max_size:
+            raise RemoteProtocolError(f"history chunk inflates past {max_size} bytes")
+        parts.append(tail)
     except zlib.error as error:
         raise RemoteProtocolError(f"history chunk is not valid zlib: {error}") from None
     if not inflater.eof:
