@@ -7,6 +7,7 @@ import hashlib
 import zlib
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -383,3 +384,66 @@ def test_app_state_key_shares() -> None:
     bad = Message(protocol_message=Message.ProtocolMessage(app_state_sync_key_share=share))
     with pytest.raises(RemoteProtocolError):
         app_state_key_shares(bad, from_me=True)
+
+
+def test_history_message_without_remote_jid_takes_its_conversation() -> None:
+    info = e2e_pb2.WebMessageInfo(key=e2e_pb2.MessageKey(id="K1"), message_timestamp=3)
+    sync = e2e_pb2.HistorySync(
+        sync_type=e2e_pb2.HistorySync.RECENT,
+        conversations=[
+            e2e_pb2.Conversation(id=ALICE, messages=[e2e_pb2.HistorySyncMsg(message=info)])
+        ],
+    )
+    (message,) = history_set(sync, Notification(), is_latest=False).messages
+    assert message.key == MessageKey(ALICE, False, "K1")
+
+
+_notification_bytes = st.builds(
+    lambda fields: Notification(**fields).SerializeToString(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "direct_path": st.text(max_size=20),
+            "media_key": st.binary(max_size=40),
+            "file_enc_sha256": st.binary(max_size=40),
+            "file_sha256": st.binary(max_size=40),
+            "initial_hist_bootstrap_inline_payload": st.binary(max_size=20),
+            "sync_type": st.integers(0, 8),
+        },
+    ),
+)
+
+
+@given(st.one_of(st.binary(max_size=200), _notification_bytes), st.booleans())
+def test_notification_and_key_parsers_parse_or_raise_remote(data: bytes, from_me: bool) -> None:
+    """From arbitrary Message bytes: the notification, its source and the key shares."""
+    for candidate in (data, _wrap(Notification()).SerializeToString()[:2] + data):
+        try:
+            message = Message.FromString(candidate)
+        except DecodeError:  # not a Message at all: the pipeline's parse_message refuses it
+            continue
+        notification = history_notification(message, from_me=from_me)
+        if notification is not None:
+            with contextlib.suppress(RemoteProtocolError):
+                history_source(notification, "ID")
+        with contextlib.suppress(RemoteProtocolError):
+            app_state_key_shares(message, from_me=from_me)
+    with contextlib.suppress(RemoteProtocolError):
+        history_source(Notification.FromString(data) if _parses(data) else Notification(), "ID")
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        Notification.FromString(data)
+    except DecodeError:
+        return False
+    return True
+
+
+@given(st.binary(max_size=80), st.binary(min_size=12, max_size=12), st.text(max_size=10))
+def test_server_error_receipt_parser_parses_or_raises_remote(
+    sealed: bytes, iv: bytes, message_id: str
+) -> None:
+    encrypt = Node("encrypt", {}, [Node("enc_p", {}, sealed), Node("enc_iv", {}, iv)])
+    with pytest.raises(RemoteProtocolError):
+        decrypt_server_error_receipt(Node("receipt", {"id": message_id}, [encrypt]), MEDIA_KEY)

@@ -169,3 +169,28 @@ def test_download_url_forms() -> None:
     assert is_loopback_url(url) and not is_loopback_url("https://127.0.0.1/x")
     with pytest.raises(RemoteProtocolError):
         download_url("mmg.whatsapp.net", "http://example.com/x", enc, "md-msg-hist")
+
+
+_nodes = st.recursive(
+    st.builds(
+        Node,
+        st.sampled_from(["media_conn", "host", "iq", "x"]),
+        st.dictionaries(st.sampled_from(["hostname", "ttl", "auth"]), st.text(max_size=12)),
+    ),
+    lambda children: st.builds(
+        Node,
+        st.sampled_from(["media_conn", "host", "iq"]),
+        st.dictionaries(st.sampled_from(["hostname", "ttl"]), st.text(max_size=12)),
+        st.lists(children, max_size=4),
+    ),
+    max_leaves=8,
+)
+
+
+@given(_nodes)
+def test_media_conn_parser_parses_or_raises_remote(node: Node) -> None:
+    try:
+        conn = parse_media_conn(Node("iq", {}, [node]))
+    except RemoteProtocolError:
+        return
+    assert conn.hosts and all("/" not in host for host in conn.hosts)

@@ -31,6 +31,9 @@ def test_key_round_trip_and_missing_fields() -> None:
         MessageKey.from_proto(e2e_pb2.MessageKey(remote_jid=CHAT))
     with pytest.raises(RemoteProtocolError):
         MessageKey.from_proto(e2e_pb2.MessageKey(id="X"))
+    # a history message's key may leave the chat to its conversation
+    assert MessageKey.from_proto(e2e_pb2.MessageKey(id="X"), CHAT) == MessageKey(CHAT, False, "X")
+    assert MessageKey.from_proto(plain.to_proto(), "other@s.whatsapp.net") == plain
 
 
 def test_from_info_and_back() -> None:

@@ -412,7 +412,7 @@ def history_set(
             elif server in ("s.whatsapp.net", "hosted") and lid:
                 mappings.append((lid, chat_id))
             chat_messages = [
-                WebMessage.from_info(item.message)
+                WebMessage.from_info(item.message, chat_id)
                 for item in conversation.messages
                 if item.HasField("message")
             ]

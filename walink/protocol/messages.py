@@ -49,12 +49,14 @@ class MessageKey:
     participant: str | None = None
 
     @classmethod
-    def from_proto(cls, key: e2e_pb2.MessageKey) -> MessageKey:
-        """A key from its protobuf; ``RemoteProtocolError`` when the chat or the id is missing."""
-        if not key.remote_jid or not key.id:
+    def from_proto(cls, key: e2e_pb2.MessageKey, chat: str | None = None) -> MessageKey:
+        """A key from its protobuf; ``chat`` stands in for a missing ``remoteJid`` (a history
+        conversation's id). ``RemoteProtocolError`` when the chat or the id is missing."""
+        remote_jid = key.remote_jid or chat
+        if not remote_jid or not key.id:
             raise RemoteProtocolError("message key without a chat or an id")
         return cls(
-            remote_jid=key.remote_jid,
+            remote_jid=remote_jid,
             from_me=key.from_me,
             id=key.id,
             participant=key.participant if key.HasField("participant") else None,
@@ -101,13 +103,13 @@ class WebMessage:
         return None
 
     @classmethod
-    def from_info(cls, info: e2e_pb2.WebMessageInfo) -> WebMessage:
-        """A message from a history chunk's ``WebMessageInfo``; ``RemoteProtocolError`` when it has
-        no usable key."""
+    def from_info(cls, info: e2e_pb2.WebMessageInfo, chat: str | None = None) -> WebMessage:
+        """A message from a history chunk's ``WebMessageInfo`` (``chat``: the conversation it is
+        in, for a key without ``remoteJid``); ``RemoteProtocolError`` without a usable key."""
         if not info.HasField("key"):
             raise RemoteProtocolError("history message without a key")
         return cls(
-            key=MessageKey.from_proto(info.key),
+            key=MessageKey.from_proto(info.key, chat),
             message=info.message if info.HasField("message") else None,
             timestamp=info.message_timestamp,
             push_name=info.push_name if info.HasField("push_name") else None,
