@@ -3,6 +3,7 @@ media_conn and app-state answers, and downloads from a running emulator (asyncio
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from walink.io.media import HttpDownloader, MediaGoneError, download_history
@@ -243,3 +244,64 @@ async def test_emulator_serves_its_blobs() -> None:
         assert isinstance(gone_request, HistoryDownload)
         with pytest.raises(MediaGoneError):
             await download_history(HttpDownloader(), gone_request, [host])
+
+
+@pytest.mark.anyio
+async def test_send_history_to_a_logged_in_device() -> None:
+    """The phone's history reaches a device as peer messages (the Signal hop stubbed out: the
+    'ciphertext' is the plaintext); the device downloads RECENT blobs from the media_conn host,
+    and its server-error receipt for a missing blob makes the phone upload it again."""
+    from tests.testing.socket_client import SocketClient, content_bytes
+    from tests.testing.test_emulator import pair
+
+    async with Emulator(ping_interval=None) as emulator:
+        creds = await pair(emulator, seed=21)
+        assert creds.me is not None
+        client = await SocketClient.open(emulator.url, emulator.trust_root, creds)
+        assert (await client.next_node()).tag == "success"
+        media = await client.query(
+            Node(
+                "iq", {"xmlns": "w:m", "type": "set", "to": "s.whatsapp.net"}, [Node("media_conn")]
+            )
+        )
+        hosts = parse_media_conn(media).hosts
+        sent = await emulator.send_history(
+            creds.me,
+            lambda plaintext: ("msg", plaintext),
+            faults=HistoryFaults(missing=frozenset({0})),
+        )
+        user = creds.me.split(":")[0]
+        results = []
+        for planned in sent:
+            stanza = await client.node_where(lambda n: n.tag == "message")
+            assert stanza.attrs["from"] == f"{user}@s.whatsapp.net"
+            assert (stanza.attrs["id"], stanza.attrs["category"]) == (planned.message_id, "peer")
+            enc = stanza.child("enc")
+            assert enc is not None and enc.attrs == {"v": "2", "type": "msg"}
+            message = e2e_pb2.Message.FromString(content_bytes(enc))
+            notification = history_notification(message, from_me=True)
+            assert notification is not None
+            source = history_source(notification, planned.message_id)
+            if isinstance(source, HistoryDownload):
+                request = source
+                try:
+                    source = await download_history(HttpDownloader(), request, hosts)
+                except MediaGoneError:
+                    await client.send(
+                        server_error_receipt(
+                            planned.message_id, creds.me, notification.media_key, bytes(12)
+                        )
+                    )
+                    with anyio.fail_after(5):
+                        while planned.message_id not in emulator.blobs.reuploads:
+                            await anyio.sleep(0.01)
+                    source = await download_history(HttpDownloader(), request, hosts)
+            results.append(history_set(decode_history(source), notification, is_latest=False))
+        assert [r.sync_type for r in results] == [
+            "INITIAL_BOOTSTRAP",
+            "RECENT",
+            "RECENT",
+            "PUSH_NAME",
+        ]
+        assert sum(len(r.messages) for r in results) == default_fixture().message_count()
+        await client.aclose()

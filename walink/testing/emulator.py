@@ -54,6 +54,7 @@ from walink.testing.history import (
     HistoryFixture,
     PlannedNotification,
     default_fixture,
+    history_stanza,
     plan_history,
 )
 from walink.testing.hub import Hub
@@ -406,6 +407,36 @@ class Emulator:
             blob_url=self.blob_url,
             faults=faults,
         )
+
+    async def send_history(
+        self,
+        device_jid: str,
+        encrypt: Callable[[bytes], tuple[str, bytes]],
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """Send the phone's history to device ``device_jid`` (``PHONE:DEV@s.whatsapp.net``), as a
+        phone does after a new login: each notification of ``plan_history`` in order, inside a
+        peer ``<message>`` from the account's own JID.
+
+        ``encrypt(plaintext)`` is the phone's Signal session with that device: it gets the
+        serialized ``Message`` and returns ``(enc type, ciphertext)`` (``"pkmsg"`` or ``"msg"``),
+        padding included. Returns what was sent.
+        """
+        phone_user = device_jid.split("@", 1)[0].split(":", 1)[0]
+        planned = self.plan_history(fixture, faults=faults)
+        for item in planned:
+            enc_type, ciphertext = encrypt(item.message.SerializeToString())
+            stanza = history_stanza(
+                item,
+                phone_jid=f"{phone_user}@s.whatsapp.net",
+                t=int(self.now()),
+                enc_type=enc_type,
+                ciphertext=ciphertext,
+            )
+            await self.send_node(stanza, jid=device_jid)
+        return planned
 
     async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
         answer = self.hub.blobs.answer(target)

@@ -50,6 +50,7 @@ __all__ = [
     "default_fixture",
     "encode_history_sync",
     "generated_fixture",
+    "history_stanza",
     "history_sync_of",
     "notification_message",
     "plan_history",
@@ -423,6 +424,27 @@ class PlannedNotification:
     @property
     def notification(self) -> e2e_pb2.Message.HistorySyncNotification:
         return self.message.protocol_message.history_sync_notification
+
+
+def history_stanza(
+    planned: PlannedNotification,
+    *,
+    phone_jid: str,
+    t: int,
+    enc_type: str,
+    ciphertext: bytes,
+) -> Node:
+    """The ``<message>`` that carries one encrypted notification from the phone to a device:
+    from the account's own JID (device 0), ``category="peer"``, no recipient; ``enc_type`` is
+    ``pkmsg`` or ``msg`` and ``ciphertext`` the Signal ciphertext of the (padded) ``Message``."""
+    attrs = {
+        "from": phone_jid,
+        "id": planned.message_id,
+        "t": str(t),
+        "type": "text",
+        "category": "peer",
+    }
+    return Node("message", attrs, [Node("enc", {"v": "2", "type": enc_type}, ciphertext)])
 
 
 def _message_id(rng: Rng) -> str:
