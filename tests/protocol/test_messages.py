@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.messages import (
     MessageKey,
@@ -13,6 +16,7 @@ from walink.protocol.messages import (
     message_text,
     normalize_content,
     parse_message,
+    stanza_key,
     unwrap,
 )
 from walink.protocol.proto import e2e_pb2
@@ -116,3 +120,83 @@ def test_parse_message_parses_or_raises_remote(data: bytes) -> None:
         return
     message_text(message)
     unwrap(message)
+
+
+OWN = "15550001111:7@s.whatsapp.net"
+OWN_LID = "100000000000009:7@lid"
+
+
+def _stanza(**attrs: str) -> Node:
+    return Node("message", {"id": "ID1", "t": "1700000000", **attrs})
+
+
+def test_stanza_keys_as_baileys_derives_them() -> None:
+    def key(**attrs: str) -> MessageKey:
+        return stanza_key(_stanza(**attrs), own_jid=OWN, own_lid=OWN_LID)
+
+    # a contact's device writes to us: the chat is the contact, without device
+    assert key(**{"from": "15550002222:3@s.whatsapp.net"}) == MessageKey(CHAT, False, "ID1")
+    # our phone's peer message (history): from us, no recipient
+    assert key(**{"from": "15550001111@s.whatsapp.net"}) == MessageKey(
+        "15550001111@s.whatsapp.net", True, "ID1"
+    )
+    assert key(**{"from": "100000000000009@lid"}).from_me
+    # our own message sent from another device: the chat is the recipient
+    sent = key(**{"from": "15550001111:2@s.whatsapp.net", "recipient": CHAT})
+    assert sent == MessageKey(CHAT, True, "ID1")
+    with pytest.raises(RemoteProtocolError):
+        key(**{"from": "15550003333@s.whatsapp.net", "recipient": CHAT})
+    group = key(
+        **{"from": "120363000000000001@g.us", "participant": "15550003333:1@s.whatsapp.net"}
+    )
+    assert group == MessageKey(
+        "120363000000000001@g.us", False, "ID1", "15550003333@s.whatsapp.net"
+    )
+    assert key(**{"from": "120363000000000001@g.us", "participant": "100000000000009@lid"}).from_me
+    hosted = key(**{"from": "15550004444:99@hosted"})
+    assert hosted.remote_jid == "15550004444@s.whatsapp.net"
+    for bad in (
+        {"from": "120363000000000001@g.us"},
+        {"from": "status@broadcast"},
+        {"from": "x@call"},
+    ):
+        with pytest.raises(RemoteProtocolError):
+            key(**bad)
+    with pytest.raises(RemoteProtocolError):
+        stanza_key(Node("message", {"from": CHAT}), own_jid=OWN)
+
+
+def test_from_stanza() -> None:
+    message = Message(conversation="hello")
+    stanza = _stanza(**{"from": "15550002222@s.whatsapp.net", "notify": "Ann"})
+    web = WebMessage.from_stanza(stanza, message, own_jid=OWN)
+    assert (web.text, web.timestamp, web.push_name, web.status) == (
+        "hello",
+        1700000000,
+        "Ann",
+        None,
+    )
+    own = WebMessage.from_stanza(
+        _stanza(**{"from": "15550001111@s.whatsapp.net"}), message, own_jid=OWN
+    )
+    assert own.key.from_me and own.status == e2e_pb2.WebMessageInfo.SERVER_ACK
+    with pytest.raises(RemoteProtocolError):
+        WebMessage.from_stanza(
+            Node("message", {"id": "X", "from": CHAT, "t": "soon"}), message, own_jid=OWN
+        )
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "from", "participant", "recipient", "t", "notify"]),
+        st.one_of(
+            st.text(max_size=12),
+            st.sampled_from(
+                [CHAT, "1@g.us", "15550001111:1@s.whatsapp.net", "x@lid", "a@b@c", "@", ":@lid"]
+            ),
+        ),
+    )
+)
+def test_stanza_parsers_parse_or_raise_remote(attrs: dict[str, str]) -> None:
+    with contextlib.suppress(RemoteProtocolError):
+        WebMessage.from_stanza(Node("message", attrs), None, own_jid=OWN, own_lid=OWN_LID)

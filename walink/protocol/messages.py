@@ -4,9 +4,10 @@ Theory of operation. Messages reach a linked device two ways: live, as a ``<mess
 whose Signal envelope decrypts to a ``Message`` protobuf, and in history chunks, as
 ``WebMessageInfo`` protobufs the phone assembled. Both become the same frozen ``WebMessage``:
 the receive pipeline builds one from the stanza's attributes and the decrypted protobuf (after
-``unwrap``), history builds one with ``WebMessage.from_info``. A message that could not be
-decrypted still becomes a ``WebMessage``, a stub (``WebMessage.decrypt_failure``) that carries
-the error, so an application sees that something arrived, as Baileys' CIPHERTEXT stubs do.
+``unwrap``) with ``WebMessage.from_stanza``, history builds one with ``WebMessage.from_info``.
+A message that could not be decrypted still becomes a ``WebMessage``: a stub
+(``WebMessage.decrypt_failure``) that carries the error, so an application sees that something
+arrived, as Baileys' CIPHERTEXT stubs do.
 
 The ``message`` field is the protobuf itself (``walink.protocol.proto.e2e_pb2.Message``): a
 bot reads any field it needs from it. Treat it as read-only; ``text`` covers the common case.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.proto import e2e_pb2
 
@@ -26,7 +28,9 @@ __all__ = [
     "WebMessage",
     "message_text",
     "normalize_content",
+    "normalized_user_jid",
     "parse_message",
+    "stanza_key",
     "unwrap",
 ]
 
@@ -119,6 +123,29 @@ class WebMessage:
         )
 
     @classmethod
+    def from_stanza(
+        cls,
+        stanza: Node,
+        message: e2e_pb2.Message | None,
+        *,
+        own_jid: str,
+        own_lid: str | None = None,
+    ) -> WebMessage:
+        """A message from a ``<message>`` stanza and its decrypted content (already ``unwrap``-ed;
+        None for a stub), keyed as Baileys keys it: see ``stanza_key``."""
+        key = stanza_key(stanza, own_jid=own_jid, own_lid=own_lid)
+        t = stanza.attr("t") or ""
+        if not (t.isascii() and t.isdigit()):
+            raise RemoteProtocolError(f"message stanza with a bad timestamp: {t[:20]!r}")
+        return cls(
+            key=key,
+            message=message,
+            timestamp=int(t),
+            push_name=stanza.attr("notify") or None,
+            status=e2e_pb2.WebMessageInfo.SERVER_ACK if key.from_me else None,
+        )
+
+    @classmethod
     def decrypt_failure(
         cls, key: MessageKey, timestamp: int, error: str, push_name: str | None = None
     ) -> WebMessage:
@@ -145,6 +172,67 @@ class WebMessage:
             info.message_stub_type = self.stub_type  # type: ignore[assignment]
         info.message_stub_parameters.extend(self.stub_parameters)
         return info
+
+
+def _user(jid: str) -> str:
+    """The user part of a JID, without agent or device (``"1555:3@s.whatsapp.net"`` → 1555)."""
+    return jid.partition("@")[0].split(":", 1)[0].split("_", 1)[0]
+
+
+def normalized_user_jid(jid: str) -> str:
+    """A JID without agent or device, hosted servers folded (Baileys' ``cleanMessage``)."""
+    server = jid.partition("@")[2]
+    server = {"hosted": "s.whatsapp.net", "hosted.lid": "lid", "c.us": "s.whatsapp.net"}.get(
+        server, server
+    )
+    return f"{_user(jid)}@{server}"
+
+
+def stanza_key(stanza: Node, *, own_jid: str, own_lid: str | None = None) -> MessageKey:
+    """The key of a ``<message>`` stanza, as Baileys derives it.
+
+    1:1 (a user, LID or hosted ``from``): the chat is ``recipient`` when present (our own
+    message sent from another of our devices: ``from`` must then be us), else ``from``; a group
+    or broadcast needs a ``participant``, the sender; a newsletter is its own chat. ``from_me``
+    when the sender is our account (by phone number or LID). Chat and participant lose their
+    device part. ``RemoteProtocolError`` for a stanza none of these fit.
+    """
+    message_id = stanza.attr("id")
+    sender = stanza.attr("from")
+    if not message_id or not sender:
+        raise RemoteProtocolError("message stanza without an id or a from")
+    participant = stanza.attr("participant")
+    recipient = stanza.attr("recipient")
+    own_users = {_user(own_jid)} | ({_user(own_lid)} if own_lid else set())
+
+    def is_me(jid: str | None) -> bool:
+        return jid is not None and "@" in jid and _user(jid) in own_users
+
+    server = sender.partition("@")[2]
+    if server in ("s.whatsapp.net", "lid", "hosted", "hosted.lid"):
+        if recipient and not recipient.endswith("@bot"):
+            if not is_me(sender):
+                raise RemoteProtocolError("message with a recipient that is not from us")
+            chat = recipient
+        else:
+            chat = sender
+        from_me = is_me(sender)
+    elif server in ("g.us", "broadcast"):
+        if not participant:
+            raise RemoteProtocolError("group or broadcast message without a participant")
+        chat = sender
+        from_me = is_me(participant)
+    elif server == "newsletter":
+        chat = sender
+        from_me = is_me(sender)
+    else:
+        raise RemoteProtocolError(f"message from an unknown kind of chat: {server[:20]!r}")
+    return MessageKey(
+        remote_jid=normalized_user_jid(chat),
+        from_me=from_me,
+        id=message_id,
+        participant=normalized_user_jid(participant) if participant else None,
+    )
 
 
 def parse_message(plaintext: bytes) -> e2e_pb2.Message:
