@@ -12,6 +12,7 @@ import { deflate, inflate } from 'node:zlib';
 import {
   proto, encryptedStream, getHistoryMsg, processHistoryMessage,
   downloadAndProcessHistorySyncNotification, downloadContentFromMessage,
+  decodeMessageNode, cleanMessage,
 } from '@whiskeysockets/baileys';
 import { serve } from './bridge-lib.mjs';
 
@@ -38,6 +39,22 @@ const summarize = (data) => ({
 });
 
 await serve({
+  // items: [{attrs}] with meId/meLid -> the key Baileys derives (after cleanMessage), or an error
+  stanzaKeys: async ({ items, meId, meLid }) => ({
+    keys: items.map(({ attrs }) => {
+      try {
+        const { fullMessage } = decodeMessageNode({ tag: 'message', attrs, content: [] }, meId, meLid);
+        cleanMessage(fullMessage, meId, meLid);
+        const k = fullMessage.key;
+        return {
+          remoteJid: k.remoteJid, fromMe: !!k.fromMe, id: k.id, participant: k.participant || null,
+          timestamp: fullMessage.messageTimestamp, pushName: fullMessage.pushName ?? null,
+        };
+      } catch (e) {
+        return { error: String(e?.message || e) };
+      }
+    }),
+  }),
   // spec: {syncType, chunkOrder, progress, chats: [{id, name, messages: [{id, text, ts, fromMe}]}]}
   makeBlob: async ({ spec }) => {
     const sync = proto.HistorySync.encode({

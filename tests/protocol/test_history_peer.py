@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from tests.peer_bridge import PeerBridge
+from walink.protocol.binary import Node
+from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.history import (
     HistoryDownload,
     decode_history,
@@ -20,7 +22,7 @@ from walink.protocol.history import (
     history_source,
 )
 from walink.protocol.media import MacMismatchError
-from walink.protocol.messages import parse_message
+from walink.protocol.messages import WebMessage, parse_message
 from walink.testing.history import BlobStore, default_fixture, plan_history
 
 from .determinism import counter_rng
@@ -132,3 +134,54 @@ def test_baileys_reads_our_notifications_and_blobs(bridge: PeerBridge) -> None:
     assert [c["id"] for c in first["chats"]] == [c.id for c in fixture.bootstrap]
     assert len(first["messages"]) == sum(len(c.messages) for c in fixture.bootstrap)
     assert first["chats"][0]["newestId"] == fixture.bootstrap[0].messages[0].id
+
+
+def test_stanza_keys_agree_with_baileys(bridge: PeerBridge) -> None:
+    """walink's stanza_key against Baileys' decodeMessageNode + cleanMessage, on every shape."""
+    own, own_lid = "15550001111:7@s.whatsapp.net", "100000000000009:7@lid"
+    senders = [
+        "15550002222@s.whatsapp.net",
+        "15550002222:3@s.whatsapp.net",
+        "15550001111@s.whatsapp.net",
+        "15550001111:2@s.whatsapp.net",
+        "100000000000009@lid",
+        "100000000000008:4@lid",
+        "15550004444:99@hosted",
+        "120363000000000001@g.us",
+        "status@broadcast",
+        "120363000000000002@newsletter",
+    ]
+    extras: list[dict[str, str]] = [
+        {},
+        {"participant": "15550003333:1@s.whatsapp.net"},
+        {"participant": "100000000000009@lid"},
+        {"participant": "15550001111:5@s.whatsapp.net"},
+        {"recipient": "15550002222@s.whatsapp.net"},
+        {"recipient": "13135550002@bot"},
+        {"notify": "Ann"},
+    ]
+    items = [
+        {"attrs": {"id": "ID1", "t": "1700000000", "from": sender, **extra}}
+        for sender in senders
+        for extra in extras
+    ]
+    theirs = bridge.call("stanzaKeys", items=items, meId=own, meLid=own_lid)["keys"]
+    compared = 0
+    for item, their in zip(items, theirs, strict=True):
+        node = Node("message", item["attrs"])
+        try:
+            mine = WebMessage.from_stanza(node, None, own_jid=own, own_lid=own_lid)
+        except RemoteProtocolError:
+            assert "error" in their, item
+            continue
+        assert "error" not in their, (item, their)
+        assert {
+            "remoteJid": mine.key.remote_jid,
+            "fromMe": mine.key.from_me,
+            "id": mine.key.id,
+            "participant": mine.key.participant,
+            "timestamp": mine.timestamp,
+            "pushName": mine.push_name,
+        } == their, item
+        compared += 1
+    assert compared > 40

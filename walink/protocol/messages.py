@@ -194,8 +194,9 @@ def stanza_key(stanza: Node, *, own_jid: str, own_lid: str | None = None) -> Mes
     1:1 (a user, LID or hosted ``from``): the chat is ``recipient`` when present (our own
     message sent from another of our devices: ``from`` must then be us), else ``from``; a group
     or broadcast needs a ``participant``, the sender; a newsletter is its own chat. ``from_me``
-    when the sender is our account (by phone number or LID). Chat and participant lose their
-    device part. ``RemoteProtocolError`` for a stanza none of these fit.
+    when the sender is our account (by phone number or LID; in a broadcast by number only).
+    Chat and participant lose their device part. ``RemoteProtocolError`` for a stanza none of
+    these fit.
     """
     message_id = stanza.attr("id")
     sender = stanza.attr("from")
@@ -205,8 +206,8 @@ def stanza_key(stanza: Node, *, own_jid: str, own_lid: str | None = None) -> Mes
     recipient = stanza.attr("recipient")
     own_users = {_user(own_jid)} | ({_user(own_lid)} if own_lid else set())
 
-    def is_me(jid: str | None) -> bool:
-        return jid is not None and "@" in jid and _user(jid) in own_users
+    def is_me(jid: str | None, users: set[str] = own_users) -> bool:
+        return jid is not None and "@" in jid and _user(jid) in users
 
     server = sender.partition("@")[2]
     if server in ("s.whatsapp.net", "lid", "hosted", "hosted.lid"):
@@ -221,7 +222,8 @@ def stanza_key(stanza: Node, *, own_jid: str, own_lid: str | None = None) -> Mes
         if not participant:
             raise RemoteProtocolError("group or broadcast message without a participant")
         chat = sender
-        from_me = is_me(participant)
+        # a broadcast (status) sender is us only by phone number, as Baileys compares it
+        from_me = is_me(participant, own_users if server == "g.us" else {_user(own_jid)})
     elif server == "newsletter":
         chat = sender
         from_me = is_me(sender)
