@@ -57,13 +57,14 @@ class MessageKey:
         """A key from its protobuf; ``chat`` stands in for a missing ``remoteJid`` (a history
         conversation's id). ``RemoteProtocolError`` when the chat or the id is missing."""
         remote_jid = key.remote_jid or chat
-        if not remote_jid or not key.id:
+        message_id = key.id
+        if not remote_jid or not message_id:
             raise RemoteProtocolError("message key without a chat or an id")
         return cls(
             remote_jid=remote_jid,
             from_me=key.from_me,
-            id=key.id,
-            participant=key.participant if key.HasField("participant") else None,
+            id=message_id,
+            participant=key.participant or None,
         )
 
     def to_proto(self) -> e2e_pb2.MessageKey:
@@ -112,14 +113,17 @@ class WebMessage:
         in, for a key without ``remoteJid``); ``RemoteProtocolError`` without a usable key."""
         if not info.HasField("key"):
             raise RemoteProtocolError("history message without a key")
+        # each field read of a parsed protobuf costs: read each once, test presence only where
+        # a default value means something (status 0 is ERROR, stub type 0 is UNKNOWN)
+        stub_type = info.message_stub_type if info.HasField("message_stub_type") else None
         return cls(
             key=MessageKey.from_proto(info.key, chat),
             message=info.message if info.HasField("message") else None,
             timestamp=info.message_timestamp,
-            push_name=info.push_name if info.HasField("push_name") else None,
+            push_name=info.push_name or None,
             status=info.status if info.HasField("status") else None,
-            stub_type=info.message_stub_type if info.HasField("message_stub_type") else None,
-            stub_parameters=tuple(info.message_stub_parameters),
+            stub_type=stub_type,
+            stub_parameters=tuple(info.message_stub_parameters) if stub_type is not None else (),
         )
 
     @classmethod
