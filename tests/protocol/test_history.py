@@ -16,6 +16,7 @@ from walink.protocol.binary import Node
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.history import (
     DEFAULT_MAX_HISTORY_SIZE,
+    AppStateKey,
     HistoryDownload,
     HistoryStatus,
     HistoryStatusTracker,
@@ -447,3 +448,10 @@ def test_server_error_receipt_parser_parses_or_raises_remote(
     encrypt = Node("encrypt", {}, [Node("enc_p", {}, sealed), Node("enc_iv", {}, iv)])
     with pytest.raises(RemoteProtocolError):
         decrypt_server_error_receipt(Node("receipt", {"id": message_id}, [encrypt]), MEDIA_KEY)
+
+
+def test_reprs_hide_keys() -> None:
+    download = HistoryDownload("ID", "/p", MEDIA_KEY, b"e" * 32, b"p" * 32)
+    assert MEDIA_KEY.hex() not in repr(download) and repr(MEDIA_KEY) not in repr(download)
+    key = AppStateKey(b"\x01", b"secret key bytes")
+    assert "secret" not in repr(key)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
 from cryptography.hazmat.primitives import hashes
@@ -175,7 +175,7 @@ class HistoryDownload:
     message_id: str
     """The notification's message id (what a ``server_error_receipt`` names)."""
     direct_path: str
-    media_key: bytes
+    media_key: bytes = field(repr=False)
     file_enc_sha256: bytes
     file_sha256: bytes
     file_length: int | None = None
@@ -627,7 +627,7 @@ class AppStateKey:
     """One app-state sync key the phone shared."""
 
     key_id: bytes
-    key_data: bytes
+    key_data: bytes = field(repr=False)
     raw_id: int | None = None
     current_index: int | None = None
     device_indexes: tuple[int, ...] = ()
