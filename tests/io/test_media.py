@@ -244,3 +244,8 @@ async def test_download_history_verifies() -> None:
 def test_default_host() -> None:
     urls = HttpDownloader().urls(_request(), [])
     assert urls[0].startswith(f"https://{DEFAULT_MEDIA_HOST}/v/t62.7119-24/")
+
+
+async def test_an_unsendable_direct_path_is_a_typed_error() -> None:
+    with pytest.raises(MediaUnavailableError, match="invalid media URL"):
+        await HttpDownloader().download(_request("/v/a\x00b"), ["127.0.0.1:9"])

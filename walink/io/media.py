@@ -208,6 +208,8 @@ class HttpDownloader:
                 return await self._read(response, url)
         except httpx.TransportError as error:  # connect, read, truncated body, protocol
             return f"{type(error).__name__}: {error}", None, -1.0
+        except httpx.InvalidURL as error:  # a direct path httpx cannot send: no retry helps
+            raise MediaUnavailableError(f"invalid media URL: {error}", url=url) from None
 
     async def _read(self, response: httpx.Response, url: str) -> bytes:
         declared = response.headers.get("content-length")
