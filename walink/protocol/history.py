@@ -34,7 +34,7 @@ import base64
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -51,9 +51,6 @@ from walink.protocol.media import (
 )
 from walink.protocol.messages import MessageKey, WebMessage, normalize_content
 from walink.protocol.proto import e2e_pb2
-
-if TYPE_CHECKING:
-    from walink.auth.model import AppStateSyncKeyData
 
 __all__ = [
     "DEFAULT_MAX_HISTORY_SIZE",
@@ -624,7 +621,10 @@ def _bytes(node: Node) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class AppStateKey:
-    """One app-state sync key the phone shared."""
+    """One app-state sync key the phone shared, stored under ``store_id`` in the key store's
+    ``app-state-sync-key`` type. The fields are those of ``walink.auth.model``'s
+    ``AppStateSyncKeyData`` and its fingerprint (the protocol core does not import the auth
+    package, so the session makes that value)."""
 
     key_id: bytes
     key_data: bytes = field(repr=False)
@@ -637,26 +637,6 @@ class AppStateKey:
     def store_id(self) -> str:
         """The id it is stored under (``app-state-sync-key`` type): base64 of the key id."""
         return base64.b64encode(self.key_id).decode("ascii")
-
-    def to_key_data(self) -> AppStateSyncKeyData:
-        """The value the key stores keep (``walink.auth.model.AppStateSyncKeyData``)."""
-        # Imported here: the protocol core does not depend on the auth package at import time.
-        from walink.auth.model import AppStateSyncKeyData, AppStateSyncKeyFingerprint
-
-        has_fingerprint = self.raw_id is not None or self.current_index is not None
-        return AppStateSyncKeyData(
-            key_data=self.key_data,
-            fingerprint=(
-                AppStateSyncKeyFingerprint(
-                    raw_id=self.raw_id,
-                    current_index=self.current_index,
-                    device_indexes=self.device_indexes,
-                )
-                if has_fingerprint or self.device_indexes
-                else None
-            ),
-            timestamp=self.timestamp,
-        )
 
 
 def app_state_key_shares(
