@@ -29,7 +29,7 @@ from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.frames import WA_HEADER, FrameDecoder
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
-HARNESS_NAMES = ("frames", "node_decoder", "handshake", "session", "signal_protocol")
+HARNESS_NAMES = ("frames", "node_decoder", "handshake", "session", "signal_protocol", "history")
 # Per-harness example budgets under the default profile (100 examples): the whole module stays
 # well under 30 s on 2 cores. Other profiles scale them (HYPOTHESIS_PROFILE=thorough: 20 times).
 EXAMPLES = {
@@ -38,6 +38,7 @@ EXAMPLES = {
     "handshake": 400,
     "session": 60,
     "signal_protocol": 400,
+    "history": 400,
 }
 MiB = 1 << 20
 

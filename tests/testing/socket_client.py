@@ -104,6 +104,11 @@ class SocketClient:
                 except Ended as ended:
                     return ended.error
 
+    async def send(self, node: Node) -> None:
+        """Send ``node`` as it is (a receipt, an ack)."""
+        self.conn.send_node(node)
+        await self._flush()
+
     async def query(self, node: Node) -> Node:
         self._ids += 1
         node.attrs["id"] = iq_id = f"q{self._ids}"

@@ -4,6 +4,7 @@ The core is sans-IO (no sockets, no clock, no global randomness): ``Hub`` ties t
 registry, the simulated phone and the per-connection ``ServerSession`` objects together, and
 ``MemoryPair`` wires a client session to it in memory. ``Emulator`` is the socket layer on top
 (anyio + wsproto + h11): a real server on loopback for users' own tests, on asyncio and trio.
+``HistoryFixture`` (``walink.testing.history``) is the history its phone sends after a login.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ from walink.testing.faults import (
     StreamError,
     TruncatedFrame,
 )
+from walink.testing.history import (
+    BlobStore,
+    FixtureChat,
+    FixtureMessage,
+    HistoryFaults,
+    HistoryFixture,
+    PlannedNotification,
+    PushName,
+    default_fixture,
+)
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 from walink.testing.phone import (
@@ -46,6 +57,7 @@ from walink.testing.server import CloseRequest, ServerSession
 __all__ = [
     "PAIRING_CODE_WAIT",
     "AmbiguousPairingError",
+    "BlobStore",
     "CloseRequest",
     "Contact",
     "Contacts",
@@ -58,8 +70,12 @@ __all__ = [
     "ExpiredRefError",
     "Failure",
     "Fault",
+    "FixtureChat",
+    "FixtureMessage",
     "Garbage",
     "Group",
+    "HistoryFaults",
+    "HistoryFixture",
     "Hub",
     "InvalidInputError",
     "MemoryPair",
@@ -67,6 +83,8 @@ __all__ = [
     "NoPendingPairingError",
     "Phone",
     "PhoneError",
+    "PlannedNotification",
+    "PushName",
     "Registry",
     "RegistryError",
     "ServerSession",
@@ -80,4 +98,5 @@ __all__ = [
     "UnknownDeviceError",
     "UnknownRefError",
     "WrongNoiseKeyError",
+    "default_fixture",
 ]

@@ -48,6 +48,16 @@ from walink.protocol.certs import TestRoot, TrustRoot
 from walink.protocol.keys import KeyPair
 from walink.testing.contacts import NoBundleError, UnknownDeviceError
 from walink.testing.faults import Fault
+from walink.testing.history import (
+    BLOB_PREFIX,
+    BlobStore,
+    HistoryFaults,
+    HistoryFixture,
+    PlannedNotification,
+    default_fixture,
+    history_stanza,
+    plan_history,
+)
 from walink.testing.hub import Hub
 from walink.testing.phone import NoPendingPairingError, PhoneError
 from walink.testing.registry import Registry
@@ -272,12 +282,16 @@ class Emulator:
                     host=self.host,
                     port=self._port,
                     close_timeout=self.close_timeout,
+                    handle_blob=self._serve_blob,
+                    blob_prefix=BLOB_PREFIX,
                 )
             )
         except BaseException:
             await stack.aclose()
             raise
         self._stack = stack
+        # media_conn names this port, so a client downloads history blobs from the emulator
+        self.hub.media_hosts = (self.server.http_url.split("/")[2],)
         logger.info("listening on %s (phone endpoint %s)", self.url, self.phone_url)
         return self
 
@@ -429,6 +443,74 @@ class Emulator:
             session.send_companion_reg_refresh()
         await self.flush()
         return len(targets)
+
+    # -- history ---------------------------------------------------------------------------
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The media blobs the emulator serves (history chunks), with their faults."""
+        return self.hub.blobs
+
+    def blob_url(self, path: str) -> str:
+        """The full URL of a blob path on this emulator (``http://127.0.0.1:PORT/mms/…``)."""
+        host = self.server.http_url.split("/")[2]
+        scheme = "https" if self.server.secure else "http"
+        return f"{scheme}://{host}{path}"
+
+    def plan_history(
+        self,
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """The phone's history notifications for a new login, in send order (the built-in
+        history unless ``fixture`` is given), their blobs put on this emulator's blob route.
+
+        Each ``PlannedNotification`` holds the ``Message`` the phone sends to the device,
+        encrypted, from its own account; ``faults`` make blobs missing, corrupt, truncated, or
+        a chunk never sent.
+        """
+        return plan_history(
+            fixture if fixture is not None else default_fixture(),
+            rng=self.rng,
+            blobs=self.hub.blobs,
+            blob_url=self.blob_url,
+            faults=faults,
+        )
+
+    async def send_history(
+        self,
+        device_jid: str,
+        encrypt: Callable[[bytes], tuple[str, bytes]],
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """Send the phone's history to device ``device_jid`` (``PHONE:DEV@s.whatsapp.net``), as a
+        phone does after a new login: each notification of ``plan_history`` in order, inside a
+        peer ``<message>`` from the account's own JID.
+
+        ``encrypt(plaintext)`` is the phone's Signal session with that device: it gets the
+        serialized ``Message`` and returns ``(enc type, ciphertext)`` (``"pkmsg"`` or ``"msg"``),
+        padding included. Returns what was sent.
+        """
+        phone_user = device_jid.split("@", 1)[0].split(":", 1)[0]
+        planned = self.plan_history(fixture, faults=faults)
+        for item in planned:
+            enc_type, ciphertext = encrypt(item.message.SerializeToString())
+            stanza = history_stanza(
+                item,
+                phone_jid=f"{phone_user}@s.whatsapp.net",
+                t=int(self.now()),
+                enc_type=enc_type,
+                ciphertext=ciphertext,
+            )
+            await self.send_node(stanza, jid=device_jid)
+        return planned
+
+    async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
+        answer = self.hub.blobs.answer(target)
+        return answer.status, answer.body, answer.content_length
 
     async def flush(self) -> None:
         """Wait (boundedly) until every connection has written what it has to send."""

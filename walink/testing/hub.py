@@ -20,6 +20,7 @@ from walink.protocol.certs import TestRoot, TrustRoot, make_cert_chain, make_tes
 from walink.protocol.keys import KeyPair
 from walink.testing.contacts import Contacts
 from walink.testing.faults import Fault, Step, StreamError
+from walink.testing.history import BlobStore
 from walink.testing.phone import (
     ExpiredRefError,
     PendingCodePairing,
@@ -89,6 +90,10 @@ class Hub:
         """Routing bytes sent to every login as ``<ib><edge_routing>`` (None: not sent)."""
         self.pairing_code_rate_limited = False
         """When True, companion_hello is answered with a 429 ``rate-overlimit`` error."""
+        self.blobs = BlobStore()
+        """The media blobs the phone uploaded (history chunks), served by the emulator."""
+        self.media_hosts: tuple[str, ...] = ("mmg.whatsapp.net",)
+        """The hosts a ``media_conn`` query is answered with (the emulator's own address)."""
         self._log = log
         self._refs: dict[str, _RefGrant] = {}
         self._pending_codes: list[PendingCodePairing] = []

@@ -55,7 +55,15 @@ from walink.testing.registry import Device, Phone, SignedPreKey
 if TYPE_CHECKING:
     from walink.testing.hub import Hub
 
-__all__ = ["OFFLINE_PUSHED", "REF_COUNT", "SERVER_JID", "CloseRequest", "ServerSession"]
+__all__ = [
+    "OFFLINE_PUSHED",
+    "REF_COUNT",
+    "SERVER_JID",
+    "CloseRequest",
+    "ServerSession",
+    "empty_app_state_sync",
+    "media_conn_answer",
+]
 
 SERVER_JID = "s.whatsapp.net"
 REF_COUNT = 6
@@ -125,6 +133,28 @@ def stream_error_node(code: int) -> Node:
     if code == 440:
         return Node(_STREAM_ERROR, {}, [Node("conflict", {"type": "replaced"})])
     return Node(_STREAM_ERROR, {"code": str(code)})
+
+
+def media_conn_answer(hosts: tuple[str, ...]) -> Node:
+    """The ``<media_conn>`` of a ``w:m`` answer: the media hosts in order (downloads send no
+    token; the auth is for uploads, which the emulator does not take)."""
+    attrs = {"auth": "emulator", "ttl": "300", "auth_ttl": "21600", "max_buckets": "12"}
+    return Node("media_conn", attrs, [Node("host", {"hostname": host}) for host in hosts])
+
+
+def empty_app_state_sync(query: Node) -> Node:
+    """The ``<sync>`` answer of a fresh account: each requested collection, empty, at the
+    version asked (no patches, no snapshot, nothing more to fetch)."""
+    sync = query.child("sync")
+    collections = [
+        Node(
+            "collection",
+            {"name": name, "version": collection.attr("version") or "0"},
+        )
+        for collection in (sync.children("collection") if sync is not None else [])
+        if (name := collection.attr("name"))
+    ]
+    return Node("sync", {}, collections)
 
 
 class ServerSession:
@@ -510,7 +540,9 @@ class ServerSession:
             self._on_iq(node, now)
         elif node.tag == "presence":
             self.presence = node.attr("type")
-        # acks, ib (unified_session), receipts: nothing to answer
+        elif node.tag == "receipt" and node.attr("type") == "server-error":
+            self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+        # acks, ib (unified_session): nothing to answer
 
     def _on_iq(self, node: Node, now: float) -> None:
         kind = node.attr("type")
@@ -547,6 +579,10 @@ class ServerSession:
             self._logout(iq_id)
         elif xmlns == "md" and first == "link_code_companion_reg":
             self._on_link_code(node, iq_id, now)
+        elif xmlns == "w:m" and first == "media_conn":
+            self._result(iq_id, [media_conn_answer(self.hub.media_hosts)])
+        elif xmlns == "w:sync:app:state" and first == "sync":
+            self._result(iq_id, [empty_app_state_sync(node)])
         else:
             self._error(iq_id, 501, "feature-not-implemented")
 
