@@ -29,10 +29,17 @@ from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.frames import WA_HEADER, FrameDecoder
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
-HARNESS_NAMES = ("frames", "node_decoder", "handshake", "session")
+HARNESS_NAMES = ("frames", "node_decoder", "handshake", "session", "signal_protocol", "history")
 # Per-harness example budgets under the default profile (100 examples): the whole module stays
 # well under 30 s on 2 cores. Other profiles scale them (HYPOTHESIS_PROFILE=thorough: 20 times).
-EXAMPLES = {"frames": 1000, "node_decoder": 1000, "handshake": 400, "session": 60}
+EXAMPLES = {
+    "frames": 1000,
+    "node_decoder": 1000,
+    "handshake": 400,
+    "session": 60,
+    "signal_protocol": 400,
+    "history": 400,
+}
 MiB = 1 << 20
 
 

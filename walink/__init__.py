@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "TrustRoot": "walink.protocol.certs",
     "WHATSAPP_ROOT": "walink.protocol.certs",
     "CertificateError": "walink.protocol.certs",
+    "SignalError": "walink.protocol.signal",
+    "SessionRecord": "walink.protocol.signal",
+    "SenderKeyRecord": "walink.protocol.signal",
     "CloseReason": "walink.fsm",
     "Disconnect": "walink.fsm",
     "DisconnectReason": "walink.fsm",
@@ -76,6 +79,14 @@ _EXPORTS: dict[str, str] = {
     "AuthStoreError": "walink.auth",
     "CorruptStoreError": "walink.auth",
     "StoreLockedError": "walink.auth",
+    "MessageKey": "walink.protocol.messages",
+    "WebMessage": "walink.protocol.messages",
+    "HistorySet": "walink.protocol.history",
+    "HistoryStatus": "walink.protocol.history",
+    "Downloader": "walink.io",
+    "HttpDownloader": "walink.io",
+    "MediaDownloadError": "walink.io",
+    "MediaGoneError": "walink.io",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -103,8 +114,12 @@ if TYPE_CHECKING:
     from walink.io import ClientConfig as ClientConfig
     from walink.io import ClientError as ClientError
     from walink.io import ClientEvent as ClientEvent
+    from walink.io import Downloader as Downloader
     from walink.io import Health as Health
+    from walink.io import HttpDownloader as HttpDownloader
     from walink.io import LoggedOutError as LoggedOutError
+    from walink.io import MediaDownloadError as MediaDownloadError
+    from walink.io import MediaGoneError as MediaGoneError
     from walink.io import NotConnectedError as NotConnectedError
     from walink.io import PairingCode as PairingCode
     from walink.io import PairingCodeError as PairingCodeError
@@ -127,10 +142,17 @@ if TYPE_CHECKING:
     from walink.protocol.errors import LocalProtocolError as LocalProtocolError
     from walink.protocol.errors import ProtocolError as ProtocolError
     from walink.protocol.errors import RemoteProtocolError as RemoteProtocolError
+    from walink.protocol.history import HistorySet as HistorySet
+    from walink.protocol.history import HistoryStatus as HistoryStatus
     from walink.protocol.keys import KeyPair as KeyPair
     from walink.protocol.keys import SignedKeyPair as SignedKeyPair
     from walink.protocol.keys import xeddsa_sign as xeddsa_sign
     from walink.protocol.keys import xeddsa_verify as xeddsa_verify
+    from walink.protocol.messages import MessageKey as MessageKey
+    from walink.protocol.messages import WebMessage as WebMessage
+    from walink.protocol.signal import SenderKeyRecord as SenderKeyRecord
+    from walink.protocol.signal import SessionRecord as SessionRecord
+    from walink.protocol.signal import SignalError as SignalError
     from walink.session import ClientSession as ClientSession
     from walink.session import Closed as Closed
     from walink.session import ConnectionUpdate as ConnectionUpdate

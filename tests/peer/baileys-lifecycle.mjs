@@ -18,6 +18,8 @@
 // env WA_KEEPALIVE_MS, WA_CONNECT_TIMEOUT_MS, WA_QUERY_TIMEOUT_MS, WA_QR_TIMEOUT_MS: Baileys'
 //   timers (defaults here are short, so timeouts are reached within a test).
 // env WA_TIMEOUT_MS: the whole run's limit (default 30000); then {"event":"timeout"}, exit 2.
+// env WA_NO_HISTORY_WAIT=1: `shouldSyncHistoryMessage: () => false`, so a first login goes Online
+//   at once instead of buffering every event up to 20 s for a history sync that never comes.
 // env BAILEYS_LOG: pino level for Baileys' own log, on stderr (default silent).
 //
 // stdout, one JSON line each (every line has "event" and "socket", the 1-based socket number):
@@ -27,6 +29,9 @@
 //    "pending":<receivedPendingNotifications>|null,"status":<lastDisconnect statusCode>|null,
 //    "error":<message>|null}
 //   {"event":"creds.update","me":<id>|null,"lid":…,"registered":…}  when an update touches `me`
+//   {"event":"messages.upsert","type":"notify|append","id":…,"remoteJid":…,"participant":…,
+//    "fromMe":…,"pushName":…,"text":<conversation>|null,"stub":<messageStubType>|null,
+//    "stubParams":[…]|null}                 one line per message Baileys emits
 //   {"event":"pairing-code","code":"ABCD1234"} | {"event":"command-error","cmd":…,"error":…}
 //   {"event":"exit","status":<final close status>|null}                 just before exiting 0
 //   {"event":"uncaught","error":…}  an exception escaped Baileys (it would kill Node); exit 3
@@ -133,6 +138,7 @@ const connect = () => {
     fireInitQueries: false,
     markOnlineOnConnect: false,
     printQRInTerminal: false,
+    ...(env.WA_NO_HISTORY_WAIT === '1' ? { shouldSyncHistoryMessage: () => false } : {}),
   });
   sock.ev.on('creds.update', (update) => {
     Object.assign(creds, update); // the one creds object every socket shares
@@ -143,6 +149,22 @@ const connect = () => {
         me: update.me?.id ?? null,
         lid: update.me?.lid ?? null,
         registered: creds.registered ?? null,
+      });
+    }
+  });
+  sock.ev.on('messages.upsert', ({ messages, type }) => {
+    for (const m of messages) {
+      out({
+        event: 'messages.upsert',
+        type,
+        id: m.key?.id ?? null,
+        remoteJid: m.key?.remoteJid ?? null,
+        participant: m.key?.participant ?? null,
+        fromMe: m.key?.fromMe ?? null,
+        pushName: m.pushName ?? null,
+        text: m.message?.conversation ?? null,
+        stub: m.messageStubType ?? null,
+        stubParams: m.messageStubParameters ?? null,
       });
     }
   });

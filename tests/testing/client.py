@@ -85,6 +85,8 @@ class ScriptedClient:
     rng: Rng
     answer_pings: bool = True
     tamper_device_signature: bool = False
+    offline_batch: int | None = 100
+    """The batch size asked for after an ``offline_preview`` (None: do not pull)."""
     conn: ClientConnection = field(init=False)
     session: ServerSession = field(init=False)
     nodes: list[Node] = field(default_factory=list)
@@ -138,6 +140,10 @@ class ScriptedClient:
             self.session.handle_timeout(self.now)
         self.pump()
 
+    def pull_offline(self, count: int) -> None:
+        """Ask for the next ``count`` stanzas of the offline backlog."""
+        self.send(Node("ib", {}, [Node("offline_batch", {"count": str(count)})]))
+
     def send(self, node: Node) -> None:
         self.conn.send_node(node)
         self.pump()
@@ -171,6 +177,11 @@ class ScriptedClient:
             self._on_pair_success(node)
         elif node.tag == "iq" and node.attr("xmlns") == "urn:xmpp:ping" and self.answer_pings:
             self.conn.send_node(_result(node))
+        elif node.tag == "ib" and node.child("offline_preview") is not None:
+            # As Baileys and walink do: pull the backlog, one batch of 100.
+            if self.offline_batch is not None:
+                batch = Node("offline_batch", {"count": str(self.offline_batch)})
+                self.conn.send_node(Node("ib", {}, [batch]))
         elif node.attr("offline") is not None:
             ack = {"id": node.attr("id") or "", "to": node.attr("from") or "", "class": node.tag}
             self.conn.send_node(Node("ack", ack))

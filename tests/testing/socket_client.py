@@ -104,6 +104,11 @@ class SocketClient:
                 except Ended as ended:
                     return ended.error
 
+    async def send(self, node: Node) -> None:
+        """Send ``node`` as it is (a receipt, an ack)."""
+        self.conn.send_node(node)
+        await self._flush()
+
     async def query(self, node: Node) -> Node:
         self._ids += 1
         node.attrs["id"] = iq_id = f"q{self._ids}"
@@ -124,6 +129,9 @@ class SocketClient:
             self._sign(node)
         elif node.tag == "iq" and node.attr("xmlns") == "urn:xmpp:ping":
             self.conn.send_node(_result(node))
+        elif node.tag == "ib" and node.child("offline_preview") is not None:
+            # As Baileys and walink do: pull the backlog, one batch of 100.
+            self.conn.send_node(Node("ib", {}, [Node("offline_batch", {"count": "100"})]))
 
     def _sign(self, node: Node) -> None:
         success = node.child("pair-success")

@@ -21,16 +21,17 @@ from walink.io import ConnectionLostError, WebSocketClosed
 from walink.protocol.binary import Node
 from walink.protocol.certs import make_test_root
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.keys import KeyPair
+from walink.protocol.keys import KeyPair, generate_signed_pre_key
 from walink.protocol.pairing_code import (
     companion_finish,
     generate_pairing_code,
     wrap_ephemeral_random,
 )
+from walink.protocol.signal import decrypt_prekey_message, unpad
 from walink.testing.emulator import Emulator, StateError
 from walink.testing.faults import Drop, Failure, Garbage, Silence, SlowReads, Step, StreamError
 from walink.testing.phone import NoPendingPairingError, UnknownRefError
-from walink.testing.registry import DEFAULT_PHONE
+from walink.testing.registry import DEFAULT_PHONE, SignedPreKey
 
 pytestmark = pytest.mark.anyio
 
@@ -146,6 +147,9 @@ async def test_server_pings_offline_delivery_and_edge_routing() -> None:
         emulator.queue_offline(creds.me, Node("notification", {"id": "n1", "from": "x"}))
         client, first = await login(emulator, creds)
         assert first.tag == "success"
+        preview = await client.next_node()
+        assert preview.tag == "ib" and preview.children()[0].tag == "offline_preview"
+        assert preview.children()[0].attrs["count"] == "1"
         queued = await client.next_node()
         assert queued.attrs == {"id": "n1", "from": "x", "offline": "1"}
         ping = await client.node_where(lambda n: n.attr("xmlns") == "urn:xmpp:ping", timeout=3)
@@ -375,3 +379,94 @@ async def test_not_running_is_a_clear_error() -> None:
     async with emulator:
         with pytest.raises(RuntimeError, match="already running"):
             await emulator.__aenter__()
+
+
+# -- contacts: encrypted texts, live and into the backlog -----------------------------------------
+
+
+def _upload_keys(emulator: Emulator, jid: str) -> tuple[KeyPair, KeyPair, KeyPair]:
+    """Keys as the device would have uploaded them: (identity, signed pre-key, pre-key 1)."""
+    device = next(d for d in emulator.registry.devices() if d.jid == jid)
+    identity = KeyPair.generate(seeded(70))
+    signed = generate_signed_pre_key(identity, 1, seeded(71))
+    one_time = KeyPair.generate(seeded(72))
+    device.identity_key = identity.public
+    emulator.registry.store_pre_keys(device, {1: one_time.public})
+    emulator.registry.store_bundle(
+        device,
+        registration_id=5,
+        signed_pre_key=SignedPreKey(1, signed.key_pair.public, signed.signature),
+    )
+    return identity, signed.key_pair, one_time
+
+
+def _decrypt_text(stanza: Node, keys: tuple[KeyPair, KeyPair, KeyPair]) -> bytes:
+    identity, signed, one_time = keys
+    enc = stanza.child("enc")
+    assert enc is not None and enc.attrs == {"v": "2", "type": "pkmsg"}
+    result = decrypt_prekey_message(
+        None,
+        content_bytes(enc),
+        identity=identity,
+        signed_pre_key=lambda key_id: signed if key_id == 1 else None,
+        one_time_pre_key=lambda key_id: one_time if key_id == 1 else None,
+        randbytes=seeded(73),
+        now_ms=0,
+    )
+    return unpad(result.plaintext)
+
+
+async def test_a_contact_writes_live_then_into_the_backlog() -> None:
+    async with Emulator(rng=seeded(60), ping_interval=None) as emulator:
+        creds = await pair(emulator, seed=61)
+        assert creds.me is not None
+        keys = _upload_keys(emulator, creds.me)
+        client, first = await login(emulator, creds)
+        assert first.tag == "success"
+        await client.node_where(lambda n: n.child("offline") is not None)
+        body = {"to": creds.me, "from": "15550002222", "text": "hello", "name": "Bob"}
+        status, answer = await post(emulator.port, "/phone/send-text", json.dumps(body).encode())
+        assert status == 200 and answer["ok"] is True and answer["live"] is True
+        stanza = await client.node_where(lambda n: n.tag == "message")
+        assert stanza.attrs["id"] == answer["id"]
+        assert stanza.attrs["from"] == "15550002222@s.whatsapp.net"
+        assert stanza.attrs["notify"] == "Bob"
+        assert _decrypt_text(stanza, keys) == b"\x0a\x05hello"  # Message{conversation}
+        await client.aclose()
+        await emulator.wait_idle()
+        # Offline now: the next text waits for the next login's backlog.
+        bob = emulator.contact("15550002222")
+        queued_id = await bob.send_text(creds.me, "while away")
+        client, first = await login(emulator, creds)
+        preview = await client.next_node()
+        assert preview.children()[0] == Node(
+            "offline_preview",
+            {
+                "count": "1",
+                "message": "1",
+                "notification": "0",
+                "receipt": "0",
+                "call": "0",
+                "appdata": "0",
+            },
+        )
+        queued = await client.next_node()  # the client pulled a batch of 100
+        assert queued.attrs["id"] == queued_id and queued.attrs["offline"] == "1"
+        assert await client.next_node() == Node("ib", {}, [Node("offline", {"count": "1"})])
+        await client.aclose()
+
+
+async def test_send_text_refusals() -> None:
+    async with Emulator(rng=seeded(62), ping_interval=None) as emulator:
+        creds = await pair(emulator, seed=63)
+        assert creds.me is not None
+        cases = [
+            (b"[]", 400),
+            (json.dumps({"to": creds.me, "from": "bob", "text": "x"}).encode(), 400),
+            (json.dumps({"to": creds.me, "from": "1", "text": 1}).encode(), 400),
+            (json.dumps({"to": "1:9@s.whatsapp.net", "from": "1", "text": "x"}).encode(), 404),
+            (json.dumps({"to": creds.me, "from": "1", "text": "x"}).encode(), 409),
+        ]
+        for body, expected in cases:
+            status, answer = await post(emulator.port, "/phone/send-text", body)
+            assert (status, answer["ok"]) == (expected, False), body

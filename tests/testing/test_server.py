@@ -168,7 +168,15 @@ def test_queries_are_answered(hub: Hub) -> None:
     assert result(client.query(iq("get", "privacy", Node("privacy")))) == [Node("privacy")]
     assert result(client.query(iq("get", "w:p", Node("ping")))) == []
     assert result(client.query(iq("get", "w:p"))) == []
-    unknown = client.query(iq("get", "usync", Node("usync")))
+    asked = Node(
+        "usync", {"sid": "s1"}, [Node("list", {}, [Node("user", {"jid": "1@s.whatsapp.net"})])]
+    )
+    assert result(client.query(iq("get", "usync", asked))) == [
+        Node(
+            "usync", {"sid": "s1"}, [Node("list", {}, [Node("user", {"jid": "1@s.whatsapp.net"})])]
+        )
+    ]
+    unknown = client.query(iq("get", "w:g2", Node("query")))
     assert unknown.attrs["type"] == "error"
     assert unknown.children() == [Node("error", {"code": "501", "text": "feature-not-implemented"})]
     before = len(client.nodes)
@@ -183,9 +191,11 @@ def test_offline_delivery_then_offline_count(hub: Hub) -> None:
     for n in (1, 2):
         hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
     client = login(hub, creds)
-    assert [n.attrs.get("offline") for n in client.nodes[1:3]] == ["1", "2"]
-    assert [n.attrs["id"] for n in client.nodes[1:3]] == ["m1", "m2"]
-    assert client.nodes[3] == Node("ib", {}, [Node("offline", {"count": "2"})])
+    preview = {"count": "2", "message": "2", "notification": "0", "receipt": "0", "call": "0"}
+    assert client.nodes[1] == Node("ib", {}, [Node("offline_preview", {**preview, "appdata": "0"})])
+    assert [n.attrs.get("offline") for n in client.nodes[2:4]] == ["1", "2"]
+    assert [n.attrs["id"] for n in client.nodes[2:4]] == ["m1", "m2"]
+    assert client.nodes[4] == Node("ib", {}, [Node("offline", {"count": "2"})])
     acks = [n for n in client.session.received if n.tag == "ack"]
     assert [a.attrs["id"] for a in acks] == ["m1", "m2"]
     # delivered once only
@@ -200,9 +210,10 @@ def test_large_backlog_is_previewed_then_served_per_batch_request(hub: Hub) -> N
     total = OFFLINE_PUSHED + 4
     for n in range(1, total + 1):
         hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
-    client = login(hub, creds)
+    client = ScriptedClient(hub, creds, now=T0 + 10, rng=seeded(60), offline_batch=None)
+    client.pump()
     counts = {"count": str(total), "message": str(total), "notification": "0"}
-    counts |= {"receipt": "0", "call": "0"}
+    counts |= {"receipt": "0", "call": "0", "appdata": "0"}
     assert client.nodes[1] == Node("ib", {}, [Node("offline_preview", counts)])
     pushed = client.nodes[2:]
     assert [n.attrs["offline"] for n in pushed] == [str(p) for p in range(1, OFFLINE_PUSHED + 1)]
@@ -218,6 +229,42 @@ def test_large_backlog_is_previewed_then_served_per_batch_request(hub: Hub) -> N
     assert last[2:] == [Node("ib", {}, [Node("offline", {"count": str(total)})])]
     assert batch(5) == []  # the backlog is over: a late request gets nothing
     assert client.session.offline_batches == [2, 10, 5]
+
+
+def test_the_backlog_is_pulled_in_batches_and_requeued_when_not_pulled(hub: Hub) -> None:
+    creds = register(hub).creds
+    assert creds.me is not None
+    for n in range(1, 9):
+        hub.queue_offline(creds.me, Node("message", {"id": f"m{n}", "from": "1@s.whatsapp.net"}))
+    hub.queue_offline(creds.me, Node("receipt", {"id": "r1", "from": "1@s.whatsapp.net"}))
+    client = ScriptedClient(hub, creds, now=T0 + 10, rng=seeded(60), offline_batch=None)
+    client.pump()
+    preview = client.nodes[1].child("offline_preview")
+    assert preview is not None
+    assert (preview.attrs["count"], preview.attrs["message"], preview.attrs["receipt"]) == (
+        "9",
+        "8",
+        "1",
+    )
+    # A few stanzas are pushed after the preview; the rest waits until the client asks.
+    assert [n.attrs.get("offline") for n in client.nodes[2:]] == ["1", "2", "3"]
+    client.pull_offline(2)
+    assert [n.attrs.get("id") for n in client.nodes[5:]] == ["m4", "m5"]
+    # The connection ends with four stanzas never pulled: the next login gets them.
+    client.session.receive_data(None, now=T0 + 11)
+    again = login(hub, creds, now=T0 + 20, seed=61)
+    assert again.nodes[1].child("offline_preview") == Node(
+        "offline_preview",
+        {
+            "count": "4",
+            "message": "3",
+            "notification": "0",
+            "receipt": "1",
+            "call": "0",
+            "appdata": "0",
+        },
+    )
+    assert [n.attrs.get("id") for n in again.nodes[2:5]] == ["m6", "m7", "m8"]
 
 
 def test_server_pings_on_schedule(hub: Hub) -> None:

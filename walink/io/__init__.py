@@ -3,9 +3,10 @@
 ``walink.io.websocket`` is the generic WebSocket client transport (anyio + wsproto): no WhatsApp
 logic, only framing, TLS, a SOCKS5 or HTTP CONNECT proxy (settings in ``walink.io.proxy``), the
 upgrade, Ping/Close answers, a message size limit and a bounded close. ``walink.io.client`` is
-``Client``, the session driven over that transport. Import the names from here: the WebSocket
-names load eagerly and stay light (no session or protocol imports); the client's names load on
-first use (PEP 562), so the emulator, which only needs the transport, never imports the client.
+``Client``, the session driven over that transport; ``walink.io.media`` downloads media (history
+blobs) over httpx. Import the names from here: the WebSocket names load eagerly and stay light
+(no session or protocol imports); the client's names load on first use (PEP 562), so the
+emulator, which only needs the transport, never imports the client.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ _LAZY: dict[str, str] = {
     "PairingCodeError": "walink.io.errors",
     "PairingInputError": "walink.io.errors",
     "PairingCode": "walink.io.events",
+    "Downloader": "walink.io.media",
+    "HttpDownloader": "walink.io.media",
+    "MediaDownloadError": "walink.io.media",
+    "MediaGoneError": "walink.io.media",
+    "MediaForbiddenError": "walink.io.media",
+    "MediaTooLargeError": "walink.io.media",
+    "MediaUnavailableError": "walink.io.media",
+    "download_history": "walink.io.media",
 }
 
 __all__ = [
@@ -108,6 +117,14 @@ if TYPE_CHECKING:
     from walink.io.events import EventName as EventName
     from walink.io.events import PairingCode as PairingCode
     from walink.io.health import Health as Health
+    from walink.io.media import Downloader as Downloader
+    from walink.io.media import HttpDownloader as HttpDownloader
+    from walink.io.media import MediaDownloadError as MediaDownloadError
+    from walink.io.media import MediaForbiddenError as MediaForbiddenError
+    from walink.io.media import MediaGoneError as MediaGoneError
+    from walink.io.media import MediaTooLargeError as MediaTooLargeError
+    from walink.io.media import MediaUnavailableError as MediaUnavailableError
+    from walink.io.media import download_history as download_history
 
 
 def __getattr__(name: str) -> Any:

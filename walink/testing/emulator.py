@@ -46,14 +46,32 @@ from walink.io.websocket import DEFAULT_CLOSE_TIMEOUT, WebSocketError
 from walink.protocol.binary import Node
 from walink.protocol.certs import TestRoot, TrustRoot
 from walink.protocol.keys import KeyPair
+from walink.testing.contacts import NoBundleError, UnknownDeviceError
 from walink.testing.faults import Fault
+from walink.testing.history import (
+    BLOB_PREFIX,
+    BlobStore,
+    HistoryFaults,
+    HistoryFixture,
+    PlannedNotification,
+    default_fixture,
+    history_stanza,
+    plan_history,
+)
 from walink.testing.hub import Hub
 from walink.testing.phone import NoPendingPairingError, PhoneError
 from walink.testing.registry import Registry
 from walink.testing.server import ServerSession
 from walink.testing.wsserver import ServerWebSocket, WebSocketServer, serve
 
-__all__ = ["PAIRING_CODE_WAIT", "Emulator", "EmulatorPhone", "StateError"]
+__all__ = [
+    "PAIRING_CODE_WAIT",
+    "Emulator",
+    "EmulatorContact",
+    "EmulatorGroup",
+    "EmulatorPhone",
+    "StateError",
+]
 
 logger = logging.getLogger("walink.testing")
 
@@ -144,6 +162,49 @@ class EmulatorPhone:
         logger.info("phone %s entered a pairing code: primary_hello sent", phone or "default")
 
 
+class EmulatorContact:
+    """Another WhatsApp user who writes to paired devices: ``emulator.contact(number)``."""
+
+    def __init__(self, emulator: Emulator, number: str) -> None:
+        self._emulator = emulator
+        self.number = number
+
+    async def send_text(self, device_jid: str, text: str) -> str:
+        """Send an encrypted text to device ``device_jid``; return the message id.
+
+        Delivered now when the device is connected, else queued for its next login (the
+        offline backlog). Raises ``UnknownDeviceError`` or ``NoBundleError`` (from
+        ``walink.testing.contacts``) when the device is not paired or has no keys uploaded.
+        """
+        emulator = self._emulator
+        stanza = emulator.hub.contacts.text_stanza(
+            self.number, device_jid, text, now=emulator.now()
+        )
+        await emulator.deliver(device_jid, stanza)
+        return stanza.attrs["id"]
+
+
+class EmulatorGroup:
+    """A group whose members write to paired devices: ``emulator.group(jid, members)``."""
+
+    def __init__(self, emulator: Emulator, jid: str) -> None:
+        self._emulator = emulator
+        self.jid = jid
+
+    async def send_text(self, sender: str, device_jid: str, text: str) -> str:
+        """Member ``sender`` writes ``text`` in the group, as device ``device_jid`` receives it.
+
+        The first message of a sender to a device carries its sender key (a pkmsg) next to the
+        skmsg. Delivered like ``EmulatorContact.send_text``; returns the message id.
+        """
+        emulator = self._emulator
+        stanza = emulator.hub.contacts.group_text_stanza(
+            self.jid, sender, device_jid, text, now=emulator.now()
+        )
+        await emulator.deliver(device_jid, stanza)
+        return stanza.attrs["id"]
+
+
 class Emulator:
     """The emulator on a real port: WebSocket server, phone endpoint, faults.
 
@@ -221,12 +282,16 @@ class Emulator:
                     host=self.host,
                     port=self._port,
                     close_timeout=self.close_timeout,
+                    handle_blob=self._serve_blob,
+                    blob_prefix=BLOB_PREFIX,
                 )
             )
         except BaseException:
             await stack.aclose()
             raise
         self._stack = stack
+        # media_conn names this port, so a client downloads history blobs from the emulator
+        self.hub.media_hosts = (self.server.http_url.split("/")[2],)
         logger.info("listening on %s (phone endpoint %s)", self.url, self.phone_url)
         return self
 
@@ -330,6 +395,25 @@ class Emulator:
         await self.flush()
         return len(targets)
 
+    def contact(self, number: str, name: str | None = None) -> EmulatorContact:
+        """The contact ``number`` (created on first use; ``name`` is its push name)."""
+        self.hub.contacts.contact(number, name)
+        return EmulatorContact(self, number)
+
+    def group(self, jid: str, members: list[str] | None = None) -> EmulatorGroup:
+        """The group ``jid`` (``…@g.us``) with ``members`` (contact numbers) added."""
+        self.hub.contacts.group(jid, members)
+        return EmulatorGroup(self, jid)
+
+    async def deliver(self, device_jid: str, node: Node) -> bool:
+        """Send ``node`` to device ``device_jid`` now if it is connected (True), else queue it
+        for its next login (False)."""
+        sent = await self.send_node(node, jid=device_jid)
+        if sent:
+            return True
+        self.queue_offline(device_jid, node)
+        return False
+
     async def remove_device(self, jid: str) -> bool:
         """The phone unlinks device ``jid``: it leaves the registry and its connections end with
         ``<stream:error code="401"><conflict type="device_removed"/>`` (a server-side logout).
@@ -359,6 +443,74 @@ class Emulator:
             session.send_companion_reg_refresh()
         await self.flush()
         return len(targets)
+
+    # -- history ---------------------------------------------------------------------------
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The media blobs the emulator serves (history chunks), with their faults."""
+        return self.hub.blobs
+
+    def blob_url(self, path: str) -> str:
+        """The full URL of a blob path on this emulator (``http://127.0.0.1:PORT/mms/…``)."""
+        host = self.server.http_url.split("/")[2]
+        scheme = "https" if self.server.secure else "http"
+        return f"{scheme}://{host}{path}"
+
+    def plan_history(
+        self,
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """The phone's history notifications for a new login, in send order (the built-in
+        history unless ``fixture`` is given), their blobs put on this emulator's blob route.
+
+        Each ``PlannedNotification`` holds the ``Message`` the phone sends to the device,
+        encrypted, from its own account; ``faults`` make blobs missing, corrupt, truncated, or
+        a chunk never sent.
+        """
+        return plan_history(
+            fixture if fixture is not None else default_fixture(),
+            rng=self.rng,
+            blobs=self.hub.blobs,
+            blob_url=self.blob_url,
+            faults=faults,
+        )
+
+    async def send_history(
+        self,
+        device_jid: str,
+        encrypt: Callable[[bytes], tuple[str, bytes]],
+        fixture: HistoryFixture | None = None,
+        *,
+        faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: a shared default is safe
+    ) -> list[PlannedNotification]:
+        """Send the phone's history to device ``device_jid`` (``PHONE:DEV@s.whatsapp.net``), as a
+        phone does after a new login: each notification of ``plan_history`` in order, inside a
+        peer ``<message>`` from the account's own JID.
+
+        ``encrypt(plaintext)`` is the phone's Signal session with that device: it gets the
+        serialized ``Message`` and returns ``(enc type, ciphertext)`` (``"pkmsg"`` or ``"msg"``),
+        padding included. Returns what was sent.
+        """
+        phone_user = device_jid.split("@", 1)[0].split(":", 1)[0]
+        planned = self.plan_history(fixture, faults=faults)
+        for item in planned:
+            enc_type, ciphertext = encrypt(item.message.SerializeToString())
+            stanza = history_stanza(
+                item,
+                phone_jid=f"{phone_user}@s.whatsapp.net",
+                t=int(self.now()),
+                enc_type=enc_type,
+                ciphertext=ciphertext,
+            )
+            await self.send_node(stanza, jid=device_jid)
+        return planned
+
+    async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
+        answer = self.hub.blobs.answer(target)
+        return answer.status, answer.body, answer.content_length
 
     async def flush(self) -> None:
         """Wait (boundedly) until every connection has written what it has to send."""
@@ -448,6 +600,7 @@ class Emulator:
         routes = {
             f"{prefix}/scan-qr": self._http_scan_qr,
             f"{prefix}/pairing-code": self._http_code,
+            f"{prefix}/send-text": self._http_send_text,
         }
         handler = routes.get(path)
         if handler is None:
@@ -483,6 +636,34 @@ class Emulator:
             return 400, {"ok": False, "error": "a phone number is digits only"}
         await self.phone.enter_pairing_code(code, phone)
         return 200, {"ok": True}
+
+    async def _http_send_text(self, request: dict[str, Any]) -> tuple[int, Mapping[str, Any]]:
+        to, sender, text = request.get("to"), request.get("from"), request.get("text")
+        name, group = request.get("name"), request.get("group")
+        usage = 'expected {"to": DEVICE_JID, "from": DIGITS, "text": TEXT, "name"?, "group"?}'
+        if not (isinstance(to, str) and isinstance(sender, str) and isinstance(text, str)):
+            return 400, {"ok": False, "error": usage}
+        if not (name is None or isinstance(name, str)) or not (
+            group is None or (isinstance(group, str) and group.endswith("@g.us"))
+        ):
+            return 400, {"ok": False, "error": usage}
+        if not sender.isdigit():
+            return 400, {"ok": False, "error": "a phone number is digits only"}
+        self.hub.contacts.contact(sender, name)
+        try:
+            if group is None:
+                stanza = self.hub.contacts.text_stanza(sender, to, text, now=self.now())
+            else:
+                self.hub.contacts.group(group, [sender])
+                stanza = self.hub.contacts.group_text_stanza(
+                    group, sender, to, text, now=self.now()
+                )
+        except UnknownDeviceError as exc:
+            return 404, {"ok": False, "error": str(exc)}
+        except NoBundleError as exc:
+            return 409, {"ok": False, "error": str(exc)}
+        live = await self.deliver(to, stanza)
+        return 200, {"ok": True, "id": stanza.attrs["id"], "live": live}
 
 
 # -- the state folder's keys -------------------------------------------------------------------

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from walink.protocol.binary import Node
 from walink.protocol.certs import TestRoot, TrustRoot, make_cert_chain, make_test_root
 from walink.protocol.keys import KeyPair
+from walink.testing.contacts import Contacts
 from walink.testing.faults import Fault, Step, StreamError
+from walink.testing.history import BlobStore
 from walink.testing.phone import (
     ExpiredRefError,
     PendingCodePairing,
@@ -82,10 +84,16 @@ class Hub:
         self.now = now
         self.ping_interval = ping_interval
         self.phone = SimulatedPhone(self)
+        self.contacts = Contacts(self.registry, rng)
+        """The other users and groups that write to the paired devices."""
         self.edge_routing: bytes | None = None
         """Routing bytes sent to every login as ``<ib><edge_routing>`` (None: not sent)."""
         self.pairing_code_rate_limited = False
         """When True, companion_hello is answered with a 429 ``rate-overlimit`` error."""
+        self.blobs = BlobStore()
+        """The media blobs the phone uploaded (history chunks), served by the emulator."""
+        self.media_hosts: tuple[str, ...] = ("mmg.whatsapp.net",)
+        """The hosts a ``media_conn`` query is answered with (the emulator's own address)."""
         self._log = log
         self._refs: dict[str, _RefGrant] = {}
         self._pending_codes: list[PendingCodePairing] = []
@@ -126,6 +134,12 @@ class Hub:
     def _forget(self, session: ServerSession) -> None:
         # Refs stay known (a late scan is "expired", not "unknown") until long after they expire.
         self._pending_codes = [p for p in self._pending_codes if p.session is not session]
+        # What the client never pulled stays queued for its next login, in order.
+        if session.device is not None:
+            unsent = session.take_unsent_backlog()
+            if unsent:
+                jid = session.device.jid
+                self._offline[jid] = unsent + self._offline.get(jid, [])
 
     # -- refs and pairings -------------------------------------------------------------------
 

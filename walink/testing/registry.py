@@ -19,7 +19,15 @@ from typing import Any
 
 from walink.protocol.keys import KeyPair
 
-__all__ = ["DEFAULT_PHONE", "Device", "Phone", "Registry", "RegistryError"]
+__all__ = [
+    "DEFAULT_PHONE",
+    "Bundle",
+    "Device",
+    "Phone",
+    "Registry",
+    "RegistryError",
+    "SignedPreKey",
+]
 
 Rng = Callable[[int], bytes]
 
@@ -50,6 +58,26 @@ class Phone:
     """The ADV key index the next companion gets."""
 
 
+@dataclass(frozen=True, slots=True)
+class SignedPreKey:
+    """A device's uploaded signed pre-key (``<skey>``)."""
+
+    key_id: int
+    public: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """What the server hands a sender for one device: its keys, and maybe a one-time pre-key."""
+
+    registration_id: int
+    identity_key: bytes
+    signed_pre_key: SignedPreKey
+    pre_key_id: int | None
+    pre_key: bytes | None
+
+
 @dataclass(slots=True)
 class Device:
     """One companion device paired to a phone."""
@@ -69,7 +97,11 @@ class Device:
     pre_key_count: int = 0
     """How many pre-keys the companion has uploaded (answered to ``<count/>``)."""
     pre_keys: dict[int, bytes] = field(default_factory=dict)
-    """Uploaded one-time pre-keys by id (kept for the history-sync work to come)."""
+    """Uploaded one-time pre-keys by id; each one handed out in a bundle is removed."""
+    registration_id: int | None = None
+    """The Signal registration id of the last ``encrypt`` upload (None before any)."""
+    signed_pre_key: SignedPreKey | None = None
+    """The signed pre-key of the last ``encrypt`` upload (None before any)."""
 
     @property
     def jid(self) -> str:
@@ -169,6 +201,34 @@ class Registry:
         device.pre_key_count = len(device.pre_keys)
         self.save()
 
+    def store_bundle(
+        self, device: Device, *, registration_id: int, signed_pre_key: SignedPreKey
+    ) -> None:
+        """Record the rest of an ``encrypt`` upload: registration id and signed pre-key."""
+        device.registration_id = registration_id
+        device.signed_pre_key = signed_pre_key
+        self.save()
+
+    def take_bundle(self, device: Device) -> Bundle | None:
+        """The device's bundle for a new session, with its lowest one-time pre-key if any left.
+
+        That pre-key is removed, as the server does: each one is handed out once. None when the
+        device has not uploaded its keys yet.
+        """
+        if device.registration_id is None or device.signed_pre_key is None:
+            return None
+        pre_key_id = min(device.pre_keys, default=None)
+        pre_key = None if pre_key_id is None else device.pre_keys.pop(pre_key_id)
+        device.pre_key_count = len(device.pre_keys)
+        self.save()
+        return Bundle(
+            registration_id=device.registration_id,
+            identity_key=device.identity_key,
+            signed_pre_key=device.signed_pre_key,
+            pre_key_id=pre_key_id,
+            pre_key=pre_key,
+        )
+
     # -- persistence -------------------------------------------------------------------------
 
     def save(self) -> None:
@@ -212,6 +272,14 @@ class Registry:
                     "key_index": d.key_index,
                     "pre_keys": {str(k): v.hex() for k, v in sorted(d.pre_keys.items())},
                     "pre_key_count": d.pre_key_count,
+                    "registration_id": d.registration_id,
+                    "signed_pre_key": None
+                    if d.signed_pre_key is None
+                    else {
+                        "id": d.signed_pre_key.key_id,
+                        "public": d.signed_pre_key.public.hex(),
+                        "signature": d.signed_pre_key.signature.hex(),
+                    },
                 }
                 for d in self._devices.values()
             ],
@@ -246,9 +314,26 @@ class Registry:
                     key_index=int(d["key_index"]),
                     pre_keys={int(k): bytes.fromhex(v) for k, v in d["pre_keys"].items()},
                     pre_key_count=int(d["pre_key_count"]),
+                    registration_id=_optional_int(d.get("registration_id")),
+                    signed_pre_key=_load_signed_pre_key(d.get("signed_pre_key")),
                 )
                 self._devices[(device.phone, device.device)] = device
         except RegistryError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RegistryError(f"{path}: corrupt registry ({exc})") from exc
+
+
+def _optional_int(value: object) -> int | None:
+    # Registries written before the bundle was kept have no such field.
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _load_signed_pre_key(value: Any) -> SignedPreKey | None:
+    if value is None:
+        return None
+    return SignedPreKey(
+        key_id=int(value["id"]),
+        public=bytes.fromhex(value["public"]),
+        signature=bytes.fromhex(value["signature"]),
+    )

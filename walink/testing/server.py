@@ -50,12 +50,20 @@ from walink.testing.faults import (
     TruncatedFrame,
 )
 from walink.testing.phone import ExpiredRefError, PendingCodePairing
-from walink.testing.registry import Device, Phone
+from walink.testing.registry import Device, Phone, SignedPreKey
 
 if TYPE_CHECKING:
     from walink.testing.hub import Hub
 
-__all__ = ["OFFLINE_PUSHED", "REF_COUNT", "SERVER_JID", "CloseRequest", "ServerSession"]
+__all__ = [
+    "OFFLINE_PUSHED",
+    "REF_COUNT",
+    "SERVER_JID",
+    "CloseRequest",
+    "ServerSession",
+    "empty_app_state_sync",
+    "media_conn_answer",
+]
 
 SERVER_JID = "s.whatsapp.net"
 REF_COUNT = 6
@@ -88,6 +96,35 @@ class _IssuedIdentity:
     details: bytes
 
 
+def _preview_counts(stanzas: list[Node]) -> dict[str, str]:
+    """``<offline_preview>``'s attributes: the total and the count of each kind of stanza."""
+    kinds = {"message": 0, "notification": 0, "receipt": 0, "call": 0}
+    for stanza in stanzas:
+        if stanza.tag in kinds:
+            kinds[stanza.tag] += 1
+    counts = {"count": str(len(stanzas))}
+    counts.update({kind: str(number) for kind, number in kinds.items()})
+    counts["appdata"] = "0"
+    return counts
+
+
+def _usync_answer(query: Node) -> Node:
+    """The queried users echoed back with nothing known about them (no LID, no devices).
+
+    Enough for a client that asks for a sender's LID before decrypting: it then decrypts under
+    the phone-number address, which is how the emulator's contacts address their messages.
+    """
+    usync = query.child("usync")
+    users = usync.child("list") if usync is not None else None
+    echoed = [
+        Node("user", {"jid": user.attr("jid") or ""})
+        for user in (users.children("user") if users is not None else [])
+        if user.attr("jid")
+    ]
+    attrs = {k: v for k, v in (usync.attrs if usync is not None else {}).items() if k == "sid"}
+    return Node("usync", attrs, [Node("list", {}, echoed)])
+
+
 def stream_error_node(code: int) -> Node:
     """The ``<stream:error>`` the emulator sends for ``code`` (tests classify the same node)."""
     # The shapes of PROTOCOL.md §5.2 that make Baileys derive exactly ``code``.
@@ -96,6 +133,28 @@ def stream_error_node(code: int) -> Node:
     if code == 440:
         return Node(_STREAM_ERROR, {}, [Node("conflict", {"type": "replaced"})])
     return Node(_STREAM_ERROR, {"code": str(code)})
+
+
+def media_conn_answer(hosts: tuple[str, ...]) -> Node:
+    """The ``<media_conn>`` of a ``w:m`` answer: the media hosts in order (downloads send no
+    token; the auth is for uploads, which the emulator does not take)."""
+    attrs = {"auth": "emulator", "ttl": "300", "auth_ttl": "21600", "max_buckets": "12"}
+    return Node("media_conn", attrs, [Node("host", {"hostname": host}) for host in hosts])
+
+
+def empty_app_state_sync(query: Node) -> Node:
+    """The ``<sync>`` answer of a fresh account: each requested collection, empty, at the
+    version asked (no patches, no snapshot, nothing more to fetch)."""
+    sync = query.child("sync")
+    collections = [
+        Node(
+            "collection",
+            {"name": name, "version": collection.attr("version") or "0"},
+        )
+        for collection in (sync.children("collection") if sync is not None else [])
+        if (name := collection.attr("name"))
+    ]
+    return Node("sync", {}, collections)
 
 
 class ServerSession:
@@ -442,17 +501,14 @@ class ServerSession:
     # -- the offline backlog ---------------------------------------------------------------------
 
     def _start_offline(self, backlog: list[Node]) -> None:
-        # A small backlog goes out at once; a larger one is previewed, OFFLINE_PUSHED of it is
-        # pushed, and the rest waits for the client's offline_batch requests.
+        # A backlog is previewed, OFFLINE_PUSHED of it is pushed, and the rest waits for the
+        # client's offline_batch requests; an empty one is just <offline count="0">.
         self._backlog, self._backlog_sent = backlog, 0
-        if len(backlog) > OFFLINE_PUSHED:
-            counts = {"count": str(len(backlog))}
-            for tag in ("message", "notification", "receipt", "call"):
-                counts[tag] = str(sum(1 for stanza in backlog if stanza.tag == tag))
-            self._send(Node("ib", {}, [Node("offline_preview", counts)]))
+        if backlog:
+            self._send(Node("ib", {}, [Node("offline_preview", _preview_counts(backlog))]))
             self._serve_offline(OFFLINE_PUSHED)
         else:
-            self._serve_offline(len(backlog))
+            self._serve_offline(0)
 
     def _serve_offline(self, count: int) -> None:
         """Send up to ``count`` more backlog stanzas; ``<offline>`` once none is left."""
@@ -484,7 +540,9 @@ class ServerSession:
             self._on_iq(node, now)
         elif node.tag == "presence":
             self.presence = node.attr("type")
-        # acks, ib (unified_session), receipts: nothing to answer
+        elif node.tag == "receipt" and node.attr("type") == "server-error":
+            self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+        # acks, ib (unified_session): nothing to answer
 
     def _on_iq(self, node: Node, now: float) -> None:
         kind = node.attr("type")
@@ -507,6 +565,8 @@ class ServerSession:
             self._result(iq_id)
         elif xmlns == "encrypt" and kind == "get" and first == "digest":
             self._result(iq_id, [self._digest()])
+        elif xmlns == "usync" and kind == "get":
+            self._result(iq_id, [_usync_answer(node)])
         elif xmlns == "passive" and kind == "set":
             self._result(iq_id)
         elif xmlns == "abt":
@@ -519,8 +579,20 @@ class ServerSession:
             self._logout(iq_id)
         elif xmlns == "md" and first == "link_code_companion_reg":
             self._on_link_code(node, iq_id, now)
+        elif xmlns == "w:m" and first == "media_conn":
+            self._result(iq_id, [media_conn_answer(self.hub.media_hosts)])
+        elif xmlns == "w:sync:app:state" and first == "sync":
+            self._result(iq_id, [empty_app_state_sync(node)])
         else:
             self._error(iq_id, 501, "feature-not-implemented")
+
+    def take_unsent_backlog(self) -> list[Node]:
+        """The queued stanzas this connection never sent (the hub requeues them at its end)."""
+        if self._backlog_sent > len(self._backlog):
+            return []  # <offline> went out: everything was sent
+        unsent = self._backlog[self._backlog_sent :]
+        self._backlog, self._backlog_sent = [], 0
+        return unsent
 
     def _result(self, iq_id: str, children: list[Node] | None = None) -> None:
         self._send(Node("iq", {"from": SERVER_JID, "type": "result", "id": iq_id}, children))
@@ -574,6 +646,22 @@ class ServerSession:
         if self.device is not None:
             self.hub.registry.store_pre_keys(self.device, keys)
             self.hub._uploads[self.device.jid] = node
+            self._store_bundle(node)
+
+    def _store_bundle(self, node: Node) -> None:
+        # The rest of the upload, which the server hands to senders with a one-time pre-key.
+        registration = content_bytes(node.child("registration"))
+        skey = node.child("skey")
+        if self.device is None or skey is None or len(registration) != 4:
+            return
+        signed = SignedPreKey(
+            key_id=int.from_bytes(content_bytes(skey.child("id")), "big"),
+            public=content_bytes(skey.child("value")),
+            signature=content_bytes(skey.child("signature")),
+        )
+        self.hub.registry.store_bundle(
+            self.device, registration_id=int.from_bytes(registration, "big"), signed_pre_key=signed
+        )
 
     def _digest(self) -> Node:
         upload = self.hub._uploads.get(self.device.jid) if self.device is not None else None

@@ -11,6 +11,9 @@ things (SERVER.md §6):
 - a plain request under ``http_prefix`` (``/phone``) goes to
   ``handle_http(method, path, body) -> (status, json-able dict)`` and is answered as JSON with h11
   (Content-Length, ``Connection: close``);
+- a GET under ``blob_prefix`` (``/mms``, media blobs) goes to ``handle_blob(target) -> (status,
+  body, content_length)`` and is answered with those bytes as they are (a ``content_length``
+  larger than the body makes a truncated response, for the emulator's faults);
 - anything else gets a 404.
 
 Every connection runs in the server's task group; leaving ``serve`` cancels them and closes every
@@ -44,6 +47,7 @@ from walink.io.websocket import (
 )
 
 __all__ = [
+    "BlobHandler",
     "HttpHandler",
     "ServerWebSocket",
     "WebSocketHandler",
@@ -95,6 +99,7 @@ class ServerWebSocket(WebSocketConnection):
 
 WebSocketHandler = Callable[[ServerWebSocket], Awaitable[None]]
 HttpHandler = Callable[[str, str, bytes], Awaitable[tuple[int, Mapping[str, Any]]]]
+BlobHandler = Callable[[str], Awaitable[tuple[int, bytes, int | None]]]
 
 
 class WebSocketServer:
@@ -157,6 +162,8 @@ async def serve(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     request_timeout: float = 10.0,
+    handle_blob: BlobHandler | None = None,
+    blob_prefix: str = "/mms",
 ) -> AsyncIterator[WebSocketServer]:
     """Listen on ``host:port`` (a free port when 0) until the block exits, then close it all."""
     listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
@@ -176,6 +183,8 @@ async def serve(
         max_message_size=max_message_size,
         close_timeout=close_timeout,
         request_timeout=request_timeout,
+        handle_blob=handle_blob,
+        blob_prefix=blob_prefix.rstrip("/"),
     )
     async with listener, anyio.create_task_group() as task_group:
         task_group.start_soon(listener.serve, dispatcher.handle_stream)
@@ -198,8 +207,12 @@ class _Dispatcher:
         max_message_size: int,
         close_timeout: float,
         request_timeout: float,
+        handle_blob: BlobHandler | None = None,
+        blob_prefix: str = "/mms",
     ) -> None:
         self._server = server
+        self._handle_blob = handle_blob
+        self._blob_prefix = blob_prefix
         self._handle_websocket = handle_websocket
         self._handle_http = handle_http
         self._ssl_context = ssl_context
@@ -276,6 +289,14 @@ class _Dispatcher:
             not upgrade and self._handle_http and (path == prefix or path.startswith(prefix + "/"))
         ):
             await self._http(stream, http, request, target)
+        elif (
+            not upgrade
+            and self._handle_blob is not None
+            and request.method == b"GET"
+            and path.startswith(self._blob_prefix + "/")
+        ):
+            status, body, length = await self._handle_blob(target)
+            await _send_raw(stream, status, body, length)
         else:
             await _send_json(stream, http, 404, {"ok": False, "error": f"no route for {path}"})
 
@@ -351,6 +372,25 @@ class _Dispatcher:
             await _send_json(stream, http, 500, {"ok": False, "error": "internal error"})
             raise
         await _send_json(stream, http, status, payload)
+
+
+async def _send_raw(
+    stream: anyio.abc.ByteStream, status: int, body: bytes, content_length: int | None
+) -> None:
+    """Answer with ``body`` as bytes; a ``content_length`` above ``len(body)`` truncates it."""
+    length = len(body) if content_length is None else content_length
+    head = (
+        f"HTTP/1.1 {status} {_reason(status)}\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        f"Content-Length: {length}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    await stream.send(head.encode("ascii") + body)
+
+
+def _reason(status: int) -> str:
+    """The reason phrase of a status (any text is valid; clients read the number)."""
+    return {200: "OK", 403: "Forbidden", 404: "Not Found", 410: "Gone"}.get(status, "Status")
 
 
 async def _send_json(

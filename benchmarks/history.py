@@ -1,0 +1,184 @@
+"""History chunk throughput: verify + decrypt + inflate + parse (+ the HistorySet) of one chunk.
+
+Run: ``python benchmarks/history.py`` (``--size-mib 32`` by default). It builds a deterministic
+RECENT chunk of about that many MiB of inflated ``HistorySync`` (chats of varied text messages,
+so that zlib compresses it about as much as real chats), encrypts it as the phone uploads it,
+then times, best of ``--repeat`` runs:
+
+- verify + decrypt: the four checks of ``HistoryDownload.verify`` (two SHA-256, the HMAC, AES-CBC);
+- inflate: zlib with the size cap, streamed;
+- parse: ``HistorySync`` protobuf;
+- event: ``history_set`` (chats, contacts, ``WebMessage`` objects);
+
+and prints MB/s of each step and of the whole, against the inflated size and the download size.
+
+``--emulator CHATS MESSAGES`` (e.g. ``--emulator 1000 50000``) instead times the history of a
+new login against a running ``Emulator`` without the Signal hop (the session does not wire
+history yet): the phone plans the history (inline bootstrap, RECENT blobs on its port), and the
+client side takes each notification in order: inline payload or ``media_conn`` host download
+over HTTP, the four checks, inflate, parse, ``history_set``. It prints the time to the last set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import time
+import zlib
+from collections.abc import Callable
+from typing import TypeVar
+
+from walink.protocol.history import (
+    DEFAULT_MAX_HISTORY_SIZE,
+    HistoryDownload,
+    history_set,
+    inflate_history,
+    parse_history_sync,
+)
+from walink.protocol.media import HISTORY_KEYS_INFO, encrypt_media
+from walink.protocol.proto import e2e_pb2
+from walink.testing.history import FixtureChat, FixtureMessage, history_sync_of
+
+T = TypeVar("T")
+
+_TEXT = (
+    "ok sure tomorrow meeting lunch call me later thanks see you the report is ready "
+    "did you get it where are we going tonight happy birthday good morning on my way "
+    "running late sorry photo great idea let's do it what time works for you 🙂 👍"
+)
+_WORDS = tuple(_TEXT.split(" "))
+
+
+def build_chunk(size: int, seed: int = 1) -> e2e_pb2.HistorySync:
+    """A RECENT ``HistorySync`` whose encoding is at least ``size`` bytes."""
+    rng = random.Random(seed)
+    chats: list[FixtureChat] = []
+    total = 0
+    index = 0
+    while total < size:
+        messages = tuple(
+            FixtureMessage(
+                id="3EB0" + rng.randbytes(8).hex().upper(),
+                text=" ".join(rng.choice(_WORDS) for _ in range(rng.randrange(2, 30))),
+                timestamp=1_700_000_000 - n * rng.randrange(30, 600),
+                from_me=rng.random() < 0.4,
+            )
+            for n in range(200)
+        )
+        chat = FixtureChat(f"1555{index:07d}@s.whatsapp.net", f"Contact {index}", messages)
+        chats.append(chat)
+        total += len(history_sync_of(e2e_pb2.HistorySync.RECENT, chats=[chat]).SerializeToString())
+        index += 1
+    return history_sync_of(e2e_pb2.HistorySync.RECENT, chats=chats, chunk_order=1, progress=50)
+
+
+def best(repeat: int, step: Callable[[], T]) -> tuple[float, T]:
+    """The fastest of ``repeat`` runs of ``step`` (seconds) and its last result."""
+    times = []
+    result: T | None = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = step()
+        times.append(time.perf_counter() - start)
+    assert result is not None
+    return min(times), result
+
+
+async def emulator_login(chats: int, messages: int, recent_chunks: int) -> None:
+    """The phone's history of a new login, from the emulator to the last ``HistorySet``."""
+    # imported here: the chunk benchmark needs neither anyio nor httpx
+    from walink.io.media import HttpDownloader, download_history
+    from walink.protocol.history import decode_history, history_notification, history_source
+    from walink.testing import Emulator
+    from walink.testing.history import generated_fixture
+
+    fixture = generated_fixture(chats, messages, recent_chunks=recent_chunks)
+    async with Emulator(ping_interval=None) as emulator:
+        start = time.perf_counter()
+        planned = emulator.plan_history(fixture)
+        planned_at = time.perf_counter()
+        downloader = HttpDownloader()
+        received = 0
+        for item in planned:
+            notification = history_notification(item.message, from_me=True)
+            assert notification is not None
+            source = history_source(notification, item.message_id)
+            if isinstance(source, HistoryDownload):
+                source = await download_history(downloader, source, emulator.hub.media_hosts)
+            result = history_set(decode_history(source), notification, is_latest=received == 0)
+            received += len(result.messages)
+        done = time.perf_counter()
+    assert received == messages
+    print(
+        f"emulator history: {chats} chats, {messages} messages in {len(planned)} chunks: "
+        f"phone side (encode + encrypt) {(planned_at - start) * 1000:.0f} ms, client side "
+        f"(download + verify + inflate + parse + HistorySet) {(done - planned_at) * 1000:.0f} ms, "
+        f"total {(done - start) * 1000:.0f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size-mib", type=float, default=32.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--emulator", type=int, nargs=2, metavar=("CHATS", "MESSAGES"))
+    parser.add_argument("--recent-chunks", type=int, default=4)
+    args = parser.parse_args(argv)
+    if args.emulator is not None:
+        import anyio
+
+        anyio.run(emulator_login, args.emulator[0], args.emulator[1], args.recent_chunks)
+        return 0
+
+    sync = build_chunk(int(args.size_mib * 1024 * 1024))
+    encoded = sync.SerializeToString()
+    compressed = zlib.compress(encoded)
+    media_key = bytes(range(32))
+    media = encrypt_media(compressed, media_key, HISTORY_KEYS_INFO)
+    request = HistoryDownload(
+        message_id="BENCH",
+        direct_path="/bench",
+        media_key=media_key,
+        file_enc_sha256=media.file_enc_sha256,
+        file_sha256=media.file_sha256,
+    )
+    notification = e2e_pb2.Message.HistorySyncNotification(
+        sync_type=e2e_pb2.Message.RECENT, chunk_order=1
+    )
+    messages = sum(len(c.messages) for c in sync.conversations)
+    del sync
+    gc.collect()
+
+    verify_s, plain = best(args.repeat, lambda: request.verify(media.data))
+    inflate_s, inflated = best(
+        args.repeat, lambda: inflate_history(plain, max_size=DEFAULT_MAX_HISTORY_SIZE)
+    )
+    parse_s, parsed = best(args.repeat, lambda: parse_history_sync(inflated))
+    event_s, result = best(args.repeat, lambda: history_set(parsed, notification, is_latest=False))
+    assert len(result.messages) == messages
+
+    mib = 1024 * 1024
+    total = verify_s + inflate_s + parse_s
+    print(
+        f"chunk: {len(encoded) / mib:.1f} MiB HistorySync, {len(media.data) / mib:.1f} MiB "
+        f"download, {len(parsed.conversations)} chats, {messages} messages"
+    )
+    for name, seconds, size in (
+        ("verify+decrypt", verify_s, len(media.data)),
+        ("inflate", inflate_s, len(encoded)),
+        ("parse", parse_s, len(encoded)),
+        ("HistorySet", event_s, len(encoded)),
+    ):
+        print(f"  {name:15} {seconds * 1000:8.1f} ms  {size / mib / seconds:8.1f} MiB/s")
+    print(
+        f"verify+decrypt+inflate+parse: {total * 1000:.1f} ms = "
+        f"{len(encoded) / mib / total:.1f} MiB/s of HistorySync "
+        f"({len(media.data) / mib / total:.1f} MiB/s of download); "
+        f"with the HistorySet: {len(encoded) / mib / (total + event_s):.1f} MiB/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

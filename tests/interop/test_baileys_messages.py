@@ -1,0 +1,109 @@
+"""Baileys, linked to our emulator, receives texts that emulator contacts send (issue 13).
+
+Baileys 7.0.0-rc14 (``tests/peer/baileys-lifecycle.mjs``) pairs through a QR, logs in and
+uploads its pre-keys; then an emulator contact writes to it 1:1 (X3DH with Baileys' uploaded
+bundle, a pkmsg) and in a group (the sender key in a pkmsg, then skmsg). Baileys decrypting them
+with libsignal proves walink's initiator and sender keys against the reference implementation;
+its ``messages.upsert`` shows the texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.interop.baileys import BaileysRun, Line, baileys, is_open
+from walink.testing.emulator import Emulator
+
+pytestmark = [pytest.mark.peer, pytest.mark.anyio]
+
+GROUP = "120363000000000001@g.us"
+BOB = "15550002222"
+CAROL = "15550003333"
+NO_HISTORY_WAIT = {"WA_NO_HISTORY_WAIT": "1"}
+"""Baileys would hold every event up to 20 s on a first login, for a history sync."""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _keys_uploaded(emulator: Emulator, jid: str) -> None:
+    with anyio.fail_after(10):
+        while True:
+            device = next((d for d in emulator.registry.devices() if d.jid == jid), None)
+            if device is not None and device.signed_pre_key is not None and device.pre_keys:
+                return
+            await anyio.sleep(0.02)
+
+
+def _upsert(text: str) -> Callable[[Line], bool]:
+    def wanted(line: Line) -> bool:
+        if line["event"] != "messages.upsert":
+            return False
+        assert line["stub"] is None, line  # a CIPHERTEXT stub: Baileys could not decrypt
+        return bool(line["text"] == text)
+
+    return wanted
+
+
+async def _linked(run: BaileysRun, emulator: Emulator) -> str:
+    await run.until(is_open)
+    jid = run.scanned[0]
+    await _keys_uploaded(emulator, jid)
+    return jid
+
+
+async def test_baileys_decrypts_contact_and_group_texts(peer_dir: Path) -> None:
+    async with (
+        Emulator(ping_interval=None) as emulator,
+        baileys(peer_dir, emulator, timers=NO_HISTORY_WAIT) as run,
+    ):
+        jid = await _linked(run, emulator)
+        device = next(d for d in emulator.registry.devices() if d.jid == jid)
+        before = len(device.pre_keys)
+        bob = emulator.contact(BOB, "Bob")
+        first = await bob.send_text(jid, "hello from bob")
+        line = await run.until(_upsert("hello from bob"))
+        assert line["id"] == first
+        assert line["remoteJid"] == f"{BOB}@s.whatsapp.net"
+        assert line["pushName"] == "Bob"
+        assert len(device.pre_keys) == before - 1  # the server handed one out
+        await bob.send_text(jid, "and again")  # the same session: a pkmsg on its base key
+        await run.until(_upsert("and again"))
+
+        group = emulator.group(GROUP, [BOB, CAROL])
+        await group.send_text(CAROL, jid, "hi group")  # carol's sender key, then skmsg
+        line = await run.until(_upsert("hi group"))
+        assert line["remoteJid"] == GROUP
+        assert line["participant"] == f"{CAROL}@s.whatsapp.net"
+        for index in range(3):  # skmsg only from now on
+            await group.send_text(CAROL, jid, f"group {index}")
+            await run.until(_upsert(f"group {index}"))
+        await group.send_text(BOB, jid, "bob in the group")  # bob already has a session
+        await run.until(_upsert("bob in the group"))
+        await run.send("end")
+        await run.finish()
+
+
+async def test_baileys_pulls_a_text_sent_while_it_was_away(peer_dir: Path, tmp_path: Path) -> None:
+    auth = tmp_path / "baileys-auth"
+    async with Emulator(ping_interval=None) as emulator:
+        async with baileys(peer_dir, emulator, auth_dir=auth, timers=NO_HISTORY_WAIT) as run:
+            jid = await _linked(run, emulator)
+            await run.send("end")
+            await run.finish()
+        await emulator.wait_idle()
+        sent = await emulator.contact(BOB, "Bob").send_text(jid, "while you were away")
+        assert emulator.hub.sessions() == []  # nobody connected: it went into the backlog
+        async with baileys(
+            peer_dir, emulator, auth_dir=auth, relay_qr=False, timers=NO_HISTORY_WAIT
+        ) as run:
+            line = await run.until(_upsert("while you were away"))
+            assert line["id"] == sent
+            await run.send("end")
+            await run.finish()
