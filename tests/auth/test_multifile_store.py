@@ -397,3 +397,62 @@ def test_deletions_tolerate_a_folder_that_cannot_be_synced(tmp_path: Path) -> No
         pytest.raises(StoreWriteError, match="cannot sync"),
     ):
         store.set_keys({"session": {"b": None}})  # any other error is one
+
+
+# -- acquire -----------------------------------------------------------------------------------
+
+
+def test_acquire_creates_the_folder_and_leaves_nothing_in_it(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "auth_info_baileys"
+    with MultiFileStore(folder) as store:
+        store.acquire()
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert os.listdir(folder) == []  # the probe is gone, the lock is on the folder itself
+
+
+@pytest.mark.parametrize(("operation", "code"), [("open", errno.EROFS), ("write", errno.ENOSPC)])
+def test_acquire_finds_a_folder_that_cannot_be_written(
+    tmp_path: Path, operation: str, code: int
+) -> None:
+    with MultiFileStore(tmp_path) as store:
+        store.save(Creds.new())
+    store = MultiFileStore(tmp_path, fs=FailingFileSystem(operation, code, match="probe"))
+    with pytest.raises(
+        StoreWriteError, match=rf"cannot write in the folder \({os.strerror(code)}\)"
+    ):
+        store.acquire()
+    assert sorted(os.listdir(tmp_path)) == ["creds.json"]
+    MultiFileStore(tmp_path).acquire()  # the refused acquire released the lock
+
+
+def test_a_file_where_a_new_folder_should_go_is_refused_at_acquire(tmp_path: Path) -> None:
+    (tmp_path / "auth").write_text("x")
+    with pytest.raises(CorruptStoreError, match="not a directory"):
+        MultiFileStore(tmp_path / "auth").acquire()
+
+
+# -- the names Baileys gives Signal state ------------------------------------------------------
+
+
+def test_signal_state_files_have_baileys_names(tmp_path: Path) -> None:
+    digest = "ab" * 32
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys(
+            {
+                "session": {"15551234567.0": {"_sessions": {}, "version": "v1"}},
+                "identity-key": {"98765432101234_1.3": b"\x05" + bytes(32)},
+                "pre-key": {"812": KeyPair.generate()},
+                "sender-key": {"120363@g.us::98765432101234_1::3": b"[]"},
+                "sender-key-memory": {"120363@g.us": {"15551234567@s.whatsapp.net": True}},
+                "walink-message": {digest: {"id": "3EB0"}},
+            }
+        )
+        assert store.list_key_ids("sender-key") == ["120363@g.us--98765432101234_1--3"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "identity-key-98765432101234_1.3.json",
+        "pre-key-812.json",
+        "sender-key-120363@g.us--98765432101234_1--3.json",
+        "sender-key-memory-120363@g.us.json",
+        "session-15551234567.0.json",
+        f"walink-message-{digest}.json",
+    ]
