@@ -313,7 +313,7 @@ class SQLiteStore:
 
     def _probe_folder(self, folder: str) -> None:
         try:
-            probe = write_temp(self._fs, folder, f"{os.path.basename(self._path)}.probe", b"")
+            probe = write_temp(self._fs, folder, f"{os.path.basename(self._path)}.probe", b"probe")
         except OSError as error:
             raise StoreWriteError(
                 f"cannot create the database ({error.strerror})", self._path
