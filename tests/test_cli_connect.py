@@ -134,18 +134,23 @@ class Connect:
         return b"".join(chunks).decode()
 
 
-@asynccontextmanager
-async def connect(
-    emulator: Emulator, auth: Path, *args: str, env: dict[str, str] | None = None
-) -> AsyncIterator[Connect]:
-    """``walink connect --json`` on the test's own backend, trusting ``emulator``; ``env`` is
-    added to the process's environment."""
+def connect_command(emulator: Emulator, auth: Path | str, *args: str) -> list[str]:
     backend = sniffio.current_async_library()
     command = [sys.executable, "-m", "walink.cli", "connect", "--json", "--backend", backend]
     command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
-    command += ["--auth", str(auth), *args]
+    return [*command, "--auth", str(auth), *args]
+
+
+@asynccontextmanager
+async def connect(
+    emulator: Emulator, auth: Path | str, *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Connect]:
+    """``walink connect --json`` on the test's own backend, trusting ``emulator``; ``env`` is
+    added to the process's environment."""
     environment = {**os.environ, **env} if env is not None else None
-    async with await anyio.open_process(command, cwd=REPO_ROOT, env=environment) as process:
+    async with await anyio.open_process(
+        connect_command(emulator, auth, *args), cwd=REPO_ROOT, env=environment
+    ) as process:
         try:
             yield Connect(process)
         finally:
@@ -352,7 +357,27 @@ def test_unusable_store_exits_2(tmp_path: Path) -> None:
         timeout=STOP_BOUND,
     )
     assert (result.returncode, result.stdout) == (2, ""), result.stderr
-    assert "cannot be used" in result.stderr
+    (line,) = result.stderr.splitlines()  # one line: what is wrong, and what to do
+    assert line.startswith(f"walink connect: the store {corrupt} cannot be used: ")
+    assert line.endswith("restore it from a backup, or link this machine again with a new --auth")
+
+
+@pytest.mark.anyio
+async def test_a_second_connect_on_the_same_store_is_refused_at_once(tmp_path: Path) -> None:
+    auth = f"{tmp_path / 'auth_info_baileys'}/"  # a trailing "/": a new Baileys folder
+    async with Emulator() as emulator, connect(emulator, auth) as first:
+        await first.qr()  # not linked, nothing saved yet: the store is held all the same
+        assert (tmp_path / "auth_info_baileys").is_dir()
+        second = await anyio.run_process(
+            connect_command(emulator, auth), cwd=REPO_ROOT, check=False
+        )
+        assert (second.returncode, second.stdout) == (2, b"")
+        assert second.stderr.decode().splitlines() == [
+            f"walink connect: the store {auth} is in use: another writer holds the credential "
+            f"folder (pid {first.process.pid}): {tmp_path / 'auth_info_baileys'}; stop that "
+            "process or use another --auth"
+        ]
+        assert await first.stop(signal.SIGTERM) == 0
 
 
 @pytest.mark.anyio

@@ -87,6 +87,9 @@ _EXPORTS: dict[str, str] = {
     "HttpDownloader": "walink.io",
     "MediaDownloadError": "walink.io",
     "MediaGoneError": "walink.io",
+    "StoreAccessError": "walink.auth",
+    "StoreReadError": "walink.auth",
+    "StoreWriteError": "walink.auth",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -99,7 +102,10 @@ if TYPE_CHECKING:
     from walink.auth import MemoryStore as MemoryStore
     from walink.auth import MultiFileStore as MultiFileStore
     from walink.auth import SQLiteStore as SQLiteStore
+    from walink.auth import StoreAccessError as StoreAccessError
     from walink.auth import StoreLockedError as StoreLockedError
+    from walink.auth import StoreReadError as StoreReadError
+    from walink.auth import StoreWriteError as StoreWriteError
     from walink.fsm import CloseReason as CloseReason
     from walink.fsm import ConnectionMachine as ConnectionMachine
     from walink.fsm import Decision as Decision

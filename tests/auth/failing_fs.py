@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import TypeVar
 
 from walink.auth.files import FileSystem
+from walink.auth.store import AuthStore
+
+S = TypeVar("S", bound=AuthStore)
 
 
 class FailingFileSystem(FileSystem):
@@ -64,3 +68,14 @@ FAILURES = [
     ("fsync", errno.EIO),
     ("replace", errno.EACCES),
 ]
+
+
+def acquired(store: S, fs: FailingFileSystem) -> S:
+    """``store`` as a writer that ``acquire`` found healthy, with ``fs`` failing from now on.
+
+    ``acquire`` probes the disk, so a failure meant for a later write must be armed after it.
+    """
+    fs.armed = False
+    store.acquire()
+    fs.armed = True
+    return store

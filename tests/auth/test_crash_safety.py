@@ -13,20 +13,23 @@ fsync plays no part in this property, and tmpfs makes hundreds of saves take wel
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import random
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.auth.strategies import full_creds, seeded_rng
-from walink.auth import AuthStore, Creds, KeyPair, MultiFileStore, SQLiteStore
+from walink.auth import AuthStore, Creds, KeyPair, KeyUpdates, KeyValue, MultiFileStore, SQLiteStore
 from walink.auth.files import TEMP_SUFFIX
+from walink.auth.journal import JOURNAL_FILE
+from walink.auth.lock import WriterLock
 
 MIN_KILLS = 25
 MIN_SAVES = 300
@@ -62,15 +65,15 @@ def _write_forever(kind: str, where: Path, start: int, report_fd: int) -> None:
         number += 1
 
 
-def _run_writer(kind: str, where: Path, start: int, delay: float) -> int | None:
-    """Fork a writer, SIGKILL it after ``delay`` seconds; the last number it acknowledged."""
+def _fork_and_kill(body: Callable[[int], None], delay: float) -> int | None:
+    """Fork ``body(report_fd)``, SIGKILL it after ``delay`` seconds; the last number it reported."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         code = 1
         try:
             os.close(read_fd)
-            _write_forever(kind, where, start, write_fd)
+            body(write_fd)
         finally:
             os._exit(code)
     os.close(write_fd)
@@ -84,6 +87,11 @@ def _run_writer(kind: str, where: Path, start: int, delay: float) -> int | None:
     os.close(read_fd)
     lines = b"".join(chunks).split()
     return int(lines[-1]) if lines else None
+
+
+def _run_writer(kind: str, where: Path, start: int, delay: float) -> int | None:
+    """Fork a creds writer, SIGKILL it after ``delay`` seconds; the last number it acknowledged."""
+    return _fork_and_kill(lambda fd: _write_forever(kind, where, start, fd), delay)
 
 
 @pytest.fixture
@@ -139,3 +147,98 @@ def test_sigkill_during_saves_leaves_old_or_new_creds(kind: str, fast_dir: Path)
         final.save(_creds(0))  # the lock died with the writers; the next writer cleans up
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
     assert leftovers == []
+
+
+# -- multi-file key batches: all or nothing ---------------------------------------------------
+
+BATCH_SESSIONS = 12
+BATCH_KILLS = 120
+
+
+def _batch(number: int) -> KeyUpdates:
+    """Batch ``number``: what a decrypted message commits, and then some, all tagged ``number``.
+
+    Sessions (libsignal records, here tagged objects), the pre-key the first one consumed
+    (deleted), the next pre-key, an identity key and the walink-only message record.
+    """
+    sessions: dict[str, KeyValue | None] = {
+        f"1555000{i:04d}.0": {"n": number, "pad": "s" * (number * 13 % 700)}
+        for i in range(BATCH_SESSIONS)
+    }
+    pre_keys: dict[str, KeyValue | None] = {str(number): _pre_key(number)}
+    if number > 0:
+        pre_keys[str(number - 1)] = None
+    return {
+        "session": sessions,
+        "pre-key": pre_keys,
+        "identity-key": {"15550000000.0": number.to_bytes(4, "big")},
+        "walink-message": {"m": {"n": number}},
+    }
+
+
+def _batch_number(store: AuthStore) -> int | None:
+    """The number of the batch ``store`` holds; fails the test on a mix of batches."""
+    sessions = store.get_keys("session", [f"1555000{i:04d}.0" for i in range(BATCH_SESSIONS)])
+    numbers = {None if value is None else value["n"] for value in sessions.values()}  # type: ignore[index,call-overload]
+    assert len(numbers) == 1, f"sessions from different batches: {sorted(map(str, numbers))}"
+    (number,) = numbers
+    if number is None:
+        assert store.get_keys("walink-message", ["m"]) == {"m": None}
+        return None
+    assert isinstance(number, int)
+    assert store.get_keys("identity-key", ["15550000000.0"]) == {
+        "15550000000.0": number.to_bytes(4, "big")
+    }
+    assert store.get_keys("walink-message", ["m"]) == {"m": {"n": number}}
+    ids = [str(n) for n in (number - 1, number, number + 1)]
+    assert store.get_keys("pre-key", ids) == {
+        str(number - 1): None,
+        str(number): _pre_key(number),
+        str(number + 1): None,
+    }
+    return number
+
+
+def _write_batches_forever(folder: Path, start: int, report_fd: int) -> None:
+    store = MultiFileStore(folder)
+    number = start
+    while True:
+        store.set_keys(_batch(number))
+        os.write(report_fd, f"{number}\n".encode())
+        number += 1
+
+
+def test_sigkill_during_multifile_batches_leaves_whole_batches(fast_dir: Path) -> None:
+    folder = fast_dir / "auth"
+    rng = random.Random("batches")
+    last: int | None = None
+    cut_short = 0  # rounds whose kill left an unfinished batch behind
+    for _ in range(BATCH_KILLS):
+        start = 0 if last is None else last + 1
+        acked = _fork_and_kill(
+            functools.partial(_write_batches_forever, folder, start),
+            delay=rng.uniform(0.001, 0.02),
+        )
+        allowed = {last, start} if acked is None else {acked, acked + 1}
+        unfinished = os.path.exists(folder / JOURNAL_FILE)
+        cut_short += unfinished
+        # A reader that cannot finish the batch (a writer holds the lock) sees it whole...
+        blocker = WriterLock(str(folder), what="test") if folder.exists() else None
+        if blocker is not None:
+            blocker.acquire()
+        try:
+            seen = _batch_number(MultiFileStore(folder))
+        finally:
+            if blocker is not None:
+                blocker.release()
+        assert seen in allowed, f"batch {seen} after a kill, expected one of {allowed}"
+        # ...and a load finishes it, so the folder is whole for Baileys, which knows no journal.
+        MultiFileStore(folder).load()
+        assert not os.path.exists(folder / JOURNAL_FILE)
+        assert _batch_number(MultiFileStore(folder)) == seen
+        last = seen
+    print(f"multifile batches: {cut_short} of {BATCH_KILLS} kills cut a batch short")
+    assert cut_short > 0, "no kill landed inside a batch: the test proves nothing"
+    with MultiFileStore(folder) as final:
+        final.set_keys(_batch(0))  # the next writer removes what the killed ones left
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from walink.auth import StoreLockedError
+from walink.auth import StoreLockedError, StoreWriteError
 from walink.auth.lock import WriterLock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,8 +63,10 @@ def test_another_process_is_refused_and_the_lock_dies_with_its_holder(tmp_path: 
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with pytest.raises(StoreLockedError):
+        with pytest.raises(StoreLockedError, match=rf"pid {holder.pid} on ") as caught:
             WriterLock(path, what="t").acquire()
+        # A lock file records its holder: the refusal names the process and the machine.
+        assert (caught.value.pid, caught.value.host) == (holder.pid, socket.gethostname())
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.communicate()
@@ -94,3 +97,28 @@ def test_another_process_store_gets_a_clear_error(tmp_path: Path) -> None:
         assert error_line.startswith("locked: another writer")
         assert store.load() == creds
         store.close()
+
+
+def test_a_locked_folder_names_its_holder_from_proc_locks(tmp_path: Path) -> None:
+    holder = _other_process(
+        "import sys\n"
+        "from walink.auth.lock import WriterLock\n"
+        f"WriterLock({str(tmp_path)!r}, what='t').acquire()\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(StoreLockedError, match=rf"\(pid {holder.pid}\)") as caught:
+            WriterLock(str(tmp_path), what="t").acquire()
+        assert caught.value.pid == holder.pid
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate()
+    assert os.listdir(tmp_path) == []  # nothing was written into the folder to say so
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_write_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreWriteError, match="cannot create") as caught:
+        WriterLock(str(tmp_path / "missing" / "x.lock"), what="t").acquire()
+    assert isinstance(caught.value.__cause__, FileNotFoundError)

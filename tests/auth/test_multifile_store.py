@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.auth.failing_fs import FAILURES, FailingFileSystem
+from tests.auth.failing_fs import FAILURES, FailingFileSystem, acquired
 from tests.auth.strategies import every_key_type, full_creds
 from walink.auth import (
     CorruptStoreError,
@@ -23,6 +23,7 @@ from walink.auth import (
     StoreWriteError,
 )
 from walink.auth.files import TEMP_SUFFIX, FileSystem
+from walink.auth.journal import JOURNAL_FILE
 from walink.auth.multifile_store import key_file_name
 
 
@@ -131,7 +132,7 @@ def test_failed_save_keeps_the_old_creds(tmp_path: Path, operation: str, code: i
     with MultiFileStore(tmp_path) as store:
         store.save(old)
     failing = FailingFileSystem(operation, code)
-    store = MultiFileStore(tmp_path, fs=failing)
+    store = acquired(MultiFileStore(tmp_path, fs=failing), failing)
     with pytest.raises(StoreWriteError, match=r"creds\.json") as caught:
         store.save(dataclasses.replace(old, account_sync_counter=99))
     assert os.strerror(code) in str(caught.value)
@@ -151,8 +152,9 @@ def test_failed_key_write_keeps_the_old_key(tmp_path: Path, operation: str, code
     old = KeyPair.generate()
     with MultiFileStore(tmp_path) as store:
         store.set_keys({"pre-key": {"1": old}})
+    failing = FailingFileSystem(operation, code)
     with (
-        MultiFileStore(tmp_path, fs=FailingFileSystem(operation, code)) as store,
+        acquired(MultiFileStore(tmp_path, fs=failing), failing) as store,
         pytest.raises(StoreWriteError, match=r"pre-key-1\.json"),
     ):
         store.set_keys({"pre-key": {"1": KeyPair.generate()}})
@@ -212,24 +214,43 @@ def _pre_keys(count: int) -> dict[str, KeyPair]:
     return {str(n): KeyPair.generate() for n in range(count)}
 
 
-def test_a_batch_syncs_every_file_before_any_rename_and_the_folder_once(tmp_path: Path) -> None:
+def test_a_batch_syncs_its_files_then_commits_its_journal_then_renames(tmp_path: Path) -> None:
     fs = BatchRecordingFileSystem()
     keys = _pre_keys(5)
     with MultiFileStore(tmp_path, fs=fs) as store:
+        store.acquire()  # its probe file is not part of the batch
+        fs.calls.clear()
         store.set_keys({"pre-key": keys, "session": {"gone": None}})
-    assert fs.calls == ["fsync file"] * 5 + ["replace"] * 5 + ["fsync folder"]
+    assert fs.calls == (
+        ["fsync file"] * 5  # every key's temp file
+        + ["fsync file", "replace", "fsync folder"]  # the journal: the commit point, durable
+        + ["replace"] * 5
+        + ["fsync folder"]
+    )
     assert MultiFileStore(tmp_path).get_keys("pre-key", keys) == keys
     assert sorted(os.listdir(tmp_path)) == sorted(f"pre-key-{n}.json" for n in keys)
 
 
-def test_a_batch_of_deletions_syncs_the_folder_once(tmp_path: Path) -> None:
+def test_a_one_file_batch_needs_no_journal(tmp_path: Path) -> None:
+    fs = BatchRecordingFileSystem()
+    with MultiFileStore(tmp_path, fs=fs) as store:
+        store.acquire()
+        fs.calls.clear()
+        # A deletion of a file that is not there changes nothing: one file changes.
+        store.set_keys({"pre-key": _pre_keys(1), "session": {"never": None}})
+    assert fs.calls == ["fsync file", "replace", "fsync folder"]
+
+
+def test_a_batch_of_deletions_is_journaled_too(tmp_path: Path) -> None:
     with MultiFileStore(tmp_path) as store:
         store.set_keys({"session": {"a": "x", "b": "y"}})
     fs = BatchRecordingFileSystem()
     with MultiFileStore(tmp_path, fs=fs) as store:
+        store.acquire()
+        fs.calls.clear()
         store.set_keys({"session": {"a": None, "b": None, "never": None}})
         store.set_keys({"session": {"a": None}})  # nothing left to delete: nothing to sync
-    assert fs.calls == ["fsync folder"]
+    assert fs.calls == ["fsync file", "replace", "fsync folder", "fsync folder"]
     assert os.listdir(tmp_path) == []
 
 
@@ -266,21 +287,65 @@ def test_a_temp_failure_mid_batch_changes_no_key(tmp_path: Path, operation: str,
     assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
 
 
-def test_a_refused_rename_mid_batch_keeps_that_key_and_the_rest(tmp_path: Path) -> None:
+def test_a_refused_rename_mid_batch_is_finished_by_the_next_load(tmp_path: Path) -> None:
     old = _pre_keys(6)
     with MultiFileStore(tmp_path) as store:
-        store.set_keys({"pre-key": old})
+        store.set_keys({"pre-key": old, "session": {"s": "old"}})
     new = _pre_keys(6)
     failing = FailingFileSystem("replace", errno.EACCES, match="pre-key-3.json")
-    with (
-        MultiFileStore(tmp_path, fs=failing) as store,
-        pytest.raises(StoreWriteError, match=r"pre-key-3\.json"),
-    ):
-        store.set_keys({"pre-key": new})
-    loaded = MultiFileStore(tmp_path).get_keys("pre-key", old)
-    # Each file is old or new, never garbage: renamed in order up to the refused one.
-    assert loaded == {n: (new if int(n) < 3 else old)[n] for n in old}
-    assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
+    store = acquired(MultiFileStore(tmp_path, fs=failing), failing)
+    with pytest.raises(StoreWriteError, match=r"committed.*pre-key-3\.json"):
+        store.set_keys({"pre-key": new, "session": {"s": None}})
+    # Committed: a reader sees the whole batch at once, though keys 3-5 are not renamed yet
+    # (the writer holds the lock, so the reader reads through the journal).
+    assert MultiFileStore(tmp_path).get_keys("pre-key", old) == new
+    assert MultiFileStore(tmp_path).get_keys("session", ["s"]) == {"s": None}
+    assert MultiFileStore(tmp_path).list_key_ids("session") == []
+    with pytest.raises(StoreWriteError, match=r"finish the last batch"):
+        store.set_keys({"session": {"t": "later"}})  # never mixed into the unfinished one
+    failing.armed = False  # the disk recovers: the writer finishes the batch first
+    store.set_keys({"session": {"t": "later"}})
+    store.close()
+    assert not (tmp_path / JOURNAL_FILE).exists()
+    assert MultiFileStore(tmp_path).get_keys("pre-key", old) == new
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [*(f"pre-key-{n}.json" for n in new), "session-t.json"]
+    )
+
+
+def test_a_dead_writers_batch_is_finished_by_a_load_unless_a_writer_holds_it(
+    tmp_path: Path,
+) -> None:
+    old, new = _pre_keys(4), _pre_keys(4)
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys({"pre-key": old})
+    failing = FailingFileSystem("replace", errno.EIO, match="pre-key-2.json")
+    writer = acquired(MultiFileStore(tmp_path, fs=failing), failing)
+    with pytest.raises(StoreWriteError):
+        writer.set_keys({"pre-key": new})
+    reader = MultiFileStore(tmp_path)
+    assert reader.load() is None  # the writer holds the lock: the reader leaves it alone
+    assert (tmp_path / JOURNAL_FILE).exists()
+    writer.close()  # as if it died: the lock goes, the journal stays
+    assert reader.load() is None
+    assert not (tmp_path / JOURNAL_FILE).exists()
+    # The folder alone (as Baileys reads it) holds the whole batch.
+    for n, pair in new.items():
+        text = (tmp_path / f"pre-key-{n}.json").read_text()
+        assert json.loads(text)["public"]["data"] == base64.b64encode(pair.public).decode()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b'{"v": 2, "entries": []}', b'{"v": 1, "entries": [["../x", "pre-key-1.json"]]}'],
+)
+def test_an_unreadable_journal_is_an_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / JOURNAL_FILE).write_bytes(content)
+    with pytest.raises(CorruptStoreError, match=r"batch journal.*walink-journal"):
+        MultiFileStore(tmp_path).get_keys("pre-key", ["1"])
+    with pytest.raises(CorruptStoreError, match=r"batch journal"):
+        MultiFileStore(tmp_path).acquire()
 
 
 class FolderSyncFails(BatchRecordingFileSystem):
@@ -300,10 +365,23 @@ def test_a_failed_folder_sync_is_an_error_for_written_keys(tmp_path: Path, code:
         MultiFileStore(tmp_path, fs=FolderSyncFails(code)) as store,
         pytest.raises(StoreWriteError, match="cannot sync") as caught,
     ):
-        store.set_keys({"pre-key": _pre_keys(2)})
+        store.set_keys({"pre-key": _pre_keys(1)})
     assert isinstance(caught.value.__cause__, OSError)
     assert caught.value.__cause__.errno == code
     assert not [n for n in os.listdir(tmp_path) if n.endswith(TEMP_SUFFIX)]
+
+
+def test_a_failed_folder_sync_after_the_commit_leaves_the_batch_committed(tmp_path: Path) -> None:
+    keys = _pre_keys(3)
+    with (
+        MultiFileStore(tmp_path, fs=FolderSyncFails(errno.EIO)) as store,
+        pytest.raises(StoreWriteError, match=r"Input/output error.*committed"),
+    ):
+        store.set_keys({"pre-key": keys})  # the folder sync that makes the journal durable fails
+    # The journal was in place before its folder sync failed: the batch is committed.
+    assert MultiFileStore(tmp_path).get_keys("pre-key", keys) == keys  # read through
+    assert MultiFileStore(tmp_path).load() is None  # and finished
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
 
 
 def test_deletions_tolerate_a_folder_that_cannot_be_synced(tmp_path: Path) -> None:
@@ -319,3 +397,62 @@ def test_deletions_tolerate_a_folder_that_cannot_be_synced(tmp_path: Path) -> No
         pytest.raises(StoreWriteError, match="cannot sync"),
     ):
         store.set_keys({"session": {"b": None}})  # any other error is one
+
+
+# -- acquire -----------------------------------------------------------------------------------
+
+
+def test_acquire_creates_the_folder_and_leaves_nothing_in_it(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "auth_info_baileys"
+    with MultiFileStore(folder) as store:
+        store.acquire()
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert os.listdir(folder) == []  # the probe is gone, the lock is on the folder itself
+
+
+@pytest.mark.parametrize(("operation", "code"), [("open", errno.EROFS), ("write", errno.ENOSPC)])
+def test_acquire_finds_a_folder_that_cannot_be_written(
+    tmp_path: Path, operation: str, code: int
+) -> None:
+    with MultiFileStore(tmp_path) as store:
+        store.save(Creds.new())
+    store = MultiFileStore(tmp_path, fs=FailingFileSystem(operation, code, match="probe"))
+    with pytest.raises(
+        StoreWriteError, match=rf"cannot write in the folder \({os.strerror(code)}\)"
+    ):
+        store.acquire()
+    assert sorted(os.listdir(tmp_path)) == ["creds.json"]
+    MultiFileStore(tmp_path).acquire()  # the refused acquire released the lock
+
+
+def test_a_file_where_a_new_folder_should_go_is_refused_at_acquire(tmp_path: Path) -> None:
+    (tmp_path / "auth").write_text("x")
+    with pytest.raises(CorruptStoreError, match="not a directory"):
+        MultiFileStore(tmp_path / "auth").acquire()
+
+
+# -- the names Baileys gives Signal state ------------------------------------------------------
+
+
+def test_signal_state_files_have_baileys_names(tmp_path: Path) -> None:
+    digest = "ab" * 32
+    with MultiFileStore(tmp_path) as store:
+        store.set_keys(
+            {
+                "session": {"15551234567.0": {"_sessions": {}, "version": "v1"}},
+                "identity-key": {"98765432101234_1.3": b"\x05" + bytes(32)},
+                "pre-key": {"812": KeyPair.generate()},
+                "sender-key": {"120363@g.us::98765432101234_1::3": b"[]"},
+                "sender-key-memory": {"120363@g.us": {"15551234567@s.whatsapp.net": True}},
+                "walink-message": {digest: {"id": "3EB0"}},
+            }
+        )
+        assert store.list_key_ids("sender-key") == ["120363@g.us--98765432101234_1--3"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "identity-key-98765432101234_1.3.json",
+        "pre-key-812.json",
+        "sender-key-120363@g.us--98765432101234_1--3.json",
+        "sender-key-memory-120363@g.us.json",
+        "session-15551234567.0.json",
+        f"walink-message-{digest}.json",
+    ]

@@ -31,7 +31,17 @@ def test_every_store_is_an_auth_store(tmp_path: Path) -> None:
     ]
     assert all(store.load() is None for store in stores)
 
-    store_methods = {"load", "save", "get_keys", "set_keys", "close", "__enter__", "__exit__"}
+    store_methods = {
+        "load",
+        "acquire",
+        "save",
+        "get_keys",
+        "set_keys",
+        "list_key_ids",
+        "close",
+        "__enter__",
+        "__exit__",
+    }
     assert store_methods <= set(dir(AuthStore))
     for store_type in (MemoryStore, MultiFileStore, SQLiteStore):
         assert store_methods <= set(dir(store_type)), store_type

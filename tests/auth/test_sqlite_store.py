@@ -242,3 +242,96 @@ def test_a_creation_cut_short_is_cleaned_up_and_not_a_database(tmp_path: Path) -
     with SQLiteStore(path) as store:
         store.save(Creds.new())
     assert sorted(os.listdir(tmp_path)) == ["auth.db", "auth.db.lock"]
+
+
+# -- acquire, and access errors that are not corruption ----------------------------------------
+
+
+def _read_only(path_text: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        f"file:{path_text}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
+
+
+def test_acquire_finds_a_read_only_database_before_any_save(tmp_path: Path) -> None:
+    path = tmp_path / "auth.db"
+    old = _saved(path)
+    store = SQLiteStore(path, connect=_read_only)
+    with pytest.raises(StoreWriteError, match="readonly") as caught:
+        store.acquire()
+    assert not isinstance(caught.value, CorruptStoreError)
+    assert "\n" not in str(caught.value)
+    assert SQLiteStore(path).load() == old
+    SQLiteStore(path).acquire()  # the refused acquire released the lock
+
+
+def test_acquire_probes_the_folder_of_a_new_database(tmp_path: Path) -> None:
+    path = tmp_path / "auth.db"
+    store = SQLiteStore(path, fs=FailingFileSystem("open", errno.EROFS, match=".probe"))
+    with pytest.raises(StoreWriteError, match=r"Read-only file system.*auth\.db"):
+        store.acquire()
+    assert sorted(os.listdir(tmp_path)) == ["auth.db.lock"]  # no database, no probe left
+    with SQLiteStore(path) as healthy:
+        healthy.acquire()
+        assert not path.exists()  # a new database is made at the first save, not at acquire
+        healthy.save(Creds.new())
+    assert path.exists()
+
+
+def test_a_missing_folder_is_a_write_error_not_a_raw_os_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "missing" / "auth.db")
+    assert store.load() is None
+    with pytest.raises(StoreWriteError, match=r"no such folder.*missing"):
+        store.acquire()
+    with pytest.raises(StoreWriteError, match="no such folder"):
+        store.save(Creds.new())
+
+
+class _CannotOpen(sqlite3.Connection):
+    """A connection whose statements fail as SQLite fails on a WAL database it cannot open
+    (a read-only mount without the -shm file): SQLITE_CANTOPEN, a real error from SQLite."""
+
+    def execute(self, *args: object, **kwargs: object) -> sqlite3.Cursor:
+        try:
+            sqlite3.connect("file:/nonexistent/walink-test.db?mode=ro", uri=True)
+        except sqlite3.OperationalError as error:
+            raise error from None
+        raise AssertionError("SQLite opened a database that does not exist")
+
+
+def test_a_database_that_cannot_be_opened_is_not_called_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "auth.db"
+    _saved(path)
+
+    def cannot_open(path_text: str) -> sqlite3.Connection:
+        return sqlite3.connect(path_text, factory=_CannotOpen, isolation_level=None)
+
+    with pytest.raises(StoreReadError, match=r"unable to open.*SQLITE_CANTOPEN") as caught:
+        SQLiteStore(path, connect=cannot_open).load()
+    assert not isinstance(caught.value, CorruptStoreError)
+    assert "auth.db" in str(caught.value)
+
+
+def test_a_corrupt_page_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "auth.db"
+    with SQLiteStore(path) as store:
+        store.save(full_creds())
+        store.set_keys({"session": {f"{i:04d}": "x" * 600 for i in range(50)}})
+    data = bytearray(path.read_bytes())
+    pages = len(data) // 4096
+    # 20 pages no table owns, counted in the header: SQLite's check reports each on its own line.
+    data += bytes(4096 * 20)
+    data[28:32] = (pages + 20).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptStoreError) as caught:
+        SQLiteStore(path).load()
+    assert str(caught.value) == (
+        f"corrupt database (Page {pages + 1} is never used; 19 more problems): {path}"
+    )
+
+
+def test_list_key_ids_reads_without_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "auth.db"
+    with SQLiteStore(path) as store:
+        store.set_keys({"walink-message": {"b": {"n": 1}, "a": {"n": 2}}})
+        assert SQLiteStore(path).list_key_ids("walink-message") == ["a", "b"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
+import os
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,17 +14,22 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
+from tests.auth.failing_fs import FailingFileSystem, acquired
 from tests.auth.strategies import creds_strategy, every_key_type, full_creds
 from walink.auth import (
     AuthStore,
     Creds,
     KeyPair,
+    KeyUpdates,
+    KeyValue,
     MemoryStore,
     MultiFileStore,
     SQLiteStore,
     StoreClosedError,
     StoreLockedError,
+    StoreWriteError,
 )
+from walink.auth.key_values import WALINK_MESSAGE
 
 StoreFactory = Callable[[], AuthStore]
 PERSISTENT = ["sqlite", "multifile"]
@@ -167,3 +176,120 @@ def test_any_creds_round_trip(kind: str, creds: Creds) -> None:
             store.save(creds)
         with factory() as store:
             assert store.load() == creds
+
+
+# -- acquire: the writer, now ------------------------------------------------------------------
+
+
+def test_acquire_is_idempotent_and_refused_once_closed(open_store: StoreFactory) -> None:
+    store = open_store()
+    store.acquire()
+    store.acquire()
+    store.save(Creds.new())
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.acquire()
+
+
+@pytest.mark.parametrize("kind", PERSISTENT)
+def test_acquire_refuses_a_second_writer_before_any_write(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    first.acquire()  # nothing written yet: the lock alone refuses the second
+    with pytest.raises(StoreLockedError, match=rf"another writer.*pid {os.getpid()}") as caught:
+        second.acquire()
+    assert caught.value.pid == os.getpid()
+    with pytest.raises(StoreLockedError):
+        second.set_keys({"pre-key": {"1": None}})
+    assert second.load() is None  # reading is never refused
+    first.close()
+    second.acquire()
+    second.save(Creds.new())
+
+
+# -- batches of several types: all or nothing --------------------------------------------------
+
+CIPHERTEXT_HASH = hashlib.sha256(b"a pkmsg").hexdigest()
+
+
+def _signal_batch(seed: int) -> KeyUpdates:
+    """What one decrypted pkmsg commits: session, identity, consumed pre-key, the message."""
+    return {
+        "session": {"15551234567.0": {"_sessions": {"YWJj": {"seed": seed}}, "version": "v1"}},
+        "pre-key": {"7": None},
+        "identity-key": {"15551234567.0": bytes([5]) + bytes([seed]) * 32},
+        WALINK_MESSAGE: {CIPHERTEXT_HASH: {"id": "3EB0", "text": f"hello {seed}"}},
+    }
+
+
+def _failing_batch(kind: str, where: Path) -> tuple[AuthStore, KeyUpdates]:
+    """A writer on ``where`` and a batch of several types that fails at its last entry."""
+    batch = _signal_batch(1)
+    if kind == "memory":
+        # A value the walink-message type cannot hold: encoding fails after the other entries.
+        return MemoryStore(), {**batch, WALINK_MESSAGE: {CIPHERTEXT_HASH: KeyPair.generate()}}
+    if kind == "sqlite":
+        path = where / "auth.db"
+        with SQLiteStore(path) as creating:
+            creating.save(Creds.new())
+        conn = sqlite3.connect(path)
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON keys WHEN NEW.type = 'walink-message'"
+            " BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+        conn.commit()
+        conn.close()
+        return SQLiteStore(path), batch
+    failing = FailingFileSystem("write", errno.ENOSPC, match="walink-message")
+    return acquired(MultiFileStore(where / "auth_info_baileys", fs=failing), failing), batch
+
+
+def test_a_batch_of_several_types_commits_together(open_store: StoreFactory) -> None:
+    store = open_store()
+    pre_key = KeyPair.generate()
+    store.set_keys({"pre-key": {"7": pre_key, "8": pre_key}})
+    store.set_keys(_signal_batch(1))
+    for reader in (store, open_store()):
+        for key_type, values in _signal_batch(1).items():
+            assert reader.get_keys(key_type, list(values)) == values
+        assert reader.get_keys("pre-key", ["8"]) == {"8": pre_key}
+
+
+@pytest.mark.parametrize("kind", [*PERSISTENT, "memory"])
+def test_a_batch_of_several_types_that_fails_changes_nothing(kind: str, tmp_path: Path) -> None:
+    store, batch = _failing_batch(kind, tmp_path)
+    store.set_keys({"pre-key": {"7": KeyPair.generate()}})
+
+    def snapshot() -> dict[str, dict[str, KeyValue | None]]:
+        return {key_type: store.get_keys(key_type, list(v)) for key_type, v in batch.items()}
+
+    before = snapshot()
+    with pytest.raises((StoreWriteError, TypeError)):
+        store.set_keys(batch)
+    assert snapshot() == before
+    assert before["pre-key"]["7"] is not None  # the consumed pre-key is still there
+    assert before["session"] == {"15551234567.0": None}
+    store.close()
+
+
+# -- listing the ids of one type ---------------------------------------------------------------
+
+
+def test_list_key_ids_lists_one_type_sorted(open_store: StoreFactory) -> None:
+    store = open_store()
+    assert store.list_key_ids(WALINK_MESSAGE) == []  # no store yet
+    hashes = sorted(hashlib.sha256(bytes([n])).hexdigest() for n in range(5))
+    store.set_keys(
+        {
+            WALINK_MESSAGE: {h: {"n": i} for i, h in enumerate(reversed(hashes))},
+            "sender-key": {"g@g.us--u--0": b"k"},  # the file-name form of g@g.us::u::0
+            "sender-key-memory": {"g@g.us": {"u@s.whatsapp.net": True}},
+            "pre-key": {"10": KeyPair.generate(), "9": KeyPair.generate()},
+        }
+    )
+    store.set_keys({WALINK_MESSAGE: {hashes[0]: None}})
+    for reader in (store, open_store()):
+        assert reader.list_key_ids(WALINK_MESSAGE) == hashes[1:]
+        assert reader.list_key_ids("sender-key") == ["g@g.us--u--0"]
+        assert reader.list_key_ids("sender-key-memory") == ["g@g.us"]
+        assert reader.list_key_ids("pre-key") == ["10", "9"]  # text order, as ids are text
+        assert reader.list_key_ids("session") == []

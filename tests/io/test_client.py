@@ -6,6 +6,8 @@ mapping, the event queue, and what a client refuses before it runs.
 
 from __future__ import annotations
 
+import errno
+import os
 import platform
 import random
 import ssl
@@ -13,12 +15,14 @@ from pathlib import Path
 from typing import cast
 
 import anyio
+import anyio.abc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.auth.failing_fs import FailingFileSystem
 from walink.auth import AuthStore, Creds, MemoryStore, MultiFileStore, SQLiteStore
-from walink.auth.errors import CorruptStoreError
+from walink.auth.errors import CorruptStoreError, StoreLockedError, StoreWriteError
 from walink.fsm.policy import ReconnectHistory, ReconnectPolicy
 from walink.fsm.reasons import CloseReason, classify
 from walink.io import (
@@ -355,6 +359,37 @@ async def test_a_corrupt_store_is_an_error_never_a_fresh_identity(tmp_path: Path
     with pytest.raises(CorruptStoreError):
         async with Client(path):
             pass  # pragma: no cover - entering fails
+
+
+@pytest.mark.anyio
+async def test_a_store_in_use_or_unwritable_is_refused_before_dialing(tmp_path: Path) -> None:
+    dialed = anyio.Event()
+
+    async def answer(stream: anyio.abc.SocketStream) -> None:
+        dialed.set()
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    config = ClientConfig(url=f"ws://127.0.0.1:{port}/ws/chat", connect_timeout=1.0)
+    path = tmp_path / "auth.db"
+    async with listener, anyio.create_task_group() as server:
+        server.start_soon(listener.serve, answer)
+        with SQLiteStore(path) as other_writer:
+            other_writer.acquire()  # as another `walink connect` would, before saving anything
+            with pytest.raises(StoreLockedError, match=rf"pid {os.getpid()}"):
+                async with Client(path, config):
+                    pass  # pragma: no cover - entering fails
+        failing = FailingFileSystem("open", errno.EROFS, match="probe")
+        read_only = MultiFileStore(tmp_path / "auth_info_baileys", fs=failing)
+        with pytest.raises(StoreWriteError, match="Read-only file system"):
+            async with Client(cast(AuthStore, read_only), config):
+                pass  # pragma: no cover - entering fails
+        assert not dialed.is_set()
+        async with Client(path, config):  # the lock is free again: this one dials
+            with anyio.fail_after(5):
+                await dialed.wait()
+        server.cancel_scope.cancel()
 
 
 @pytest.mark.anyio

@@ -1,10 +1,11 @@
 """``walink connect``: link this machine as a WhatsApp device and keep the connection alive.
 
-It runs a ``Client`` on the store at ``--auth`` (default ``./walink-auth.db``: SQLite; a folder
-is Baileys' multi-file layout) until the lifecycle ends: logged out, stopped by a terminal reason,
-or interrupted. A new device shows its QR drawn on stderr (``--pairing-code PHONE`` asks for a
-code instead). Every connection update is printed: readable lines, or with ``--json`` one
-full-snapshot JSON line each (``walink._commands.timeline`` holds the exact shape).
+It runs a ``Client`` on the store at ``--auth`` (default ``./walink-auth.db``: SQLite; a path ending
+in ``/`` or naming an existing folder is Baileys' multi-file layout) until the lifecycle ends:
+logged out, stopped by a terminal reason, or interrupted. A new device shows its QR drawn on stderr
+(``--pairing-code PHONE`` asks for a code instead). Every connection update is printed: readable
+lines, or with ``--json`` one full-snapshot JSON line each (``walink._commands.timeline`` holds the
+exact shape).
 
 ``--proxy URL`` (or ``$WALINK_PROXY``) tunnels the WebSocket through a SOCKS5 or HTTP CONNECT
 proxy; a proxy that refuses the settings ends the run with the close reason ``PROXY_ERROR`` (exit
@@ -13,6 +14,9 @@ proxy; a proxy that refuses the settings ends the run with the close reason ``PR
 SIGINT and SIGTERM close cleanly: pending credential saves finish and the socket closes within
 the client's bound. Exit codes: 0 a normal end (a signal, a logout asked for), 2 bad arguments or
 an unusable store, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 else.
+An unusable store is found before dialing and told in one line on stderr: corrupt, unreadable,
+not writable (read-only file system, missing folder), or in use by another process (whose pid is
+named): a second ``walink connect`` on the same store is refused at once.
 A store whose credentials the server logged out (marked by that run) exits 3 at once, without
 dialing: the device must be linked again with a new store.
 """
@@ -60,11 +64,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--auth",
-        type=Path,
-        default=Path(DEFAULT_AUTH),
+        # A string, not a Path: a trailing "/" (Baileys' folder layout for a new device) matters.
+        default=DEFAULT_AUTH,
         metavar="PATH",
-        help=f"credentials: a SQLite file, or a folder in Baileys' multi-file layout "
-        f"(default ./{DEFAULT_AUTH})",
+        help=f"credentials: a SQLite file, or a folder in Baileys' multi-file layout (a path "
+        f"ending in / or an existing folder; default ./{DEFAULT_AUTH})",
     )
     parser.add_argument(
         "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
@@ -189,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     from walink.io import LoggedOutError
 
     _configure_logging(args.verbose)
-    if args.auth.exists() and not (args.auth.is_dir() or args.auth.is_file()):
+    auth = Path(args.auth)
+    if auth.exists() and not (auth.is_dir() or auth.is_file()):
         return _usage(f"--auth {args.auth} is neither a file nor a folder")
     try:
         config = _config(args)
@@ -198,11 +203,37 @@ def run(args: argparse.Namespace) -> int:
     try:
         return anyio.run(_connect, args, config, backend=args.backend)
     except AuthStoreError as exc:
-        return _usage(f"the store {args.auth} cannot be used: {exc}")
+        return _usage(_store_problem(args.auth, exc))
     except LoggedOutError as exc:
         # refused before dialing: the same exit as the server's own logout
         print(f"walink connect: {args.auth}: {exc}", file=sys.stderr)
         return EXIT_LOGGED_OUT
+
+
+def _store_problem(auth: str, error: Exception) -> str:
+    """One line: what is wrong with the store, and what to do about it."""
+    from walink.auth.errors import (
+        CorruptStoreError,
+        StoreAccessError,
+        StoreLockedError,
+        UnknownSchemaError,
+    )
+
+    detail = " ".join(str(error).split())  # never a multi-line dump
+    if isinstance(error, StoreLockedError):
+        return f"the store {auth} is in use: {detail}; stop that process or use another --auth"
+    if isinstance(error, UnknownSchemaError):
+        advice = "it was written by a newer walink or another program: use another --auth"
+    elif isinstance(error, CorruptStoreError):
+        advice = "restore it from a backup, or link this machine again with a new --auth"
+    elif isinstance(error, StoreAccessError):
+        advice = (
+            "check that its folder exists and that you can read and write there (the saved "
+            "credentials are not damaged)"
+        )
+    else:
+        advice = "use another --auth"
+    return f"the store {auth} cannot be used: {detail}; {advice}"
 
 
 def _usage(message: str) -> int:

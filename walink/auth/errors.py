@@ -26,16 +26,44 @@ class UnknownSchemaError(CorruptStoreError):
     """The store was written by a newer walink (or something else) with a schema we do not know."""
 
 
-class StoreReadError(AuthStoreError):
+class StoreAccessError(AuthStoreError):
+    """The operating system refused the access the store needs; its contents are not at fault.
+
+    A read-only file system, a permission, a full disk, an I/O error: the saved credentials may
+    be perfectly good, so this is never reported as corruption. ``StoreReadError`` and
+    ``StoreWriteError`` say which way the access failed.
+    """
+
+
+class StoreReadError(StoreAccessError):
     """The store exists but the operating system refused to read it (EACCES, EIO, ...)."""
 
 
-class StoreWriteError(AuthStoreError):
-    """A save failed (ENOSPC, EROFS, EACCES, ...); the previously saved state is unchanged."""
+class StoreWriteError(StoreAccessError):
+    """A write failed (ENOSPC, EROFS, EACCES, ...), or ``acquire`` found the store unwritable.
+
+    What ``load`` returns is the state before the failed call, except for a multi-file batch
+    that failed after its commit point: then it is the whole batch (never a part of it).
+    """
 
 
 class StoreLockedError(AuthStoreError):
-    """Another writer (in this process or another) holds the store's writer lock."""
+    """Another writer (in this process or another) holds the store's writer lock.
+
+    ``pid`` and ``host`` name the holder where the store could find out (None otherwise).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        pid: int | None = None,
+        host: str | None = None,
+    ) -> None:
+        super().__init__(message, path)
+        self.pid = pid
+        self.host = host
 
 
 class StoreClosedError(AuthStoreError):

@@ -29,7 +29,14 @@ from walink.auth.creds_json import key_pair_from_json, key_pair_to_json
 from walink.auth.model import AppStateSyncKeyData, AppStateSyncKeyFingerprint
 from walink.protocol.keys import KeyPair
 
-__all__ = ["KEY_TYPES", "KeyValue", "key_from_json", "key_to_json"]
+__all__ = [
+    "KEY_TYPES",
+    "WALINK_KEY_TYPES",
+    "WALINK_MESSAGE",
+    "KeyValue",
+    "key_from_json",
+    "key_to_json",
+]
 
 KeyValue: TypeAlias = "KeyPair | AppStateSyncKeyData | JSONValue"
 
@@ -46,6 +53,14 @@ KEY_TYPES = (
     "tctoken",
     "identity-key",
 )
+
+#: walink's own key type: a committed incoming message (its decrypted result, kept as plain
+#: BufferJSON data) keyed by the hex sha256 of the ciphertext, so a redelivered stanza is
+#: answered without decrypting again. Baileys never reads it (``walink-message-<hex>.json``).
+WALINK_MESSAGE = "walink-message"
+
+#: Key types only walink writes; every store keeps them like any other type.
+WALINK_KEY_TYPES = (WALINK_MESSAGE,)
 
 
 def key_to_json(key_type: str, value: KeyValue) -> JSONValue:

@@ -36,6 +36,15 @@ class MemoryStore:
             text = self._creds
         return None if text is None else decode_creds(text, _SOURCE)
 
+    def acquire(self) -> None:
+        """Nothing to lock (one object is one writer) and nothing that could refuse a write."""
+        with self._lock:
+            self._check_open()
+
+    def list_key_ids(self, key_type: str) -> list[str]:
+        with self._lock:
+            return sorted(key_id for kind, key_id in self._keys if kind == key_type)
+
     def save(self, creds: Creds) -> None:
         text = encode_creds(creds)
         with self._lock:

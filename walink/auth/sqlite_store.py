@@ -28,7 +28,7 @@ from walink.auth.errors import (
     StoreWriteError,
     UnknownSchemaError,
 )
-from walink.auth.files import TEMP_SUFFIX, FileSystem, fsync_dir
+from walink.auth.files import TEMP_SUFFIX, FileSystem, discard_temp, fsync_dir, write_temp
 from walink.auth.key_values import KeyValue
 from walink.auth.lock import WriterLock
 from walink.auth.model import Creds
@@ -52,6 +52,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 Connector = Callable[[str], sqlite3.Connection]
+
+#: Primary result codes that mean the file's contents are damaged (SQLITE_CORRUPT, SQLITE_NOTADB).
+#: Every other failure (SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_IOERR, SQLITE_PERM, ...) is the
+#: operating system refusing access: the credentials in the file may be perfectly good.
+_CORRUPTION_CODES = frozenset({11, 26})
+
+
+def _describe(error: sqlite3.Error) -> str:
+    """SQLite's message and its result code's name, on one line."""
+    name = getattr(error, "sqlite_errorname", None)
+    text = " ".join(str(error).split())
+    return f"{text}, {name}" if name else text
+
+
+def _is_corruption(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _CORRUPTION_CODES
+
+
+def _integrity_problem(rows: list[tuple[object, ...]]) -> str | None:
+    """``PRAGMA quick_check``'s verdict as one line, or None when it says "ok"."""
+    problems = [
+        line.strip()
+        for row in rows
+        for line in str(row[0]).splitlines()
+        if line.strip() and not line.startswith("***")
+    ]
+    if problems in ([], ["ok"]):
+        return None
+    more = f"; {len(problems) - 1} more problems" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -116,7 +147,7 @@ class SQLiteStore:
         try:
             conn = self._connect(self._path)
         except sqlite3.Error as error:
-            raise StoreReadError(f"cannot open ({error})", self._path) from error
+            raise StoreReadError(f"cannot open ({_describe(error)})", self._path) from error
         try:
             self._check_schema(conn)
         except BaseException:
@@ -128,8 +159,8 @@ class SQLiteStore:
         try:
             (app_id,) = conn.execute("PRAGMA application_id").fetchone()
             (version,) = conn.execute("PRAGMA user_version").fetchone()
-        except sqlite3.DatabaseError as error:
-            raise CorruptStoreError(f"corrupt database ({error})", self._path) from None
+        except sqlite3.Error as error:
+            raise self._read_failure(error) from None
         if app_id != APPLICATION_ID:
             raise UnknownSchemaError("not a walink credential database", self._path)
         if not 1 <= version <= SCHEMA_VERSION:
@@ -159,14 +190,24 @@ class SQLiteStore:
             conn.execute("BEGIN")
             try:
                 if check:
-                    (verdict,) = conn.execute("PRAGMA quick_check").fetchone()
-                    if verdict != "ok":
-                        raise CorruptStoreError(f"corrupt database ({verdict})", self._path)
+                    problem = _integrity_problem(conn.execute("PRAGMA quick_check").fetchall())
+                    if problem is not None:
+                        raise CorruptStoreError(f"corrupt database ({problem})", self._path)
                 return query(conn)
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise CorruptStoreError(f"corrupt database ({error})", self._path) from None
+        except sqlite3.Error as error:
+            raise self._read_failure(error) from None
+
+    def _read_failure(self, error: sqlite3.Error) -> CorruptStoreError | StoreReadError:
+        """Damaged contents are corruption; anything else is the system refusing access."""
+        if _is_corruption(error):
+            return CorruptStoreError(f"corrupt database ({_describe(error)})", self._path)
+        return StoreReadError(
+            f"cannot read ({_describe(error)}; the file and its folder must be readable, and "
+            "writable for SQLite's -wal and -shm files)",
+            self._path,
+        )
 
     def load(self) -> Creds | None:
         """The saved creds; None when the database does not exist or has no creds yet.
@@ -245,41 +286,82 @@ class SQLiteStore:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def acquire(self) -> None:
+        """Take the writer lock now and prove the database writable (``AuthStore.acquire``).
+
+        An existing database is opened for writing (migrated if older) and a write is tried and
+        rolled back; for a new one, a probe file is created and removed in its folder. So a
+        read-only file system, a missing folder or a full disk is a ``StoreWriteError`` here.
+        """
+        with self._mutex:
+            if self._closed:
+                raise StoreClosedError("the store is closed", self._path)
+            if self._lock.held:
+                return
+            folder = os.path.dirname(self._path)
+            if not os.path.isdir(folder):
+                raise StoreWriteError("cannot create the database: no such folder", folder)
+            self._lock.acquire()
+            try:
+                if self._check_header():
+                    self._writer = self._open_writer()
+                else:
+                    self._probe_folder(folder)
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def _probe_folder(self, folder: str) -> None:
+        try:
+            probe = write_temp(self._fs, folder, f"{os.path.basename(self._path)}.probe", b"probe")
+        except OSError as error:
+            raise StoreWriteError(
+                f"cannot create the database ({error.strerror})", self._path
+            ) from error
+        discard_temp(self._fs, probe)
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = self._open_checked()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            version = self._check_schema(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            if version < SCHEMA_VERSION:
+                self._migrate(conn, version)
+                conn.execute("COMMIT")
+            else:
+                # Rewriting the header's version, rolled back: proves the file takes writes
+                # without needing a new page (a nearly full disk still takes small saves).
+                conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            conn.close()
+            if _is_corruption(error):
+                raise CorruptStoreError(
+                    f"corrupt database ({_describe(error)})", self._path
+                ) from None
+            raise StoreWriteError(f"cannot write ({_describe(error)})", self._path) from error
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _start_writing(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreClosedError("the store is closed", self._path)
         if self._writer is not None:
             return self._writer
-        self._lock.acquire()
-        try:
+        self.acquire()  # raises StoreClosedError once closed
+        if self._writer is None:
+            # A new database: made whole under a temp name at the first write, not at acquire,
+            # so a program that stops before linking leaves no empty database behind.
             try:
-                exists = self._check_header()
-                if not exists:
-                    self._create()
+                self._create()
             except (OSError, sqlite3.Error) as error:
                 raise StoreWriteError(
                     f"cannot create the database ({error})", self._path
                 ) from error
-            conn = self._open_checked()
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                version = self._check_schema(conn)
-                if version < SCHEMA_VERSION:
-                    conn.execute("BEGIN IMMEDIATE")
-                    self._migrate(conn, version)
-                    conn.execute("COMMIT")
-            except sqlite3.Error as error:
-                conn.close()
-                raise StoreWriteError(f"cannot open for writing ({error})", self._path) from error
-            except BaseException:
-                conn.close()
-                raise
-        except BaseException:
-            self._lock.release()
-            raise
-        self._writer = conn
-        return conn
+            self._writer = self._open_writer()
+        return self._writer
 
     def _transaction(self, statements: list[tuple[str, tuple[str, ...]]]) -> None:
         with self._mutex:
@@ -294,10 +376,19 @@ class SQLiteStore:
                     # SQLite may already have rolled back by itself (SQLITE_FULL can).
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                name = getattr(error, "sqlite_errorname", "")
-                raise StoreWriteError(
-                    f"cannot save ({error}{', ' + name if name else ''})", self._path
-                ) from error
+                raise StoreWriteError(f"cannot save ({_describe(error)})", self._path) from error
+
+    def list_key_ids(self, key_type: str) -> list[str]:
+        """The ids of every stored key of ``key_type``, sorted."""
+        ids = self._read(
+            lambda c: [
+                row[0]
+                for row in c.execute("SELECT id FROM keys WHERE type = ? ORDER BY id", (key_type,))
+            ],
+            check=False,
+        )
+        assert ids is None or isinstance(ids, list)
+        return ids or []
 
     def save(self, creds: Creds) -> None:
         """Replace the creds in one transaction."""

@@ -10,13 +10,38 @@ a worker thread (``anyio.to_thread.run_sync``); every store is safe to call from
 Contract, for every store:
 
 - ``load()`` returns None for a store that does not exist yet (a new device) and raises
-  ``CorruptStoreError`` / ``StoreReadError`` for one that exists but cannot be read. It never
-  takes the writer lock, so any number of readers can load while a writer runs.
-- The first ``save``/``set_keys`` takes the writer lock (``StoreLockedError`` if another writer
-  has it) and ``close()`` releases it. After ``close()`` writes raise ``StoreClosedError``.
-- A failed write raises ``StoreWriteError``; what was saved before is still what ``load`` returns.
-- ``get_keys`` answers every id asked, None for a missing key; ``set_keys`` with a None value
-  deletes that key. Pre-keys are saved by ``set_keys`` before anyone uploads them.
+  ``CorruptStoreError`` (the contents are damaged) or ``StoreReadError`` (the operating system
+  refused: permissions, a read-only or failing disk; the contents may be fine) for one that
+  exists but cannot be read. It never keeps the writer lock, so any number of readers can load
+  while a writer runs.
+- ``acquire()`` makes this object the store's one writer, now: it takes the writer lock
+  (``StoreLockedError`` naming the holder, pid and host where the store can tell, if another
+  writer has it) and proves the store writable (``StoreWriteError`` with the cause: a read-only
+  file system, a folder that cannot be created, a full disk...), so a program finds out before
+  it dials, not after a phone linked a device it cannot save. It is idempotent, and the first
+  ``save``/``set_keys`` calls it. The lock is held until ``close()``; after ``close()`` writes
+  (and ``acquire``) raise ``StoreClosedError``. A store shared by several machines implements
+  the same contract with a lease: ``acquire`` takes it or raises ``StoreLockedError``.
+- A failed write raises ``StoreWriteError`` (never a raw ``OSError``); ``load`` and
+  ``get_keys`` then return the state before the call, or, for a multi-file batch that failed
+  after its commit point, the whole batch: never a part of one.
+- ``get_keys`` answers every id asked, None for a missing key. ``set_keys`` writes and deletes
+  (a None value) keys of any number of types **all or nothing**, even when the process is killed
+  mid-way: a Signal session, the pre-key it consumed and the message it decrypted go in one
+  call. Pre-keys are saved by ``set_keys`` before anyone uploads them.
+- ``list_key_ids(key_type)`` lists the ids stored under one type, sorted (to prune a type, such
+  as old ``walink-message`` entries). The multi-file store returns them in their file-name form
+  (``:`` as ``-``, ``/`` as ``__``), which addresses the same key.
+
+Key types are Baileys' names with Baileys' values, kept verbatim (``walink.auth.key_values``):
+``session`` (libsignal's ``SessionRecord`` JSON, keyed by the Signal address ``user.device``,
+``user_1.device`` for a LID), ``identity-key`` (33 bytes, same key), ``pre-key`` (a key pair,
+by decimal id), ``sender-key`` (libsignal's record JSON as bytes, keyed
+``group::user::device``), ``sender-key-memory`` (``{jid: bool}`` by group), and
+``app-state-sync-key``. walink adds ``walink-message`` (``key_values.WALINK_MESSAGE``): the
+committed result of a decrypted message by the hex sha256 of its ciphertext. In Baileys' folder
+each key is the file ``{type}-{id}.json`` with ``/`` as ``__`` and ``:`` as ``-``
+(``session-15551234567.0.json``, ``sender-key-123@g.us--15551234567--0.json``).
 """
 
 from __future__ import annotations
@@ -37,15 +62,19 @@ KeyUpdates: TypeAlias = "Mapping[str, Mapping[str, KeyValue | None]]"
 
 
 class AuthStore(Protocol):
-    """What the client needs from a credential store."""
+    """What the client needs from a credential store (the contract is the module docstring)."""
 
     def load(self) -> Creds | None: ...
+
+    def acquire(self) -> None: ...
 
     def save(self, creds: Creds) -> None: ...
 
     def get_keys(self, key_type: str, ids: Iterable[str]) -> dict[str, KeyValue | None]: ...
 
     def set_keys(self, updates: KeyUpdates) -> None: ...
+
+    def list_key_ids(self, key_type: str) -> list[str]: ...
 
     def close(self) -> None: ...
 

@@ -7,7 +7,6 @@ import os
 import random
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, TypeVarTuple
 
 import anyio
@@ -31,8 +30,7 @@ from walink._session.events import (
 )
 from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
-from walink.auth.multifile_store import MultiFileStore
-from walink.auth.sqlite_store import SQLiteStore
+from walink.auth.opening import open_store
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import UpgradeRejected
 from walink.fsm.reasons import WebSocketClosed as ClosedCause
@@ -81,11 +79,6 @@ __all__ = [
     "redacted_node",
     "transport_cause",
 ]
-
-
-def open_store(path: str | os.PathLike[str]) -> AuthStore:
-    """The store at ``path``: a folder is Baileys' multi-file layout, anything else SQLite."""
-    return MultiFileStore(path) if Path(path).is_dir() else SQLiteStore(path)
 
 
 T = TypeVar("T")

@@ -138,10 +138,12 @@ T = TypeVar("T")
 class Client:
     """A WhatsApp Web linked-device connection that keeps itself alive.
 
-    ``auth`` is an ``AuthStore`` (used, not closed), a path (opened with ``open_store`` and
-    closed on exit: a folder is Baileys' multi-file layout, a file is SQLite), or None (a
-    ``MemoryStore``: a fresh device every run). ``capture`` (or ``ClientConfig.capture``) writes
-    the session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
+    ``auth`` is an ``AuthStore`` (used, not closed), a path (opened with ``open_store`` and closed
+    on exit: a path ending in a separator or naming a folder is Baileys' multi-file layout, anything
+    else SQLite), or None (a ``MemoryStore``: a fresh device every run). Entering calls the store's
+    ``acquire``: ``StoreLockedError`` if another writer has it, ``StoreWriteError`` if it cannot be
+    written, before anything is dialled. ``capture`` (or ``ClientConfig.capture``) writes the
+    session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
     """
 
     def __init__(
@@ -188,6 +190,10 @@ class Client:
         self._clock_offset = time.time() - anyio.current_time()
         store = await self._store.open()
         try:
+            # The store's one writer from now on, and proved writable, before anything is
+            # dialled: a second process is refused here (StoreLockedError), and a read-only
+            # store fails here (StoreWriteError) rather than after a phone linked the device.
+            await self._store.run(store.acquire)
             creds = await self._store.run(store.load)
         except BaseException:
             # a corrupt or locked store is an error, never a fresh identity: report it as is
