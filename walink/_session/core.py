@@ -221,6 +221,7 @@ class ClientSession:
 
     @property
     def is_online(self) -> bool:
+        """Whether this client last announced ``available`` presence."""
         return self._presence.is_online
 
     @property

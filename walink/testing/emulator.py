@@ -320,6 +320,7 @@ class Emulator:
 
     @property
     def port(self) -> int:
+        """The port it listens on (a free one was picked when 0 was asked)."""
         return self.server.port
 
     @property
@@ -344,6 +345,7 @@ class Emulator:
 
     @property
     def registry(self) -> Registry:
+        """The linked devices (kept in ``state_dir`` when one was given)."""
         return self.hub.registry
 
     def now(self) -> float:

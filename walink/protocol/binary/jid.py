@@ -135,10 +135,12 @@ class Jid:
 
     @property
     def is_group(self) -> bool:
+        """A group (``…@g.us``)."""
         return self.server == GROUP_SERVER
 
     @property
     def is_lid(self) -> bool:
+        """A linked identity (``…@lid`` or ``…@hosted.lid``)."""
         return self.server in (LID_SERVER, HOSTED_LID_SERVER)
 
     @property
