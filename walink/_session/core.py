@@ -73,6 +73,7 @@ ABORT_REASONS: frozenset[CloseReason] = frozenset(
         CloseReason.SERVER_CLOSED,
         CloseReason.PROTOCOL_ERROR,
         CloseReason.SLOW_CONSUMER,
+        CloseReason.INTERNAL_ERROR,
     }
 )
 """The local causes ``ClientSession.abort`` takes: those an I/O layer can detect. The others have
@@ -424,6 +425,16 @@ class ClientSession:
             timeout = self.config.query_timeout
         deadline = None if timeout is None or math.isinf(timeout) else now + timeout
         return self._query(attempt, node, deadline, None)
+
+    def cancel_query(self, query_id: str) -> None:
+        """Forget the application query ``query_id``: its caller stopped waiting. No event
+        follows; an answer that still comes is an ordinary ``NodeReceived``. A no-op when no
+        such query waits (answered, failed, or the attempt ended)."""
+        attempt = self._attempt
+        if attempt is not None:
+            query = attempt.queries.get(query_id)
+            if query is not None and query.on_answer is None:
+                del attempt.queries[query_id]
 
     def send_presence_update(self, kind: str, *, now: float) -> None:
         """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7)."""

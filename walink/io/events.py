@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -37,6 +37,7 @@ __all__ = [
     "CredsUpdate",
     "EventHandler",
     "EventName",
+    "Handler",
     "NodeReceived",
     "PairingCode",
     "event_name",
@@ -54,8 +55,16 @@ EVENT_NAMES: frozenset[str] = frozenset(
 )
 """Every valid ``EventName``."""
 
-EventHandler = Callable[[ClientEvent], Awaitable[None] | None]
-"""A callback: a plain function or a coroutine function, called with the event."""
+E = TypeVar("E")
+
+Handler = Callable[[E], Awaitable[None] | None]
+"""A callback for events of type ``E``: a plain function or a coroutine function.
+``client.on("connection.update", handler)`` takes a ``Handler[ConnectionUpdate]``, and so on
+for each name (the overloads of ``Client.on`` say which); a handler of every event takes
+``ClientEvent``."""
+
+EventHandler = Handler[ClientEvent]
+"""A callback of every event: a plain function or a coroutine function, called with it."""
 
 
 def event_name(event: ClientEvent) -> EventName:
