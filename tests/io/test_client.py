@@ -413,3 +413,18 @@ async def test_a_cancelled_consumer_stops_receiving_waiting_events() -> None:
         await queue.get()
         pytest.fail("a cancelled consumer was handed an event")
     assert len(queue) == 3  # nothing was taken
+
+
+@pytest.mark.anyio
+async def test_a_capture_that_cannot_be_created_is_an_oserror_before_dialing(
+    tmp_path: Path,
+) -> None:
+    auth = tmp_path / "auth.db"
+    config = ClientConfig(url="ws://127.0.0.1:9/ws/chat", capture=tmp_path / "no" / "cap.jsonl")
+    with pytest.raises(FileNotFoundError):
+        async with Client(str(auth), config):
+            pass
+    # nothing was left behind: the same path serves another client at once
+    async with Client(str(auth), ClientConfig(url="ws://127.0.0.1:9/ws/chat")) as client:
+        assert client.creds is not None
+        await client.aclose()

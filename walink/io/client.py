@@ -157,7 +157,8 @@ class Client:
     ``auth`` is an ``AuthStore`` (used, not closed), a path (opened with ``open_store`` and
     closed on exit: a folder is Baileys' multi-file layout, a file is SQLite), or None (a
     ``MemoryStore``: a fresh device every run). ``capture`` (or ``ClientConfig.capture``) writes
-    the session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
+    the session's traffic to a ``walink.capture`` file (entering raises the ``OSError`` when it
+    cannot be created, before anything is dialled). See the module docstring for how it runs.
     """
 
     def __init__(
@@ -215,13 +216,17 @@ class Client:
         if creds is None:
             creds = Creds.new(rng.randbytes)
             self._log.info("no saved credentials: a new device will be linked by QR")
-        self._session, self._capture = make_session(
-            creds,
-            rng,
-            self.config.session_config(),
-            capture=self._capture_path,
-            redact=self.config.capture_redact,
-        )
+        try:
+            self._session, self._capture = make_session(
+                creds,
+                rng,
+                self.config.session_config(),
+                capture=self._capture_path,
+                redact=self.config.capture_redact,
+            )
+        except BaseException:
+            await self._store.close()  # a capture file that cannot be created: nothing runs
+            raise
         if self._capture is not None:
             self._log.info("capturing the traffic to %s", self._capture.path)
         self._pairing_lock = anyio.Lock()
@@ -453,8 +458,8 @@ class Client:
         session = self._require_open()
         if not self.push_name:
             raise NoPushNameError(
-                "no push name yet (the account's display name, which the server sends after "
-                "login): a presence update cannot be sent without it"
+                "no push name (the account's display name: set ClientConfig(push_name=...)); "
+                "WhatsApp's clients send no presence without one, so neither does walink"
             )
         session.send_presence_update(kind, now=self.now())
         self._pump()

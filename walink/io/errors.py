@@ -52,9 +52,9 @@ class InvalidNodeError(ClientError, ValueError):
 
 class NoPushNameError(ClientError):
     """A presence update (``available``/``unavailable``) needs this account's push name (the
-    display name the phone sets), which the server has not sent yet (``creds.me.name``).
-    WhatsApp's own clients never send a presence without it; nothing was sent and the client
-    stays open. It usually arrives shortly after the first login (a ``creds.update``)."""
+    display name the phone sets): ``ClientConfig(push_name=...)``, or the name the server gave
+    (``creds.me.name``). WhatsApp's own clients never send a presence without one; nothing was
+    sent and the client stays open."""
 
 
 class QueryFailedError(ClientError):
