@@ -198,10 +198,11 @@ async def test_chat_states_and_presence_subscription() -> None:
             client = recorder.client
             assert client.logged_in and client.connection == "open"
             me = client.creds.me if client.creds is not None else None
-            assert me is not None
+            assert me is not None and me.lid is not None
             states: tuple[ChatState, ...] = ("composing", "paused", "recording")
             for state in states:
                 await client.send_chat_state("15551234567@s.whatsapp.net", state)
+            await client.send_chat_state("987654321@lid", "paused")  # from this account's LID
             await client.subscribe_presence("15551234567@s.whatsapp.net")
             with pytest.raises(ValueError):
                 await client.send_chat_state("15551234567@s.whatsapp.net", "typing")  # type: ignore[arg-type]
@@ -217,6 +218,7 @@ async def test_chat_states_and_presence_subscription() -> None:
                 Node("chatstate", chat, [Node("composing")]),
                 Node("chatstate", chat, [Node("paused")]),
                 Node("chatstate", chat, [Node("composing", {"media": "audio"})]),
+                Node("chatstate", {"from": me.lid, "to": "987654321@lid"}, [Node("paused")]),
             ]
             assert sent[-1] == Node("presence", {"type": "subscribe", "to": to})
 

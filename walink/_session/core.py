@@ -437,10 +437,16 @@ class ClientSession:
                 del attempt.queries[query_id]
 
     def send_presence_update(self, kind: str, *, now: float) -> None:
-        """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7)."""
+        """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7).
+
+        ``LocalProtocolError`` without a push name (``creds.me.name`` or
+        ``config.payload.push_name``): nothing is sent then."""
         if kind not in ("available", "unavailable"):
             raise LocalProtocolError("presence is 'available' or 'unavailable'")
         attempt = self._require_transport()
+        if not flows.push_name(self):
+            # both reference clients refuse: a presence names the account's display name
+            raise LocalProtocolError("no push name: a presence update cannot be sent without one")
         flows.send_presence(self, attempt, kind, now)
         self._flush(attempt)
 

@@ -90,22 +90,27 @@ def send_ping(session: ClientSession, attempt: Attempt, now: float) -> None:
     session._query(attempt, ping, None, lambda reply, at: None)
 
 
+def push_name(session: ClientSession) -> str | None:
+    """The account's display name: the server's (``creds.me.name``), else the configured one."""
+    me = session._creds.me
+    return (me.name if me is not None else None) or session.config.payload.push_name or None
+
+
 def send_presence(session: ClientSession, attempt: Attempt, kind: str, now: float) -> None:
     """``<presence name=… type=…/>`` and ``is_online`` (PROTOCOL.md §5.7).
 
-    Baileys sends nothing without a push name; walink sends the presence without ``name`` then,
-    so that ``is_online`` always tells the truth about what the server was told.
+    Nothing at all without a push name: both reference clients refuse to send a presence
+    without one (Baileys ignores the request, whatsmeow returns an error), so the one at open
+    is skipped then and ``is_online`` stays False, the truth about what the server was told.
     """
+    name = push_name(session)
+    if not name:
+        return
     session._is_online = kind == "available"
     session._emit_update()
     if kind == "available":
         send_unified_session(session, attempt, now)
-    me = session._creds.me
-    name = (me.name if me is not None else None) or session.config.payload.push_name
-    attrs = {"type": kind}
-    if name:
-        attrs["name"] = name.replace("@", "")
-    session._send(attempt, Node("presence", attrs))
+    session._send(attempt, Node("presence", {"name": name.replace("@", ""), "type": kind}))
 
 
 def send_unified_session(session: ClientSession, attempt: Attempt, now: float) -> None:

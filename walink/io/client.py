@@ -478,9 +478,11 @@ class Client:
         me = session.creds.me
         if me is None:  # pragma: no cover - an open connection is a logged-in device
             raise NotConnectedError("this device is not linked")
-        # a voice note is "composing" with media="audio", as both reference clients send it
+        # a voice note is "composing" with media="audio", as both reference clients send it;
+        # to a LID chat the state comes from this account's LID
         child = Node("composing", {"media": "audio"}) if state == "recording" else Node(state)
-        node = Node("chatstate", {"from": me.id, "to": str(target)}, [child])
+        sender = me.lid if target.is_lid and me.lid else me.id
+        node = Node("chatstate", {"from": sender, "to": str(target)}, [child])
         session.send_node(node)
         self._pump()
         await anyio.lowlevel.checkpoint()
