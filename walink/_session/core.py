@@ -437,7 +437,7 @@ class ClientSession:
                 del attempt.queries[query_id]
 
     def send_presence_update(self, kind: str, *, now: float) -> None:
-        """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7).
+        """``"available"`` or ``"unavailable"``: sets ``is_online``.
 
         ``LocalProtocolError`` without a push name (``creds.me.name`` or
         ``config.payload.push_name``): nothing is sent then."""

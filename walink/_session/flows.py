@@ -97,7 +97,7 @@ def push_name(session: ClientSession) -> str | None:
 
 
 def send_presence(session: ClientSession, attempt: Attempt, kind: str, now: float) -> None:
-    """``<presence name=… type=…/>`` and ``is_online`` (PROTOCOL.md §5.7).
+    """``<presence name=… type=…/>`` and ``is_online``.
 
     Nothing at all without a push name: both reference clients refuse to send a presence
     without one (Baileys ignores the request, whatsmeow returns an error), so the one at open
