@@ -39,6 +39,7 @@ from walink.fsm.policy import PolicyConfig
 from walink.fsm.reasons import CloseReason, UpgradeRejected, WebSocketClosed, classify
 from walink.protocol.binary import Node
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.payload import PayloadOptions
 from walink.session import SessionConfig
 from walink.testing.faults import Drop, Step
 from walink.testing.hub import Hub
@@ -427,7 +428,11 @@ def test_replay_notices_when_the_events_differ(tmp_path: Path) -> None:
 def _pair(tmp_path: Path, hub: Hub, seed: int) -> MemoryPair:
     rng = random.Random(seed)
     writer = CaptureWriter(tmp_path / f"live{seed}.jsonl", seed=seed)
-    config = SessionConfig(trust_root=hub.client_trust_root, policy=PolicyConfig(jitter=0.0))
+    config = SessionConfig(
+        trust_root=hub.client_trust_root,
+        policy=PolicyConfig(jitter=0.0),
+        payload=PayloadOptions(push_name="Bot"),  # presence updates need one
+    )
     session = CapturingSession(
         creds=Creds.new(rng.randbytes), rng=rng, config=config, capture=writer
     )

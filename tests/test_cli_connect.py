@@ -323,6 +323,11 @@ async def test_rate_limited_pairing_code_exits_1(tmp_path: Path) -> None:
         ["--url", "http://127.0.0.1:1/ws/chat"],
         ["--url", "ws://"],
         ["--url", "ws://127.0.0.1:port/ws/chat"],
+        ["--url", "ws://127.0.0.1:1/ws chat"],  # a space in the path: was an h11 traceback
+        ["--url", "ws://127.0.0.1:1/ws/chat\r\nX-Injected: 1"],
+        ["--url", "ws://127.0.0.1:1/wś"],
+        ["--capture", "no-such-folder/capture.jsonl"],
+        ["--capture", "."],  # a folder
         ["--trust-root", "abcd"],
         ["--trust-root", "zz" * 32],
         ["--qr-timeout", "0"],
@@ -343,6 +348,7 @@ def test_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stdout) == (2, ""), result.stderr
     assert "usage: walink" in result.stderr or "walink connect:" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "walink-auth.db").exists()
 
 

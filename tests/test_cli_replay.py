@@ -66,6 +66,26 @@ def test_json_replay_gives_the_recorded_events(
     assert lines[-1]["events_match"] is True
 
 
+def test_events_that_differ_from_the_recording_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a recording whose last close says something the session no longer does
+    lines = (DATA_DIR / "logout.jsonl").read_text(encoding="utf-8").splitlines()
+    last_event = max(i for i, line in enumerate(lines) if json.loads(line)["k"] == "event")
+    data = json.loads(lines[last_event])
+    data["event"]["explanation"] = "something else"
+    lines[last_event] = json.dumps(data, separators=(",", ":"))
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = _run(capsys, str(tampered), "--json")
+    assert code == 1
+    assert err == f"walink replay: {tampered}: the events differ from the recording\n"
+    end = json.loads(out.splitlines()[-1])
+    assert end["event"] == "replay.end" and end["events_match"] is False
+    code, out, _ = _run(capsys, str(tampered))
+    assert code == 1 and "events DIFFER from the recording" in out
+
+
 @pytest.mark.parametrize(
     ("stem", "last_close"),
     [

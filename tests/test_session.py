@@ -12,6 +12,7 @@ from walink.protocol.binary import Node
 from walink.protocol.errors import LocalProtocolError
 from walink.protocol.keys import KeyPair
 from walink.protocol.pairing import parse_qr_string
+from walink.protocol.payload import PayloadOptions
 from walink.session import (
     INITIAL_PREKEY_COUNT,
     MIN_PREKEY_COUNT,
@@ -98,7 +99,8 @@ def test_fresh_qr_login_through_restart_to_open() -> None:
         ("ib", None, "unified_session"),
     ]
     assert ("iq", "abt", "props") in sent and ("iq", "blocklist", None) in sent
-    assert login.presence == "unavailable" and not pair.session.is_online
+    # no presence at all without a push name (Baileys ignores it, whatsmeow refuses it)
+    assert login.presence is None and not pair.session.is_online
     assert login.device.pre_key_count == INITIAL_PREKEY_COUNT
 
     # the store holds what the server got: every uploaded pre-key, and the creds
@@ -336,7 +338,9 @@ def test_bad_hmac_is_refused_with_an_error_reply() -> None:
 def test_presence_updates_is_online() -> None:
     hub = make_hub()
     creds = paired_creds(hub)
-    pair = open_pair(hub, creds)
+    pair = login_pair(hub, creds, config=with_config(payload=PayloadOptions(push_name="Bot")))
+    pair.start()
+    assert pair.servers[0].presence == "unavailable"  # announced at open, with the name
     pair.session.send_presence_update("available", now=pair.now)
     pair.pump()
     assert pair.session.is_online and pair.updates[-1].is_online
@@ -349,9 +353,22 @@ def test_presence_updates_is_online() -> None:
 def test_mark_online_on_connect() -> None:
     hub = make_hub()
     creds = paired_creds(hub)
-    pair = login_pair(hub, creds, config=with_config(mark_online_on_connect=True))
+    named = PayloadOptions(push_name="Bot")
+    pair = login_pair(hub, creds, config=with_config(mark_online_on_connect=True, payload=named))
     pair.start()
     assert pair.servers[0].presence == "available" and pair.session.is_online
+
+
+def test_no_presence_without_a_push_name() -> None:
+    hub = make_hub()
+    creds = paired_creds(hub)
+    pair = login_pair(hub, creds, config=with_config(mark_online_on_connect=True))
+    pair.start()
+    assert pair.servers[0].presence is None and not pair.session.is_online
+    with pytest.raises(LocalProtocolError, match="push name"):
+        pair.session.send_presence_update("available", now=pair.now)
+    pair.pump()
+    assert pair.servers[0].presence is None and pair.session.connection == "open"
 
 
 def test_top_up_pre_keys_when_the_server_runs_low() -> None:

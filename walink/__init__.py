@@ -23,6 +23,10 @@ _EXPORTS: dict[str, str] = {
     "ClientError": "walink.io",
     "ClientClosedError": "walink.io",
     "NotConnectedError": "walink.io",
+    "InvalidNodeError": "walink.io",
+    "NoPushNameError": "walink.io",
+    "ChatState": "walink.io",
+    "PresenceKind": "walink.io",
     "LoggedOutError": "walink.io",
     "QueryFailedError": "walink.io",
     "QueryServerError": "walink.io",
@@ -63,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "SignalError": "walink.protocol.signal",
     "SessionRecord": "walink.protocol.signal",
     "SenderKeyRecord": "walink.protocol.signal",
+    "CertificateDefect": "walink.protocol.certs",
     "CloseReason": "walink.fsm",
     "Disconnect": "walink.fsm",
     "DisconnectReason": "walink.fsm",
@@ -115,6 +120,7 @@ if TYPE_CHECKING:
     from walink.fsm import ReconnectHistory as ReconnectHistory
     from walink.fsm import ReconnectPolicy as ReconnectPolicy
     from walink.io import Browsers as Browsers
+    from walink.io import ChatState as ChatState
     from walink.io import Client as Client
     from walink.io import ClientClosedError as ClientClosedError
     from walink.io import ClientConfig as ClientConfig
@@ -123,13 +129,16 @@ if TYPE_CHECKING:
     from walink.io import Downloader as Downloader
     from walink.io import Health as Health
     from walink.io import HttpDownloader as HttpDownloader
+    from walink.io import InvalidNodeError as InvalidNodeError
     from walink.io import LoggedOutError as LoggedOutError
     from walink.io import MediaDownloadError as MediaDownloadError
     from walink.io import MediaGoneError as MediaGoneError
+    from walink.io import NoPushNameError as NoPushNameError
     from walink.io import NotConnectedError as NotConnectedError
     from walink.io import PairingCode as PairingCode
     from walink.io import PairingCodeError as PairingCodeError
     from walink.io import PairingInputError as PairingInputError
+    from walink.io import PresenceKind as PresenceKind
     from walink.io import Proxy as Proxy
     from walink.io import ProxyError as ProxyError
     from walink.io import ProxyURLError as ProxyURLError
@@ -143,6 +152,7 @@ if TYPE_CHECKING:
     from walink.protocol.binary import decode_node as decode_node
     from walink.protocol.binary import encode_node as encode_node
     from walink.protocol.certs import WHATSAPP_ROOT as WHATSAPP_ROOT
+    from walink.protocol.certs import CertificateDefect as CertificateDefect
     from walink.protocol.certs import CertificateError as CertificateError
     from walink.protocol.certs import TrustRoot as TrustRoot
     from walink.protocol.errors import LocalProtocolError as LocalProtocolError

@@ -93,6 +93,28 @@ def test_replaced_stops_by_default_but_is_not_terminal() -> None:
     assert decision.reconnect and decision.counted
 
 
+def test_a_rejected_certificate_stops_by_default_and_retries_when_configured() -> None:
+    # a server that cannot prove who it is must not be redialled ~96 times a day for ever
+    assert not CloseReason.CERTIFICATE_REJECTED.terminal
+    assert CloseReason.CERTIFICATE_REJECTED in DEFAULT_STOP_REASONS
+    stop = ReconnectPolicy().decide(
+        close(CloseReason.CERTIFICATE_REJECTED, 0.0), ReconnectHistory(), random.Random(1)
+    )
+    assert not stop.reconnect and "CERTIFICATE_REJECTED" in stop.explanation
+    config = PolicyConfig(stop_reasons=DEFAULT_STOP_REASONS - {CloseReason.CERTIFICATE_REJECTED})
+    retry = ReconnectPolicy(config).decide(
+        close(CloseReason.CERTIFICATE_REJECTED, 0.0), ReconnectHistory(), random.Random(1)
+    )
+    assert retry.reconnect and retry.counted and retry.delay > 0
+
+
+def test_an_internal_error_backs_off_like_a_failure() -> None:
+    decision = ReconnectPolicy().decide(
+        close(CloseReason.INTERNAL_ERROR, 0.0), ReconnectHistory(), random.Random(1)
+    )
+    assert decision.reconnect and decision.counted and decision.failures == 1
+
+
 def test_restart_required_is_immediate_and_not_counted() -> None:
     policy = ReconnectPolicy()
     history = ReconnectHistory(failures=3)

@@ -17,6 +17,13 @@ from walink.fsm.reasons import (
     classify,
 )
 from walink.protocol.binary import Node
+from walink.protocol.certs import (
+    CertificateDefect,
+    CertificateError,
+    CertificateExpiredError,
+    LeafKeyMismatchError,
+    WrongRootError,
+)
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 
 NOW = 1234.5
@@ -243,6 +250,7 @@ LOCAL_REASONS = [
     CloseReason.LOCAL_LOGOUT,
     CloseReason.STORE_ERROR,
     CloseReason.PROXY_ERROR,
+    CloseReason.INTERNAL_ERROR,
 ]
 
 
@@ -307,3 +315,24 @@ def test_any_stream_error_or_failure_gives_one_consistent_disconnect(
     assert disconnect.expire is None or (
         disconnect.reason is CloseReason.TEMP_BANNED and disconnect.expire >= 0
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "defect"),
+    [
+        (WrongRootError("not signed by the trust root"), CertificateDefect.WRONG_ROOT),
+        (CertificateExpiredError("expired at 5", certificate="leaf"), CertificateDefect.EXPIRED),
+        (LeafKeyMismatchError("leaf key != static"), CertificateDefect.LEAF_KEY_MISMATCH),
+    ],
+)
+def test_a_rejected_certificate_has_its_own_reason_carrying_the_defect(
+    error: CertificateError, defect: CertificateDefect
+) -> None:
+    disconnect = classify(error, at=NOW)
+    assert disconnect.reason is CloseReason.CERTIFICATE_REJECTED
+    assert disconnect.certificate_defect is defect
+    assert disconnect.status == 500 and not disconnect.terminal
+    assert defect.value in disconnect.message and str(error) in disconnect.message
+    # a plain protocol error stays what it was, without a defect
+    other = classify(RemoteProtocolError("bad frame"), at=NOW)
+    assert other.reason is CloseReason.PROTOCOL_ERROR and other.certificate_defect is None

@@ -128,11 +128,57 @@ def test_config_never_shows_the_ssl_context() -> None:
         {"url": "https://web.whatsapp.com/ws/chat"},
         {"connect_timeout": -1.0},
         {"keepalive_interval": 0.0},
+        # each of these was an h11 traceback at the first dial, not an error at construction
+        {"url": "ws://"},
+        {"url": "ws://:443/ws/chat"},
+        {"url": "ws://127.0.0.1:1/ws chat"},
+        {"url": "ws://127.0.0.1:1/ws\r\nX: y"},
+        {"url": "ws://127.0.0.1:99999/"},
+        {"url": "wss://wéb.whatsapp.com/ws/chat"},
+        {"headers": (("X-Token", "a\r\nX-Injected: 1"),)},
+        {"headers": (("X Token", "a"),)},
+        {"headers": (("", "a"),)},
+        {"headers": (("X-Token", "\x00"),)},
+        {"headers": (("X-Token",),)},
+        {"origin": "https://web.whatsapp.com\r\nX: y"},
     ],
 )
 def test_config_rejects_nonsense(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ClientConfig(**bad)  # type: ignore[arg-type]
+
+
+@given(
+    path=st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+    value=st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+)
+def test_what_the_config_accepts_the_http_layer_accepts(path: str, value: str) -> None:
+    # the library's checks and h11's agree: a URL or header let through is never refused later
+    import h11
+
+    from walink.io.config import check_headers, check_url
+
+    url = f"ws://127.0.0.1:1/{path}"
+    try:
+        check_url(url)
+        check_headers((("X-Value", value),))
+    except ValueError:
+        return
+    # encoded as the WebSocket client encodes them (UTF-8)
+    request = h11.Request(
+        method="GET",
+        target=("/" + path).encode(),
+        headers=[(b"Host", b"127.0.0.1:1"), (b"X-Value", value.encode())],
+    )
+    assert h11.Connection(h11.CLIENT).send(request)
+
+
+def test_config_accepts_ordinary_urls_and_headers() -> None:
+    config = ClientConfig(
+        url="wss://example.test:8443/ws/chat?x=1%202",
+        headers=(("Authorization", "Bearer abc.def"), ("X-Empty", "")),
+    )
+    assert config.url.endswith("%202")
 
 
 # -- transport errors to disconnect reasons ------------------------------------------------------
@@ -290,7 +336,7 @@ async def test_a_client_before_entering() -> None:
     with pytest.raises(ClientClosedError):
         _ = client.session
     with pytest.raises(ValueError):
-        client.on("message.upsert", print)  # type: ignore[arg-type]
+        client.on("message.upsert", print)  # type: ignore[call-overload]
     await client.aclose()  # nothing to close: a no-op
     assert await client.wait_closed() is None
 
@@ -402,3 +448,18 @@ async def test_a_cancelled_consumer_stops_receiving_waiting_events() -> None:
         await queue.get()
         pytest.fail("a cancelled consumer was handed an event")
     assert len(queue) == 3  # nothing was taken
+
+
+@pytest.mark.anyio
+async def test_a_capture_that_cannot_be_created_is_an_oserror_before_dialing(
+    tmp_path: Path,
+) -> None:
+    auth = tmp_path / "auth.db"
+    config = ClientConfig(url="ws://127.0.0.1:9/ws/chat", capture=tmp_path / "no" / "cap.jsonl")
+    with pytest.raises(FileNotFoundError):
+        async with Client(str(auth), config):
+            pass
+    # nothing was left behind: the same path serves another client at once
+    async with Client(str(auth), ClientConfig(url="ws://127.0.0.1:9/ws/chat")) as client:
+        assert client.creds is not None
+        await client.aclose()

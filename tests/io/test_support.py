@@ -57,3 +57,65 @@ def test_the_tracer_logs_at_debug_only(caplog: pytest.LogCaptureFixture) -> None
         'out <iq id="1"><skey><signature>[redacted 64 bytes]</signature></skey></iq>' in caplog.text
     )
     assert secret[:8].hex() not in caplog.text
+
+
+# -- check_node: the client's gate before the wire ------------------------------------------------
+
+_any_text = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(["\ud800"]), max_size=6)
+_any_value = _any_text | st.integers() | st.none() | st.binary(max_size=4)
+
+
+def _rough_node(tag: str, attrs: dict[str, object], content: object) -> Node | None:
+    # The compiled codec's Node checks its argument types at construction (an int content is a
+    # TypeError there); the pure one does not. Inputs that cannot even be built are left out.
+    try:
+        return Node(tag, attrs, content)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+_rough_leaves = st.builds(
+    _rough_node,
+    st.sampled_from(["", "iq", "x"]) | _any_text,
+    st.dictionaries(_any_text, _any_value, max_size=3),
+    st.none() | st.binary(max_size=8) | _any_text | st.integers(),
+).filter(lambda node: node is not None)
+_rough_nodes = st.recursive(
+    _rough_leaves,
+    lambda children: st.builds(Node, st.just("list"), st.just({}), st.lists(children, max_size=3)),
+    max_leaves=8,
+)
+
+
+@given(node=_rough_nodes)
+def test_check_node_refuses_exactly_what_the_codec_refuses(node: Node) -> None:
+    from walink.io._support import check_node
+    from walink.io.errors import InvalidNodeError
+    from walink.protocol.binary import encode_node
+    from walink.protocol.errors import LocalProtocolError
+
+    try:
+        encode_node(node)
+    except LocalProtocolError:
+        with pytest.raises(InvalidNodeError):
+            check_node(node)
+    else:
+        check_node(node)  # small nodes that encode always fit a frame
+
+
+def test_check_node_refuses_what_is_not_a_node_and_what_overflows_a_frame() -> None:
+    from walink.io._support import check_node
+    from walink.io.errors import InvalidNodeError
+    from walink.protocol.frames import MAX_PAYLOAD
+
+    with pytest.raises(InvalidNodeError, match="not a Node"):
+        check_node("<iq/>")  # type: ignore[arg-type]
+    # the largest content that fits: the frame limit, less the AES-GCM tag and the node's head
+    fits = Node("iq", {}, b"x" * (MAX_PAYLOAD - 16 - 16))
+    check_node(fits)
+    with pytest.raises(InvalidNodeError, match="16 MiB"):
+        check_node(Node("iq", {}, b"x" * (MAX_PAYLOAD - 16)))
+    # a query without an id keeps room for the one it will get
+    with pytest.raises(InvalidNodeError):
+        check_node(fits, query=True)
+    check_node(Node("iq", {"id": "1"}, b"x" * (MAX_PAYLOAD - 16 - 24)), query=True)

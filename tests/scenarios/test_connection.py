@@ -11,7 +11,9 @@ from tests.scenarios.harness import PING, config_for, paired_store, running
 from walink.fsm.reasons import CloseReason
 from walink.io.client import Client
 from walink.io.errors import (
-    NotConnectedError,
+    ClientClosedError,
+    LoggedOutError,
+    NoPushNameError,
     QueryClosedError,
     QueryServerError,
     QueryTimeoutError,
@@ -52,17 +54,17 @@ async def test_query_answers_errors_and_timeouts() -> None:
                     await client.query(PING, timeout=math.inf)
             assert closed.value.disconnect is not None
             assert closed.value.disconnect.reason is CloseReason.LOCAL_CLOSE
-            with pytest.raises(NotConnectedError):
+            with pytest.raises(ClientClosedError):  # the lifecycle ended: for good
                 await client.send_node(PING)
 
 
 async def test_presence_updates_is_online() -> None:
     async with Emulator() as emulator:
         store = await paired_store(emulator)
-        async with running(Client(store, config_for(emulator))) as recorder:
+        async with running(Client(store, config_for(emulator, push_name="Bot"))) as recorder:
             await recorder.wait_open()
             client = recorder.client
-            assert not client.is_online
+            assert not client.is_online and client.push_name == "Bot"
             await client.send_presence_update("available")
             assert client.is_online and client.health.is_online
             online = await recorder.wait_for(
@@ -78,7 +80,7 @@ async def test_presence_updates_is_online() -> None:
 async def test_mark_online_on_connect() -> None:
     async with Emulator() as emulator:
         store = await paired_store(emulator)
-        config = config_for(emulator, mark_online_on_connect=True)
+        config = config_for(emulator, mark_online_on_connect=True, push_name="Bot")
         async with running(Client(store, config)) as recorder:
             await recorder.wait_open()
             await recorder.wait_for(lambda e: isinstance(e, ConnectionUpdate) and e.is_online)
@@ -136,8 +138,15 @@ async def test_logout_removes_the_device_and_ends() -> None:
         [update] = recorder.close_updates
         assert update.last_disconnect is closed.disconnect
         assert emulator.registry.remove_device(user, int(device)) is False  # already gone
-        with pytest.raises(NotConnectedError):
+        with pytest.raises(ClientClosedError) as ended:  # for good: not a retryable state
             await recorder.client.logout()
+        assert ended.value.closed is closed
+        # the confirmed logout marked the store: a new client refuses it without dialing
+        marked = store.load()
+        assert marked is not None and marked.logged_out
+        with pytest.raises(LoggedOutError):
+            async with Client(store, config_for(emulator)):
+                pass
 
 
 async def test_close_is_bounded_against_a_silent_server() -> None:
@@ -156,3 +165,22 @@ async def test_close_is_bounded_against_a_silent_server() -> None:
             assert client.finished
             closed = client.last_closed
             assert closed is not None and closed.disconnect.reason is CloseReason.LOCAL_CLOSE
+
+
+async def test_no_presence_goes_out_without_a_push_name() -> None:
+    # both reference clients refuse: the error says why, nothing is sent, the client stays open
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            client = recorder.client
+            assert client.push_name is None
+            await client.query(PING)
+            [session] = emulator.sessions()
+            with pytest.raises(NoPushNameError, match="push name"):
+                await client.send_presence_update("available")
+            assert not client.is_online and client.is_connected
+            await client.query(PING)  # the round trip proves nothing else reached the server
+            # not even the "unavailable" a connection announces at open
+            assert [node for node in session.received if node.tag == "presence"] == []
+            assert client.is_connected and not recorder.closes

@@ -237,15 +237,18 @@ def test_same_seeds_same_run() -> None:
     assert run() == run()
 
 
-def test_login_with_wrong_trust_root_is_a_protocol_error() -> None:
+def test_login_with_wrong_trust_root_is_a_rejected_certificate_and_final() -> None:
     hub = make_hub()
     creds = paired_creds(hub)
     other = make_hub(seed=5)
     pair = login_pair(other, creds)
     pair.session.config = SessionConfig(trust_root=hub.client_trust_root)
     pair.start()
-    assert pair.closes[0].disconnect.reason is CloseReason.PROTOCOL_ERROR
-    assert pair.closes[0].disconnect.at >= T0
+    closed = pair.closes[0]
+    assert closed.disconnect.reason is CloseReason.CERTIFICATE_REJECTED
+    assert closed.disconnect.certificate_defect is not None
+    assert closed.disconnect.at >= T0
+    assert closed.final and not closed.decision.reconnect  # never retried by default
 
 
 class Recorder:

@@ -258,7 +258,19 @@ async def test_phone_endpoint_scan_qr_and_errors() -> None:
         assert (await post(port, "/phone/scan-qr", b"{not json"))[0] == 400
         assert (await post(port, "/phone/scan-qr", b'{"qr": 5}'))[0] == 400
         assert (await post(port, "/phone/scan-qr", b"{}", method="GET"))[0] == 405
-        assert (await post(port, "/phone/teleport", b"{}"))[0] == 404
+        status, answer = await post(port, "/phone/teleport", b"{}")
+        assert status == 404 and "GET /phone lists them" in str(answer["error"])
+        # the endpoint itself lists its actions
+        status, answer = await post(port, "/phone", b"", method="GET")
+        assert status == 200 and answer["ok"] is True
+        actions = answer["actions"]
+        assert isinstance(actions, list)
+        assert [(a["method"], a["path"]) for a in actions] == [
+            ("POST", "/phone/scan-qr"),
+            ("POST", "/phone/pairing-code"),
+        ]
+        assert (await post(port, "/phone/", b"", method="GET"))[0] == 200
+        assert (await post(port, "/phone", b"{}"))[0] == 405
         status, answer = await post(port, "/phone/pairing-code", b'{"code": "ABCD-EFGH"}')
         assert (status, answer["ok"]) == (404, False)
         status, answer = await post(port, "/phone/pairing-code", b'{"code": "short"}')

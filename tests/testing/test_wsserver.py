@@ -274,3 +274,16 @@ async def test_stalled_request_is_dropped_after_the_request_timeout() -> None:
                 await stream.receive()
         with anyio.fail_after(5):
             await server.wait_idle()
+
+
+async def test_an_error_of_the_block_leaves_as_itself() -> None:
+    # not wrapped in an ExceptionGroup: `except LoggedOutError` around an emulator must work
+    with pytest.raises(LookupError, match="the block's"):
+        async with serve(echo):
+            raise LookupError("the block's own error")
+    from walink.io.errors import LoggedOutError
+    from walink.testing.emulator import Emulator
+
+    with pytest.raises(LoggedOutError):
+        async with Emulator():
+            raise LoggedOutError("refused")

@@ -31,8 +31,9 @@ import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from walink._commands.options import trust_root_hex as _trust_root_hex
+from walink._commands.options import ws_url as _url
 from walink._commands.timeline import (
     EXIT_ERROR,
     EXIT_LOGGED_OUT,
@@ -128,17 +129,6 @@ def register(subparsers: Any) -> None:
 # -- argument types: argparse turns their ArgumentTypeError into a usage error (exit 2) ---------
 
 
-def _url(text: str) -> str:
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - evaluated for its check: a port that is not a number raises
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"not a ws:// or wss:// URL with a host: {text!r}")
-    return text
-
-
 def _proxy(text: str) -> str:
     from walink.io.proxy import Proxy, ProxyURLError
 
@@ -148,18 +138,6 @@ def _proxy(text: str) -> str:
         # ArgumentTypeError: argparse then shows only this text, never the value (credentials)
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
-
-
-def _trust_root_hex(text: str) -> bytes:
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a trust root is 64 hex digits, not {text!r}") from None
-    if len(key) != 32:
-        raise argparse.ArgumentTypeError(
-            f"a trust root is 32 bytes (64 hex digits), this one has {len(key)}"
-        )
-    return key
 
 
 def _phone(text: str) -> str:
@@ -200,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
         config = _config(args)
     except ValueError as exc:
         return _usage(str(exc))
+    if args.capture is not None:
+        problem = _unwritable(args.capture)
+        if problem is not None:
+            return _usage(f"--capture {args.capture}: cannot write there: {problem}")
     try:
         return anyio.run(_connect, args, config, backend=args.backend)
     except AuthStoreError as exc:
@@ -234,6 +216,16 @@ def _store_problem(auth: str, error: Exception) -> str:
     else:
         advice = "use another --auth"
     return f"the store {auth} cannot be used: {detail}; {advice}"
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (None when it can): found before dialing, not mid-run."""
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _usage(message: str) -> int:

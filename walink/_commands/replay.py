@@ -4,8 +4,10 @@ Prints the session's events and policy decisions, one per line (``--json``: one 
 ``"v": 1`` per line; otherwise a readable timeline with times relative to the capture's start),
 plus ``replay.note`` lines for what could not be verified and a ``replay.end`` summary. Nothing
 depends on the wall clock or on unseeded randomness: the same file gives the same bytes.
-Exit 0 when the file was replayed, whatever the connection's outcome; 2 when it is unreadable or
-invalid (the reason on stderr).
+Exit 0 when the file was replayed to the recorded events (or recorded none to compare),
+whatever the connection's outcome; 1 when the replayed events differ from the recording (the
+first difference is a ``replay.note`` line, and a line on stderr says so); 2 when it is
+unreadable or invalid (the reason on stderr).
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ from typing import Any
 from walink._commands.output import emit_json, emit_text
 
 EXIT_OK = 0
+EXIT_DIFFERENT = 1
 EXIT_INVALID = 2
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "replay", help="replay a capture file into the sans-IO session and print its events"
+        "replay",
+        help="replay a capture file into the sans-IO session and print its events",
+        description=(
+            "Replay a capture through the sans-IO session and print its events. Exit codes: "
+            "0 the events match the recording, 1 they differ, 2 an unreadable or invalid file."
+        ),
     )
     parser.add_argument("file", type=Path, help="a capture (JSON Lines, walink-capture v1)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -51,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
             emit_json(line)
         else:
             emit_text(render_line(line, start))
+    if result.recorded and result.events != result.recorded:
+        # a replay exists to check the code against the recording: a difference is a failure
+        print(f"walink replay: {path}: the events differ from the recording", file=sys.stderr)
+        return EXIT_DIFFERENT
     return EXIT_OK
 
 

@@ -94,6 +94,7 @@ ABORT_REASONS: frozenset[CloseReason] = frozenset(
         CloseReason.PROTOCOL_ERROR,
         CloseReason.SLOW_CONSUMER,
         CloseReason.PROXY_ERROR,
+        CloseReason.INTERNAL_ERROR,
     }
 )
 """The local causes ``ClientSession.abort`` takes: those an I/O layer can detect. The others have
@@ -508,11 +509,25 @@ class ClientSession:
         deadline = None if timeout is None or math.isinf(timeout) else now + timeout
         return self._query(attempt, node, deadline, None)
 
+    def cancel_query(self, query_id: str) -> None:
+        """Forget the application query ``query_id``: its caller stopped waiting. No event
+        follows; an answer that still comes is an ordinary ``NodeReceived``. A no-op when no
+        such query waits (answered, failed, or the attempt ended)."""
+        attempt = self._attempt
+        if attempt is not None:
+            attempt.queries.cancel(query_id)
+
     def send_presence_update(self, kind: str, *, now: float) -> None:
-        """``"available"`` or ``"unavailable"``: sets ``is_online`` (PROTOCOL.md §5.7)."""
+        """``"available"`` or ``"unavailable"``: sets ``is_online``.
+
+        ``LocalProtocolError`` without a push name (``creds.me.name`` or
+        ``config.payload.push_name``): nothing is sent then."""
         if kind not in ("available", "unavailable"):
             raise LocalProtocolError("presence is 'available' or 'unavailable'")
         attempt = self._require_transport()
+        if not self._presence.push_name():
+            # both reference clients refuse: a presence names the account's display name
+            raise LocalProtocolError("no push name: a presence update cannot be sent without one")
         self._presence.send_presence(kind, now)
         self._flush(attempt)
 

@@ -31,23 +31,27 @@ class Presence:
     def attempt_ended(self) -> None:
         self.is_online = False
 
+    def push_name(self) -> str | None:
+        """The account's display name: the server's (``creds.me.name``), else the configured one."""
+        me = self._ctx.creds.me
+        return (me.name if me is not None else None) or self._ctx.config.payload.push_name or None
+
     def send_presence(self, kind: str, now: float) -> None:
         """``<presence name=… type=…/>`` and ``is_online``.
 
-        Baileys sends nothing without a push name; walink sends the presence without ``name``
-        then, so that ``is_online`` always tells the truth about what the server was told.
+        Nothing at all without a push name: both reference clients refuse to send a presence
+        without one (Baileys ignores the request, whatsmeow returns an error), so the one at open
+        is skipped then and ``is_online`` stays False, the truth about what the server was told.
         """
+        name = self.push_name()
+        if not name:
+            return
         ctx = self._ctx
         self.is_online = kind == "available"
         ctx.changed()
         if kind == "available":
             self.send_unified_session(now)
-        me = ctx.creds.me
-        name = (me.name if me is not None else None) or ctx.config.payload.push_name
-        attrs = {"type": kind}
-        if name:
-            attrs["name"] = name.replace("@", "")
-        ctx.send(Node("presence", attrs))
+        ctx.send(Node("presence", {"name": name.replace("@", ""), "type": kind}))
 
     def send_unified_session(self, now: float) -> None:
         node_id = unified_session_id(now, self._ctx.server_offset)

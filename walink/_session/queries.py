@@ -48,6 +48,13 @@ class QueryTable:
             raise LocalProtocolError(f"a query with id {iq_id!r} is already waiting")
         self._waiting[iq_id] = PendingQuery(id=iq_id, deadline=deadline, on_answer=on_answer)
 
+    def cancel(self, iq_id: str) -> None:
+        """Forget the application query ``iq_id`` (its caller stopped waiting); internal
+        queries and unknown ids are left alone."""
+        query = self._waiting.get(iq_id)
+        if query is not None and query.on_answer is None:
+            del self._waiting[iq_id]
+
     def next_deadline(self) -> float | None:
         deadlines = [q.deadline for q in self._waiting.values() if q.deadline is not None]
         return min(deadlines) if deadlines else None

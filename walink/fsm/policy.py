@@ -10,7 +10,8 @@ decisions, which is what lets Hypothesis check the invariants below over any eve
 
 Default table (DESIGN.md, "Disconnect reasons and the reconnection policy"):
 
-- a stop reason (every terminal reason, and ``REPLACED``) stops: never a reconnect;
+- a stop reason (every terminal reason, ``REPLACED`` and ``CERTIFICATE_REJECTED``) stops: never
+  a reconnect;
 - ``RESTART_REQUIRED`` (515) reconnects at once, is not counted as a failure, and is shown as
   ``"connecting"`` rather than a close; the loop detector still counts it;
 - every other close counts as a failure and waits a Fibonacci backoff (1, 1, 2, 3, 5, 8 ... s),
@@ -36,12 +37,22 @@ from typing import Any
 
 from walink.fsm.reasons import CloseReason, Disconnect
 
-__all__ = ["Decision", "PolicyConfig", "ReconnectHistory", "ReconnectPolicy"]
+__all__ = [
+    "DEFAULT_STOP_REASONS",
+    "Decision",
+    "PolicyConfig",
+    "ReconnectHistory",
+    "ReconnectPolicy",
+]
 
 DEFAULT_STOP_REASONS: frozenset[CloseReason] = frozenset(
-    {reason for reason in CloseReason if reason.terminal} | {CloseReason.REPLACED}
+    {reason for reason in CloseReason if reason.terminal}
+    | {CloseReason.REPLACED, CloseReason.CERTIFICATE_REJECTED}
 )
-"""Terminal reasons, plus ``REPLACED``: another process holds this session."""
+"""Terminal reasons, plus ``REPLACED`` (another process holds this session) and
+``CERTIFICATE_REJECTED`` (the server could not prove who it is: retrying would only repeat it;
+``PolicyConfig(stop_reasons=DEFAULT_STOP_REASONS - {CloseReason.CERTIFICATE_REJECTED})``
+retries it with backoff instead)."""
 
 # Baileys apps reconnect unless the status is 401 (loggedOut); a close the application itself
 # asked for must still stop, or `close()` would never end anything, and so must a store that

@@ -9,7 +9,8 @@ through one function, :func:`classify`. Its input is whatever the layer below sa
   ``<xmlstreamend/>`` or an ``<ib>`` carrying ``<downgrade_webclient/>``;
 - a :class:`WebSocketClosed` (close frame or EOF) or an :class:`UpgradeRejected` (HTTP status);
 - an exception from the transport (``OSError``, ``TimeoutError``) or the protocol core
-  (``RemoteProtocolError``);
+  (``RemoteProtocolError``; a rejected server certificate chain, a ``CertificateError``, gets its
+  own reason, ``CERTIFICATE_REJECTED``, and ``Disconnect.certificate_defect`` says what is wrong);
 - a :class:`CloseReason` for causes detected locally (timers, the user, the event queue, the
   credential store).
 
@@ -31,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from walink.protocol.certs import CertificateDefect, CertificateError
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -91,6 +93,16 @@ class CloseReason(enum.Enum):
     """The server said 503; whatsmeow reconnects."""
     PROTOCOL_ERROR = (500, False)
     """The server sent bytes the protocol does not allow (``RemoteProtocolError``)."""
+    CERTIFICATE_REJECTED = (500, False)
+    """The server's Noise certificate chain failed verification: a wrong trust root, an expired
+    or not yet valid chain, a bad signature, a leaf that does not match the server's static key.
+    ``Disconnect.certificate_defect`` names the defect. Not terminal in itself (a server may fix
+    its certificate, a wrong local clock may be corrected), but the default policy stops on it:
+    retrying a server that cannot prove who it is only repeats the risk. A policy whose
+    ``stop_reasons`` leaves it out retries with backoff."""
+    INTERNAL_ERROR = (500, False)
+    """walink itself failed while handling the connection (a bug): the attempt ends cleanly
+    instead of the error escaping, and the policy decides as for any failure."""
     LOGIN_FAILED = (400, False)
     """A ``<failure>`` reason with no finer name (the status is the reason code)."""
     RESTART_REQUIRED = (515, False)
@@ -168,6 +180,8 @@ class Disconnect:
     """The raw server node that caused it, if any."""
     expire: float | None = None
     """For ``TEMP_BANNED``: the ban's remaining duration in seconds, when the server sent it."""
+    certificate_defect: CertificateDefect | None = None
+    """For ``CERTIFICATE_REJECTED``: what is wrong with the server's certificate chain."""
 
     @property
     def disconnect_reason(self) -> DisconnectReason | None:
@@ -220,6 +234,7 @@ _LOCAL_MESSAGES: dict[CloseReason, str] = {
     CloseReason.KEEPALIVE_TIMEOUT: "connection was lost (keepalive timeout)",
     CloseReason.SERVER_CLOSED: "connection terminated by server",
     CloseReason.PROTOCOL_ERROR: "server broke the protocol",
+    CloseReason.INTERNAL_ERROR: "internal error in walink",
     CloseReason.SLOW_CONSUMER: "event consumer too slow: queue overflowed",
     CloseReason.QR_EXHAUSTED: "QR refs attempts ended",
     CloseReason.PAIRING_TIMEOUT: "pairing code was not confirmed in time",
@@ -264,6 +279,11 @@ def classify(
 
 def _classify_exception(error: BaseException, at: float, message: str | None) -> Disconnect:
     text = message or f"{type(error).__name__}: {error}"
+    if isinstance(error, CertificateError):
+        text = message or f"server certificate rejected ({error.defect.value}): {error}"
+        return _make(
+            CloseReason.CERTIFICATE_REJECTED, 500, text, at, certificate_defect=error.defect
+        )
     if isinstance(error, RemoteProtocolError):
         return _make(CloseReason.PROTOCOL_ERROR, 500, text, at)
     # TimeoutError is an OSError: test it first
@@ -346,6 +366,7 @@ def _make(
     *,
     node: Node | None = None,
     expire: float | None = None,
+    certificate_defect: CertificateDefect | None = None,
 ) -> Disconnect:
     return Disconnect(
         reason=reason,
@@ -355,4 +376,5 @@ def _make(
         at=at,
         node=node,
         expire=expire,
+        certificate_defect=certificate_defect,
     )

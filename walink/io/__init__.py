@@ -42,6 +42,8 @@ from walink.io.websocket import (
 # public name -> module that defines it (loaded on first access)
 _LAZY: dict[str, str] = {
     "Client": "walink.io.client",
+    "ChatState": "walink.io.client",
+    "PresenceKind": "walink.io.client",
     "open_store": "walink.io.client",
     "ClientConfig": "walink.io.config",
     "DEFAULT_URL": "walink.io.config",
@@ -49,9 +51,12 @@ _LAZY: dict[str, str] = {
     "Health": "walink.io.health",
     "ClientEvent": "walink.io.events",
     "EventName": "walink.io.events",
+    "Handler": "walink.io.events",
     "ClientError": "walink.io.errors",
     "ClientClosedError": "walink.io.errors",
     "NotConnectedError": "walink.io.errors",
+    "InvalidNodeError": "walink.io.errors",
+    "NoPushNameError": "walink.io.errors",
     "LoggedOutError": "walink.io.errors",
     "QueryFailedError": "walink.io.errors",
     "QueryServerError": "walink.io.errors",
@@ -99,13 +104,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from walink.io.browsers import Browsers as Browsers
+    from walink.io.client import ChatState as ChatState
     from walink.io.client import Client as Client
+    from walink.io.client import PresenceKind as PresenceKind
     from walink.io.client import open_store as open_store
     from walink.io.config import DEFAULT_URL as DEFAULT_URL
     from walink.io.config import ClientConfig as ClientConfig
     from walink.io.errors import ClientClosedError as ClientClosedError
     from walink.io.errors import ClientError as ClientError
+    from walink.io.errors import InvalidNodeError as InvalidNodeError
     from walink.io.errors import LoggedOutError as LoggedOutError
+    from walink.io.errors import NoPushNameError as NoPushNameError
     from walink.io.errors import NotConnectedError as NotConnectedError
     from walink.io.errors import PairingCodeError as PairingCodeError
     from walink.io.errors import PairingInputError as PairingInputError
@@ -115,6 +124,7 @@ if TYPE_CHECKING:
     from walink.io.errors import QueryTimeoutError as QueryTimeoutError
     from walink.io.events import ClientEvent as ClientEvent
     from walink.io.events import EventName as EventName
+    from walink.io.events import Handler as Handler
     from walink.io.events import PairingCode as PairingCode
     from walink.io.health import Health as Health
     from walink.io.media import Downloader as Downloader

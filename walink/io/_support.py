@@ -32,17 +32,18 @@ from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
 from walink.auth.opening import open_store
 from walink.auth.store import AuthStore
-from walink.fsm.reasons import UpgradeRejected
+from walink.fsm.reasons import CloseReason, UpgradeRejected
 from walink.fsm.reasons import WebSocketClosed as ClosedCause
 from walink.io.errors import (
-    PairingCodeError as PairingCodeRefused,
-)
-from walink.io.errors import (
+    InvalidNodeError,
     PairingInputError,
     QueryClosedError,
     QueryFailedError,
     QueryServerError,
     QueryTimeoutError,
+)
+from walink.io.errors import (
+    PairingCodeError as PairingCodeRefused,
 )
 from walink.io.events import ClientEvent, EventQueue
 from walink.io.websocket import (
@@ -55,8 +56,9 @@ from walink.io.websocket import (
     WebSocketConnection,
     WebSocketProtocolError,
 )
-from walink.protocol.binary import Node, render_node
+from walink.protocol.binary import Node, encode_node, render_node
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.frames import MAX_PAYLOAD
 from walink.protocol.pairing_code import validate_custom_code, validate_phone_number
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ __all__ = [
     "StoreAccess",
     "Waiter",
     "cancel_when_set",
+    "check_node",
     "check_pairing_input",
     "make_session",
     "node_tracer",
@@ -122,6 +125,12 @@ class StoreAccess:
             return function(*args)
         return await anyio.to_thread.run_sync(function, *args)
 
+    def save_creds(self, creds: Creds) -> None:
+        """Write ``creds`` alone (called through ``run``)."""
+        store = self._store
+        assert store is not None
+        store.save(creds)
+
     def save(self, request: SaveRequest) -> None:
         """Write what a ``SaveRequest`` carries (called through ``run``)."""
         store = self._store
@@ -147,6 +156,37 @@ def make_session(
 
     writer = CaptureWriter(capture, redact=redact, source="walink client")
     return CapturingSession(creds=creds, rng=rng, config=config, capture=writer), writer
+
+
+_AEAD_TAG = 16
+"""Bytes the Noise transport adds to every frame's plaintext (the AES-GCM tag)."""
+
+_ID_ALLOWANCE = 64
+"""Room left for the ``id`` attribute a query gets when it has none."""
+
+
+def check_node(node: Node, *, query: bool = False) -> None:
+    """``InvalidNodeError`` unless ``node`` encodes and fits one frame.
+
+    The node is encoded once here, before the connection sees it: a node the codec refuses
+    would otherwise leave the connection's transport in its sticky error state, and the next
+    ping or received byte would fail the whole client. ``query``: keep room for an ``id``.
+    """
+    if not isinstance(node, Node):
+        raise InvalidNodeError(f"not a Node: {type(node).__name__}")
+    try:
+        size = len(encode_node(node))
+    except LocalProtocolError as error:
+        raise InvalidNodeError(str(error)) from None
+    except RecursionError:  # a cycle of children, or a depth the codec's check never reaches
+        raise InvalidNodeError("cannot encode node: its children nest too deep") from None
+    if query and node.attr("id") is None:
+        size += _ID_ALLOWANCE
+    if size + _AEAD_TAG > MAX_PAYLOAD:
+        raise InvalidNodeError(
+            f"the node encodes to {size} bytes: a frame carries at most "
+            f"{MAX_PAYLOAD - _AEAD_TAG} (16 MiB)"
+        )
 
 
 def check_pairing_input(phone_number: str, custom_code: str | None) -> None:
@@ -241,6 +281,13 @@ class Waiter(Generic[T]):
         self.done.set()
 
 
+LOUD_REASONS: frozenset[CloseReason] = frozenset(
+    {CloseReason.CERTIFICATE_REJECTED, CloseReason.INTERNAL_ERROR, CloseReason.STORE_ERROR}
+)
+"""Closes logged at ERROR: the server could not prove who it is, walink failed, the store
+failed. Each needs a person to look; the others are the normal weather of a connection."""
+
+
 class EventRouter:
     """Where each session event goes: the application's queue, a waiting caller, the saver.
 
@@ -293,7 +340,9 @@ class EventRouter:
         elif isinstance(event, Closed):
             self.last_closed = event
             disconnect = event.disconnect
-            log.info(
+            level = logging.ERROR if disconnect.reason in LOUD_REASONS else logging.INFO
+            log.log(
+                level,
                 "connection closed: %s (%d) %s; %s",
                 disconnect.reason.name,
                 disconnect.status,

@@ -42,7 +42,17 @@ the receipt and the ack. Nothing is acked before its commit.
 
 When the server logs the device out (401, 403, 406), the session marks the credentials
 ``logged_out`` and the lifecycle saves them before it ends; entering a ``Client`` on such a store
-raises ``LoggedOutError`` (a ``ClientClosedError``) without dialing.
+raises ``LoggedOutError`` (a ``ClientClosedError``) without dialing. A ``logout()`` the server
+confirmed marks them the same way. ``logout()`` while the client is connecting or backing off
+dials at once and logs out as soon as the connection opens.
+
+Nothing raised inside the client's own tasks escapes them (an ``ExceptionGroup`` out of
+``async with`` would be an error no caller can handle): a failure while an attempt runs ends the
+attempt with ``INTERNAL_ERROR`` (logged at ERROR with its traceback) and the policy decides what
+follows, like any other close; an exception in an ``on()`` handler closes the client and is
+raised, as itself, out of the ``async with`` block. Nodes are checked (``check_node``) before
+they reach the connection, so a node that cannot be encoded is the caller's
+``InvalidNodeError`` and never breaks the connection.
 
 A new device may link by pairing code instead of QR: ``request_pairing_code`` waits for an
 attempt, asks the session (which waits for the server's pair-device itself), and returns once
@@ -62,10 +72,11 @@ import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import anyio
 import anyio.abc
@@ -74,8 +85,11 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
+    ConnectionUpdate,
+    CredsUpdate,
     MessageFailed,
     MessageProcessed,
+    NodeReceived,
     PairingCode,
     ProcessMessage,
     QueryResult,
@@ -85,6 +99,7 @@ from walink._session.events import (
 from walink._session.messages import MessageProcessor
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
+from walink.fsm.machine import Connection
 from walink.fsm.reasons import CloseReason
 from walink.io._support import (
     Attempt,
@@ -93,6 +108,7 @@ from walink.io._support import (
     StoreAccess,
     Waiter,
     cancel_when_set,
+    check_node,
     check_pairing_input,
     make_session,
     open_store,
@@ -103,16 +119,18 @@ from walink.io._support import (
 from walink.io.config import ClientConfig
 from walink.io.errors import (
     ClientClosedError,
+    InvalidNodeError,
     LoggedOutError,
+    NoPushNameError,
     NotConnectedError,
     PairingCodeError,
 )
 from walink.io.events import (
     EVENT_NAMES,
     ClientEvent,
-    EventHandler,
     EventName,
     EventQueue,
+    Handler,
     event_name,
 )
 from walink.io.health import Health
@@ -123,12 +141,22 @@ from walink.io.websocket import (
     connect_websocket,
 )
 from walink.protocol.binary import Node
+from walink.protocol.binary.jid import Jid
 from walink.protocol.errors import LocalProtocolError
 
 if TYPE_CHECKING:
     from walink.capture import CaptureWriter
 
-__all__ = ["Client", "LoggedOutError", "open_store"]
+__all__ = ["CHAT_STATES", "ChatState", "Client", "LoggedOutError", "PresenceKind", "open_store"]
+
+PresenceKind = Literal["available", "unavailable"]
+"""What ``send_presence_update`` announces (Baileys' ``WAPresence`` for oneself)."""
+
+ChatState = Literal["composing", "paused", "recording"]
+"""What ``send_chat_state`` tells a chat: typing, stopped typing, recording a voice note."""
+
+CHAT_STATES: frozenset[str] = frozenset({"composing", "paused", "recording"})
+"""Every ``ChatState``."""
 
 
 K = TypeVar("K")
@@ -143,7 +171,8 @@ class Client:
     else SQLite), or None (a ``MemoryStore``: a fresh device every run). Entering calls the store's
     ``acquire``: ``StoreLockedError`` if another writer has it, ``StoreWriteError`` if it cannot be
     written, before anything is dialled. ``capture`` (or ``ClientConfig.capture``) writes the
-    session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
+    session's traffic to a ``walink.capture`` file (entering raises the ``OSError`` when it cannot
+    be created, before anything is dialled). See the module docstring for how it runs.
     """
 
     def __init__(
@@ -167,7 +196,7 @@ class Client:
         self._session: ClientSession | None = None
         self._queue = EventQueue(self.config.max_pending_events)
         self._router = EventRouter(self._queue, self._log, self.config.print_qr_in_terminal)
-        self._handlers: dict[str, list[EventHandler]] = {}
+        self._handlers: dict[str, list[Callable[[Any], Awaitable[None] | None]]] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._dispatching = False
         self._iterating = False
@@ -179,6 +208,10 @@ class Client:
         self._save_progress = anyio.Event()
         self._stop_requested = anyio.Event()
         self._lifecycle_done = anyio.Event()
+        self._backoff_wake = anyio.Event()
+        self._skip_backoff = False
+        self._broken = False
+        self._handler_error: Exception | None = None
         self._entered = False
 
     # -- entering and leaving ------------------------------------------------------------------
@@ -210,13 +243,17 @@ class Client:
         session_config = self.config.session_config()
         if self._processor_factory is not None:
             session_config = replace(session_config, process_messages=True)
-        self._session, self._capture = make_session(
-            creds,
-            rng,
-            session_config,
-            capture=self._capture_path,
-            redact=self.config.capture_redact,
-        )
+        try:
+            self._session, self._capture = make_session(
+                creds,
+                rng,
+                session_config,
+                capture=self._capture_path,
+                redact=self.config.capture_redact,
+            )
+        except BaseException:
+            await self._store.close()  # a capture file that cannot be created: nothing runs
+            raise
         if self._capture is not None:
             self._log.info("capturing the traffic to %s", self._capture.path)
         self._pairing_lock = anyio.Lock()
@@ -248,6 +285,11 @@ class Client:
                 task_group.cancel_scope.cancel()
                 await task_group.__aexit__(exc_type, exc, traceback)
             await self._store.close()
+        error = self._handler_error
+        if error is not None and exc is None:
+            # raised as itself: a handler's error is the application's, not a group of ours
+            self._handler_error = None
+            raise error
         return None
 
     async def aclose(self) -> None:
@@ -258,12 +300,7 @@ class Client:
         """
         if self._session is None or self._lifecycle_done.is_set():
             return
-        session = self._session
-        if session.attempt_alive:
-            session.close(now=self.now())
-            self._pump()
-        else:
-            self._stop_requested.set()
+        self._request_stop()
         with anyio.move_on_after(self._close_bound(), shield=True):
             await self._lifecycle_done.wait()
         if not self._lifecycle_done.is_set():
@@ -271,18 +308,64 @@ class Client:
             if self._task_group is not None:
                 self._task_group.cancel_scope.cancel()
 
+    def _request_stop(self) -> None:
+        """Begin ending the lifecycle (synchronous: safe from inside a task of the client)."""
+        session = self._session
+        if session is None or self._lifecycle_done.is_set():
+            return
+        if session.attempt_alive:
+            session.close(now=self.now())
+            self._pump()
+        else:
+            self._stop_requested.set()
+            self._backoff_wake.set()
+
     async def logout(self) -> None:
         """Remove this device from the account, then end the lifecycle (``LOCAL_LOGOUT``).
 
         Returns once the connection is closed: confirmed by the server, or after
-        ``logout_timeout``. Raises ``NotConnectedError`` without an open, logged-in connection.
+        ``logout_timeout``. A logout the server confirmed marks the store's credentials logged
+        out (``Creds.logged_out``): a later ``Client`` on that store raises ``LoggedOutError``
+        instead of dialing. An unconfirmed one leaves them as they were (the device may still be
+        linked: it is logged at WARNING).
+
+        While the client is connecting or backing off, it dials at once and logs out as soon
+        as the connection opens; ``NotConnectedError`` (after closing the client) when it could
+        not open within ``connect_timeout``. A device that was never linked has nothing to log
+        out: the client just closes. ``ClientClosedError`` once the lifecycle ended.
         """
-        session = self._require_open()
+        session = self._require_running()
+        if session.creds.me is None:
+            await self.aclose()  # nothing links this device to an account yet
+            return
+        if session.connection != "open":
+            self._skip_backoff = True
+            self._backoff_wake.set()
+            with anyio.move_on_after(self.config.connect_timeout):
+                await self.wait_open()
+            if session.connection != "open":
+                await self.aclose()
+                raise NotConnectedError("no connection opened in time to log out: client closed")
         session.logout(now=self.now())
         self._pump()
         bound = self.config.logout_timeout + self._close_bound()
         with anyio.move_on_after(bound, shield=True):
             await self._lifecycle_done.wait()
+
+    async def wait_open(self) -> None:
+        """Return once a connection is open and logged in (at once if one is).
+
+        Raises ``ClientClosedError`` when the lifecycle ends first (logged out, QR refs
+        exhausted, closed...): its ``closed`` is the last ``Closed`` and says why. Bound the
+        wait with ``anyio.fail_after`` if needed; backing off between attempts is part of it.
+        """
+        session = self._require_session()
+        while session.connection != "open":
+            if self._lifecycle_done.is_set() or session.finished:
+                raise self._closed_error("the client stopped before a connection opened")
+            if self._progress is None:
+                self._progress = anyio.Event()
+            await self._progress.wait()
 
     async def wait_closed(self) -> Closed | None:
         """Wait until the lifecycle ended; return its last ``Closed`` (None if it never ran)."""
@@ -306,14 +389,35 @@ class Client:
         self._iterating = True
         return EventIterator(self._queue)
 
-    def on(self, name: EventName, handler: EventHandler) -> None:
+    @overload
+    def on(
+        self, name: Literal["connection.update"], handler: Handler[ConnectionUpdate]
+    ) -> None: ...
+
+    @overload
+    def on(self, name: Literal["creds.update"], handler: Handler[CredsUpdate]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["node"], handler: Handler[NodeReceived]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["pairing_code"], handler: Handler[PairingCode]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["closed"], handler: Handler[Closed]) -> None: ...
+
+    @overload
+    def on(self, name: EventName, handler: Handler[ClientEvent]) -> None: ...
+
+    def on(self, name: EventName, handler: Handler[Any]) -> None:
         """Call ``handler(event)`` (a function or coroutine function) for every ``name`` event.
 
-        ``name`` is ``"connection.update"``, ``"creds.update"``, ``"node"``, ``"pairing_code"``
-        or ``"closed"``.
+        ``name`` is ``"connection.update"`` (the handler takes a ``ConnectionUpdate``),
+        ``"creds.update"`` (``CredsUpdate``), ``"node"`` (``NodeReceived``), ``"pairing_code"``
+        (``PairingCode``) or ``"closed"`` (``Closed``); a type checker holds the handler to it.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
         queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
-        ends the client and propagates out of its ``async with`` block.
+        closes the client and is raised, as itself, out of its ``async with`` block.
         """
         if name not in EVENT_NAMES:
             raise ValueError(f"unknown event name {name!r}")
@@ -328,7 +432,13 @@ class Client:
     # -- outbound ------------------------------------------------------------------------------
 
     async def send_node(self, node: Node) -> None:
-        """Send ``node`` on the open connection (``NotConnectedError`` without one)."""
+        """Send ``node`` on the open connection.
+
+        Raises ``InvalidNodeError`` (a ``ValueError``) for a node that cannot go on the wire
+        (nothing is sent, the connection is unaffected), ``NotConnectedError`` without an open
+        connection, ``ClientClosedError`` once the lifecycle ended.
+        """
+        check_node(node)
         session = self._require_open()
         session.send_node(node)  # the session's trace logs it
         self._pump()
@@ -337,28 +447,84 @@ class Client:
     async def query(self, node: Node, *, timeout: float | None = None) -> Node:
         """Send ``node`` (an ``<iq>``; given an id if it has none) and return the server's reply.
 
-        ``timeout`` defaults to ``ClientConfig.query_timeout``; ``math.inf`` waits for ever.
+        ``timeout`` defaults to ``ClientConfig.query_timeout``; ``math.inf`` waits for ever
+        (``ValueError`` for NaN or a negative number). A caller that is cancelled gives its
+        query up at once: its answer, if one comes, is then an ordinary ``node`` event.
         Raises ``QueryServerError`` (an error reply), ``QueryTimeoutError``, ``QueryClosedError``
-        (the connection ended first), or ``NotConnectedError``.
+        (the connection ended first), ``InvalidNodeError`` (a node that cannot go on the wire,
+        or an id another query is waiting with; nothing was sent), ``NotConnectedError``
+        without an open connection, ``ClientClosedError`` once the lifecycle ended.
         """
+        if timeout is not None and not timeout >= 0:  # NaN compares false both ways
+            raise ValueError(f"a query timeout is seconds >= 0 or math.inf, not {timeout!r}")
+        check_node(node, query=True)
         session = self._require_open()
-        query_id = session.query(node, now=self.now(), timeout=timeout)
-        outcome = await self._outcome(self._router.queries, query_id)
+        try:
+            query_id = session.query(node, now=self.now(), timeout=timeout)
+        except LocalProtocolError as error:  # its id is taken by a query still waiting
+            raise InvalidNodeError(str(error)) from None
+        try:
+            outcome = await self._outcome(self._router.queries, query_id)
+        finally:
+            # answered: a no-op; abandoned (cancelled): no deadline keeps it pending any more
+            session.cancel_query(query_id)
         if isinstance(outcome, QueryResult):
             return outcome.node
         if outcome is None:
-            raise ClientClosedError("the client stopped while the query waited")
+            raise self._closed_error("the client stopped while the query waited")
         raise query_error(outcome)
 
-    async def send_presence_update(self, kind: str) -> None:
+    async def send_presence_update(self, kind: PresenceKind) -> None:
         """``"available"`` or ``"unavailable"``: announce it and update ``is_online``.
 
-        ``ValueError`` for another ``kind``; ``NotConnectedError`` without an open connection.
+        ``ValueError`` for another ``kind``; ``NoPushNameError`` while the account's push name
+        is unknown (WhatsApp's clients never send a presence without one: nothing is sent, the
+        client stays open); ``NotConnectedError`` without an open connection;
+        ``ClientClosedError`` once the lifecycle ended.
         """
         if kind not in ("available", "unavailable"):
             raise ValueError("presence is 'available' or 'unavailable'")
         session = self._require_open()
+        if not self.push_name:
+            raise NoPushNameError(
+                "no push name (the account's display name: set ClientConfig(push_name=...)); "
+                "WhatsApp's clients send no presence without one, so neither does walink"
+            )
         session.send_presence_update(kind, now=self.now())
+        self._pump()
+        await anyio.lowlevel.checkpoint()
+
+    async def send_chat_state(self, jid: Jid | str, state: ChatState) -> None:
+        """Tell the chat ``jid`` that this account is ``"composing"`` (typing), ``"paused"``
+        (stopped typing) or ``"recording"`` (a voice note): Baileys' ``sendPresenceUpdate``
+        with a JID. ``ValueError`` for a bad JID or state; ``NotConnectedError`` without an
+        open connection; ``ClientClosedError`` once the lifecycle ended.
+        """
+        target = _parse_jid(jid)
+        if state not in CHAT_STATES:
+            raise ValueError(f"a chat state is 'composing', 'paused' or 'recording': {state!r}")
+        session = self._require_open()
+        me = session.creds.me
+        if me is None:  # pragma: no cover - an open connection is a logged-in device
+            raise NotConnectedError("this device is not linked")
+        # a voice note is "composing" with media="audio", as both reference clients send it;
+        # to a LID chat the state comes from this account's LID
+        child = Node("composing", {"media": "audio"}) if state == "recording" else Node(state)
+        sender = me.lid if target.is_lid and me.lid else me.id
+        node = Node("chatstate", {"from": sender, "to": str(target)}, [child])
+        session.send_node(node)
+        self._pump()
+        await anyio.lowlevel.checkpoint()
+
+    async def subscribe_presence(self, jid: Jid | str) -> None:
+        """Ask for ``jid``'s presence (online, last seen) and chat states: the server then sends
+        them as ``presence`` and ``chatstate`` nodes (``node`` events). Baileys'
+        ``presenceSubscribe``. ``ValueError`` for a bad JID; ``NotConnectedError`` without an
+        open connection; ``ClientClosedError`` once the lifecycle ended.
+        """
+        target = _parse_jid(jid)
+        session = self._require_open()
+        session.send_node(Node("presence", {"type": "subscribe", "to": str(target)}))
         self._pump()
         await anyio.lowlevel.checkpoint()
 
@@ -382,7 +548,7 @@ class Client:
         ``ClientClosedError`` when the client stopped first.
         """
         check_pairing_input(phone_number, custom_code)
-        session = self._require_session()
+        session = self._require_running()
         assert self._pairing_lock is not None
         async with self._pairing_lock:
             await self._wait_for_attempt(session)
@@ -399,7 +565,7 @@ class Client:
         if isinstance(outcome, PairingCode):
             return outcome.code
         if outcome is None:
-            raise ClientClosedError("the client stopped before the pairing code was known")
+            raise self._closed_error("the client stopped before the pairing code was known")
         raise pairing_error(outcome)
 
     async def _outcome(self, waiters: dict[K, Waiter[T]], key: K) -> T | None:
@@ -434,9 +600,28 @@ class Client:
         return self._session.creds if self._session is not None else None
 
     @property
-    def connection(self) -> str:
+    def connection(self) -> Connection:
         """Baileys' ``connection``: ``"connecting"``, ``"open"`` or ``"close"``."""
-        return self._session.connection if self._session is not None else "close"
+        if self._session is None:
+            return "close"
+        return cast(Connection, self._session.connection)
+
+    @property
+    def logged_in(self) -> bool:
+        """Whether this client's credentials hold a linked device the server has not logged
+        out (Baileys' ``creds.registered``): its next connection logs in rather than showing a
+        QR. ``is_connected`` says whether that connection is open right now."""
+        creds = self.creds
+        return creds is not None and creds.me is not None and not creds.logged_out
+
+    @property
+    def push_name(self) -> str | None:
+        """The account's display name, once the server sent it (None before)."""
+        session = self._session
+        if session is None:
+            return None
+        me = session.creds.me
+        return (me.name if me is not None else None) or session.config.payload.push_name
 
     @property
     def is_connected(self) -> bool:
@@ -475,8 +660,21 @@ class Client:
             raise ClientClosedError("the client is not running: use `async with Client(...)`")
         return self._session
 
-    def _require_open(self) -> ClientSession:
+    def _require_running(self) -> ClientSession:
         session = self._require_session()
+        if self._lifecycle_done.is_set() or session.finished:
+            raise self._closed_error("the client is not running any more")
+        return session
+
+    def _closed_error(self, message: str) -> ClientClosedError:
+        closed = self._router.last_closed
+        if closed is not None:
+            disconnect = closed.disconnect
+            message += f" ({disconnect.reason.name} {disconnect.status}: {disconnect.message})"
+        return ClientClosedError(message, closed=closed)
+
+    def _require_open(self) -> ClientSession:
+        session = self._require_running()
         if session.connection != "open":
             # Baileys refuses to send before open as well (428 "Connection Closed")
             raise NotConnectedError(f"no open connection (the client is {session.state})")
@@ -486,7 +684,7 @@ class Client:
         """Return once a connection attempt of a device that is not paired yet runs."""
         while True:
             if session.finished or self._lifecycle_done.is_set():
-                raise ClientClosedError("the client is not running any more")
+                raise self._closed_error("the client is not running any more")
             if session.creds.me is not None:
                 message = "this device is already paired: a pairing code links a new one"
                 raise PairingCodeError(message, text=message, retry=False)
@@ -504,27 +702,10 @@ class Client:
     async def _lifecycle(self) -> None:
         session = self._require_session()
         try:
-            while not session.finished:
-                if self._stop_requested.is_set():
-                    session.close(now=self.now())
-                    self._pump()
-                    break
-                await self._wait_saves()
-                if len(self._queue) > self._queue.limit // 2:
-                    # a consumer that fell behind gets the time to catch up before new events:
-                    # reconnecting into a full queue would only pile up close updates
-                    self._log.info("waiting for the application to take its events")
-                    async with anyio.create_task_group() as waiting:
-                        waiting.start_soon(cancel_when_set, self._stop_requested, waiting)
-                        await self._queue.wait_drained()
-                        waiting.cancel_scope.cancel()
-                    if self._stop_requested.is_set():
-                        continue
-                await self._run_attempt(session)
-                if session.finished:
-                    break
-                await self._back_off(session)
-            await self._wait_saves()
+            await self._run_lifecycle(session)
+        except Exception as error:
+            # a bug of ours between attempts: end the lifecycle, never escape as a group
+            self._log.error("the client failed and stops: %r", error, exc_info=error)
         finally:
             self._queue.close()
             self._lifecycle_done.set()
@@ -538,15 +719,60 @@ class Client:
             if self._jobs is not None:
                 self._jobs.close()
 
+    async def _run_lifecycle(self, session: ClientSession) -> None:
+        while not session.finished and not self._broken:
+            if self._stop_requested.is_set():
+                session.close(now=self.now())
+                self._pump()
+                break
+            await self._wait_saves()
+            if len(self._queue) > self._queue.limit // 2:
+                # a consumer that fell behind gets the time to catch up before new events:
+                # reconnecting into a full queue would only pile up close updates
+                self._log.info("waiting for the application to take its events")
+                async with anyio.create_task_group() as waiting:
+                    waiting.start_soon(cancel_when_set, self._stop_requested, waiting)
+                    await self._queue.wait_drained()
+                    waiting.cancel_scope.cancel()
+                if self._stop_requested.is_set():
+                    continue
+            await self._run_attempt(session)
+            if session.finished or self._broken:
+                break
+            await self._back_off(session)
+        await self._wait_saves()
+        await self._mark_logout(session)
+
+    async def _mark_logout(self, session: ClientSession) -> None:
+        """After our own logout: mark the store's creds if the server confirmed it."""
+        closed = self._router.last_closed
+        if closed is None or closed.disconnect.reason is not CloseReason.LOCAL_LOGOUT:
+            return
+        creds = session.creds
+        if closed.disconnect.node is None:
+            self._log.warning(
+                "the server did not confirm the logout: this device may still be linked "
+                "(remove it on the phone, Linked devices)"
+            )
+            return
+        if creds.me is None or creds.logged_out:
+            return
+        try:
+            await self._store.run(self._store.save_creds, replace(creds, logged_out=True))
+        except Exception as error:
+            self._log.error("marking the credentials logged out failed: %s", error)
+
     async def _back_off(self, session: ClientSession) -> None:
         reconnect_at = session.reconnect_at
         if reconnect_at is None:
             return
         delay = reconnect_at - self.now()
-        if delay > 0:
+        if delay > 0 and not self._skip_backoff and not self._stop_requested.is_set():
             self._log.info("reconnecting in %.1f s", delay)
+            self._backoff_wake = anyio.Event()
             with anyio.move_on_after(delay):
-                await self._stop_requested.wait()
+                await self._backoff_wake.wait()  # a stop, or a logout that needs to dial now
+        self._skip_backoff = False
 
     async def _run_attempt(self, session: ClientSession) -> None:
         self._connections += 1
@@ -557,20 +783,58 @@ class Client:
         try:
             async with anyio.create_task_group() as task_group:
                 attempt.scope = task_group.cancel_scope
-                task_group.start_soon(self._timer, session, attempt)
+                task_group.start_soon(
+                    self._guarded, partial(self._timer, session, attempt), session, attempt
+                )
                 if attempt.closed:
                     task_group.cancel_scope.cancel()
                     return
-                ws = await self._dial(session, attempt)
+                try:
+                    ws = await self._dial(session, attempt)
+                except Exception as error:
+                    self._internal_error(session, attempt, error)
+                    return
                 if ws is None:
                     return
-                task_group.start_soon(self._reader, session, attempt, ws)
-                await self._writer(session, attempt, ws)
+                task_group.start_soon(
+                    self._guarded, partial(self._reader, session, attempt, ws), session, attempt
+                )
+                await self._guarded(partial(self._writer, session, attempt, ws), session, attempt)
                 task_group.cancel_scope.cancel()
         finally:
             if attempt.ws is not None:
                 await attempt.ws.aclose(timeout=self.config.close_timeout)
             self._attempt = None
+
+    async def _guarded(
+        self, work: Callable[[], Awaitable[None]], session: ClientSession, attempt: Attempt
+    ) -> None:
+        """Run one of an attempt's tasks; whatever it raises ends the attempt, not the client."""
+        try:
+            await work()
+        except Exception as error:
+            self._internal_error(session, attempt, error)
+
+    def _internal_error(self, session: ClientSession, attempt: Attempt, error: Exception) -> None:
+        """A failure of ours inside an attempt: close it with ``INTERNAL_ERROR`` (the policy
+        decides what follows); if even that fails, stop the lifecycle."""
+        self._log.error("connection %d: internal error: %r", attempt.number, error, exc_info=error)
+        if session.attempt_alive and not attempt.closed:
+            try:
+                session.abort(
+                    CloseReason.INTERNAL_ERROR,
+                    now=self.now(),
+                    message=f"internal error: {type(error).__name__}: {error}",
+                )
+                self._pump()
+                return
+            except Exception as second:
+                self._log.error("the session could not end the attempt: %r", second)
+        if not attempt.closed or self._attempt is attempt:
+            self._broken = True
+            attempt.end()
+            if attempt.scope is not None:
+                attempt.scope.cancel()
 
     async def _dial(self, session: ClientSession, attempt: Attempt) -> WebSocketConnection | None:
         config = self.config
@@ -697,24 +961,50 @@ class Client:
         async with requests:
             async for request in requests:
                 try:
-                    await self._store.run(self._store.save, request)
+                    try:
+                        await self._store.run(self._store.save, request)
+                    except Exception as error:
+                        self._log.error("saving credentials failed: %s", error)
+                        if request.token in session.saves_pending:
+                            session.save_failed(request.token, error, now=self.now())
+                    else:
+                        if request.token in session.saves_pending:
+                            session.confirm_saved(request.token)
+                    self._pump()
                 except Exception as error:
-                    self._log.error("saving credentials failed: %s", error)
-                    if request.token in session.saves_pending:
-                        session.save_failed(request.token, error, now=self.now())
-                else:
-                    if request.token in session.saves_pending:
-                        session.confirm_saved(request.token)
-                self._pump()
-                self._save_progress.set()
-                self._save_progress = anyio.Event()
+                    # never a group out of the client: stop, the lifecycle reports it
+                    self._log.error("the saver failed: %r", error, exc_info=error)
+                    self._broken = True
+                    self._request_stop_quietly()
+                finally:
+                    self._save_progress.set()
+                    self._save_progress = anyio.Event()
+
+    def _request_stop_quietly(self) -> None:
+        try:
+            self._request_stop()
+        except Exception as error:
+            self._log.error("closing failed: %r", error)
+            self._stop_requested.set()
+            self._backoff_wake.set()
+            if self._attempt is not None:
+                self._attempt.end()
+                if self._attempt.scope is not None:
+                    self._attempt.scope.cancel()
 
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:
             for handler in list(self._handlers.get(event_name(event), ())):
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    await result
+                try:
+                    result = handler(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as error:
+                    # the application's error: close, then raise it out of `async with` as is
+                    self._log.error("an on() handler raised %r: closing the client", error)
+                    self._handler_error = error
+                    self._request_stop_quietly()
+                    return
 
     # -- internals: the message jobs -------------------------------------------------------------
 
@@ -758,3 +1048,9 @@ class Client:
                     if job.token in session.jobs_pending:
                         session.message_processed(job.token, processed, now=self.now())
                 self._pump()
+
+
+def _parse_jid(jid: Jid | str) -> Jid:
+    if isinstance(jid, Jid):
+        return jid
+    return Jid.parse(jid)  # ValueError for anything but a canonical JID string

@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from walink._session.config import SessionConfig
 from walink.fsm.policy import PolicyConfig
@@ -21,10 +24,58 @@ from walink.io.websocket import DEFAULT_MAX_MESSAGE_SIZE, WHATSAPP_WEB_ORIGIN
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
 from walink.protocol.payload import DEFAULT_BROWSER, DEFAULT_VERSION, PayloadOptions
 
-__all__ = ["DEFAULT_URL", "ClientConfig"]
+__all__ = ["DEFAULT_URL", "ClientConfig", "check_headers", "check_url"]
 
 DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 """WhatsApp Web's WebSocket endpoint (Baileys ``DEFAULT_CONNECTION_CONFIG.waWebSocketUrl``)."""
+
+
+# what an HTTP/1.1 request line and header may carry (RFC 9110 token, field value without
+# control characters): anything else would be refused by the HTTP layer deep inside a dial
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_URL_CHARS = re.compile(r"[!-~]+")
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is a ``ws://`` or ``wss://`` URL a WebSocket upgrade can carry, else
+    ``ValueError`` saying what is wrong (no host, a bad port, a space, a control or non-ASCII
+    character: percent-encode those). ``ClientConfig`` and ``walink connect --url`` both use it.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"a URL is a string, not {type(url).__name__}")
+    if not _URL_CHARS.fullmatch(url):
+        raise ValueError(
+            f"not a usable URL: {url!r} (spaces, control and non-ASCII characters must be "
+            "percent-encoded)"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - evaluated for its check: a port that is not a number raises
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {url!r} ({exc})") from None
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"the URL has no host: {url!r}")
+    return url
+
+
+def check_headers(headers: Sequence[tuple[str, str]]) -> None:
+    """``ValueError`` unless every ``(name, value)`` can go in an HTTP/1.1 request: a name made
+    of token characters, a value without CR, LF or another control character (a CRLF in a value
+    would inject headers)."""
+    for item in headers:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ValueError(f"a header is a (name, value) pair of strings, not {item!r}")
+        name, value = item
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"not a valid HTTP header name: {name!r}")
+        if not isinstance(value, str) or _CONTROL.search(value):
+            raise ValueError(
+                f"the value of header {name!r} must be a string without CR, LF or control "
+                f"characters: {value!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +92,7 @@ class ClientConfig:
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     """TLS settings for ``wss://`` (default: the system trust store, host name checked)."""
     headers: tuple[tuple[str, str], ...] = ()
-    """Extra HTTP headers of the WebSocket upgrade."""
+    """Extra HTTP headers of the WebSocket upgrade (checked: ``check_headers``)."""
     origin: str | None = WHATSAPP_WEB_ORIGIN
     """The upgrade's Origin header (WhatsApp Web's own)."""
     proxy: str | Proxy | None = field(default=None, repr=False)
@@ -58,6 +109,10 @@ class ClientConfig:
     """The WhatsApp Web build announced in the ClientPayload."""
     country_code: str = "US"
     """The user agent's country (ISO 3166-1 alpha-2)."""
+    push_name: str | None = None
+    """The account's display name, when the application knows it (WhatsApp sends it to a new
+    device only through app state sync): presence updates need one, and it goes in the login
+    payload as whatsmeow sends it. None: the name the server gave (``creds.me.name``), if any."""
     sync_full_history: bool = True
     """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
     connect_timeout: float = 20.0
@@ -115,8 +170,10 @@ class ClientConfig:
                 raise ValueError(f"{name} must be positive")
         if self.max_pending_events < 1:
             raise ValueError("max_pending_events must be at least 1")
-        if not self.url.startswith(("ws://", "wss://")):
-            raise ValueError(f"not a ws:// or wss:// URL: {self.url!r}")
+        check_url(self.url)
+        check_headers(self.headers)
+        if self.origin is not None:
+            check_headers((("Origin", self.origin),))
         self.proxy_settings()  # a proxy URL walink cannot use fails here, not at the first dial
         self.session_config()  # the session's own checks (positive timers...) fail early
 
@@ -137,6 +194,7 @@ class ClientConfig:
             version=self.version,
             browser=self.browser,
             country_code=self.country_code,
+            push_name=self.push_name,
             sync_full_history=self.sync_full_history,
         )
 

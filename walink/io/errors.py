@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from walink._session.events import QueryFailure
+from walink._session.events import Closed, QueryFailure
 from walink.fsm.reasons import Disconnect
 from walink.protocol.binary import Node
 
 __all__ = [
     "ClientClosedError",
     "ClientError",
+    "InvalidNodeError",
     "LoggedOutError",
+    "NoPushNameError",
     "NotConnectedError",
     "PairingCodeError",
     "PairingInputError",
@@ -25,11 +27,34 @@ class ClientError(Exception):
 
 
 class ClientClosedError(ClientError):
-    """The client is not running: not entered yet, or its lifecycle ended."""
+    """The client is not running: not entered yet, or its lifecycle ended (for good: retrying
+    the call can never succeed; ``closed`` is the lifecycle's last ``Closed``, when there was
+    one, and says why it ended)."""
+
+    def __init__(self, message: str, *, closed: Closed | None = None) -> None:
+        super().__init__(message)
+        self.closed = closed
+        """The lifecycle's last ``Closed`` event (its ``disconnect.reason``), or None."""
 
 
 class NotConnectedError(ClientError):
-    """No open connection right now (connecting, backing off): nothing can be sent."""
+    """No open connection right now (connecting, backing off): nothing can be sent yet, but
+    the client is still running and may open again (``await client.wait_open()``)."""
+
+
+class InvalidNodeError(ClientError, ValueError):
+    """``send_node`` or ``query`` was given a node that cannot go on the wire: one the binary
+    codec refuses (an attribute that is not a string, an empty tag, a lone surrogate, nesting
+    deeper than 64, more than 65,535 attributes or children), one whose frame would exceed the
+    16 MiB frame limit, or a query whose id is already waiting for its answer. Nothing was sent
+    and the connection is unaffected."""
+
+
+class NoPushNameError(ClientError):
+    """A presence update (``available``/``unavailable``) needs this account's push name (the
+    display name the phone sets): ``ClientConfig(push_name=...)``, or the name the server gave
+    (``creds.me.name``). WhatsApp's own clients never send a presence without one; nothing was
+    sent and the client stays open."""
 
 
 class QueryFailedError(ClientError):

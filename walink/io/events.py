@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -48,6 +48,7 @@ __all__ = [
     "CredsUpdate",
     "EventHandler",
     "EventName",
+    "Handler",
     "MessageFailed",
     "MessageProcessed",
     "NodeReceived",
@@ -84,8 +85,16 @@ EVENT_NAMES: frozenset[str] = frozenset(
 )
 """Every valid ``EventName``."""
 
-EventHandler = Callable[[ClientEvent], Awaitable[None] | None]
-"""A callback: a plain function or a coroutine function, called with the event."""
+E = TypeVar("E")
+
+Handler = Callable[[E], Awaitable[None] | None]
+"""A callback for events of type ``E``: a plain function or a coroutine function.
+``client.on("connection.update", handler)`` takes a ``Handler[ConnectionUpdate]``, and so on
+for each name (the overloads of ``Client.on`` say which); a handler of every event takes
+``ClientEvent``."""
+
+EventHandler = Handler[ClientEvent]
+"""A callback of every event: a plain function or a coroutine function, called with it."""
 
 
 def event_name(event: ClientEvent) -> EventName:

@@ -604,9 +604,17 @@ class Emulator:
             f"{prefix}/pairing-code": self._http_code,
             f"{prefix}/send-text": self._http_send_text,
         }
+        if path == prefix:
+            # the endpoint describes itself, so a person with curl finds the actions
+            if method != "GET":
+                return 405, {"ok": False, "error": f"{path} takes GET (the actions take POST)"}
+            return 200, {"ok": True, "actions": _phone_actions(prefix)}
         handler = routes.get(path)
         if handler is None:
-            return 404, {"ok": False, "error": f"no phone action at {path}"}
+            return 404, {
+                "ok": False,
+                "error": f"no phone action at {path} (GET {prefix} lists them)",
+            }
         if method != "POST":
             return 405, {"ok": False, "error": f"{path} takes POST"}
         try:
@@ -666,6 +674,24 @@ class Emulator:
             return 409, {"ok": False, "error": str(exc)}
         live = await self.deliver(to, stanza)
         return 200, {"ok": True, "id": stanza.attrs["id"], "live": live}
+
+
+def _phone_actions(prefix: str) -> list[dict[str, Any]]:
+    """What ``GET /phone`` answers: each action's method, path, body and meaning."""
+    return [
+        {
+            "method": "POST",
+            "path": f"{prefix}/scan-qr",
+            "body": {"qr": "<the QR string the client shows>", "phone": "<digits, optional>"},
+            "does": "scan a QR: link the device to the account (answers its jid)",
+        },
+        {
+            "method": "POST",
+            "path": f"{prefix}/pairing-code",
+            "body": {"code": "<the 8-character pairing code>", "phone": "<digits, optional>"},
+            "does": "type a pairing code on the phone: link the device that asked for it",
+        },
+    ]
 
 
 # -- the state folder's keys -------------------------------------------------------------------

@@ -186,12 +186,19 @@ async def serve(
         handle_blob=handle_blob,
         blob_prefix=blob_prefix.rstrip("/"),
     )
+    body_error: Exception | None = None
     async with listener, anyio.create_task_group() as task_group:
         task_group.start_soon(listener.serve, dispatcher.handle_stream)
         try:
             yield server
+        except Exception as error:
+            # the block's own error leaves as itself: raised inside the task group, it would
+            # come out wrapped in an ExceptionGroup that no `except LoggedOutError` catches
+            body_error = error
         finally:
             task_group.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
 
 
 class _Dispatcher:

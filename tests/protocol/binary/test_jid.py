@@ -61,11 +61,29 @@ def test_parse_and_str(text: str, jid: Jid) -> None:
         "1234:1@interop",
         "x-1234:1@interop",
         "1:70000@msgr",
+        # what a person types is not a JID: a plus, spaces, a leading zero, letters
+        "+1 555@s.whatsapp.net",
+        "+15551234567@s.whatsapp.net",
+        "1 555@s.whatsapp.net",
+        "01@s.whatsapp.net",
+        "01:2@lid",
+        "user@s.whatsapp.net",
+        "12a@c.us",
+        "abc def@call",
+        "tab\there@g.us",
+        "01",
+        "",
     ],
 )
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="JID"):
         Jid.parse(text)
+
+
+@pytest.mark.parametrize("value", [None, 15551234567, b"1@s.whatsapp.net"])
+def test_parse_refuses_what_is_not_a_string(value: object) -> None:
+    with pytest.raises(ValueError, match="JID"):
+        Jid.parse(value)  # type: ignore[arg-type]
 
 
 def test_properties() -> None:
@@ -85,9 +103,22 @@ def test_properties() -> None:
         Jid("a", "s.whatsapp.net", device=300)
 
 
+NUMERIC_SERVERS = ("s.whatsapp.net", "c.us", "lid", "hosted", "hosted.lid")
+
+
+def is_account_number(user: str) -> bool:
+    return user == "" or (user.isdigit() and (user == "0" or not user.startswith("0")))
+
+
 @given(jid=ANY_JID)
 def test_str_parse_round_trip(jid: Jid) -> None:
-    assert Jid.parse(str(jid)) == jid
+    # a Jid can hold any user (the wire may carry one); parse takes back only account numbers
+    # on the phone-number and LID servers, and everything else it writes
+    if jid.server in NUMERIC_SERVERS and not is_account_number(jid.user):
+        with pytest.raises(ValueError, match="digits only"):
+            Jid.parse(str(jid))
+    else:
+        assert Jid.parse(str(jid)) == jid
 
 
 @given(jid=ANY_JID)

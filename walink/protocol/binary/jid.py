@@ -65,6 +65,23 @@ def _canonical_int(text: str, what: str, maximum: int) -> int:
     return value
 
 
+_NUMERIC_SERVERS: Final = frozenset(
+    {S_WHATSAPP_NET, C_US, LID_SERVER, HOSTED_SERVER, HOSTED_LID_SERVER}
+)
+
+
+def _check_user(user: str, server: str) -> None:
+    # a user typed by a person ("+1 555", "01") must fail here, not at the server
+    if server in _NUMERIC_SERVERS:
+        if user and (not (user.isascii() and user.isdigit()) or (len(user) > 1 and user[0] == "0")):
+            raise ValueError(
+                f"a JID user on {server} is a number in digits only, with its country code "
+                f"and no leading zero: {user!r}"
+            )
+    elif not user.isprintable() or any(char.isspace() for char in user):
+        raise ValueError(f"a JID user may not contain spaces or control characters: {user!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Jid:
     """A parsed JID. ``device`` and ``agent`` are 0 when absent."""
@@ -96,7 +113,15 @@ class Jid:
 
     @classmethod
     def parse(cls, text: str) -> Jid:
-        """Parse a canonical JID string; ``ValueError`` for anything else."""
+        """Parse a canonical JID string; ``ValueError`` for anything else (None included).
+
+        On the phone-number and LID servers (``s.whatsapp.net``, ``c.us``, ``lid``, ``hosted``,
+        ``hosted.lid``) the user is a decimal number without a leading zero, or empty for the
+        server itself: ``+1 555@s.whatsapp.net`` or ``01@s.whatsapp.net`` name no account.
+        Elsewhere it may not hold spaces or control characters.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"not a JID string: {text!r}")
         user_part, at, server = text.partition("@")
         if not at:
             raise ValueError(f"not a JID (no '@'): {text!r}")
@@ -114,6 +139,7 @@ class Jid:
         user, underscore, agent_text = user_agent.partition("_")
         if underscore:
             agent = _canonical_int(agent_text, "agent", 255)
+        _check_user(user, server)
         jid = cls(user, server, device, agent, integrator)
         if str(jid) != text:  # e.g. ":0" or "_0", which the string form leaves out
             raise ValueError(f"JID is not in canonical form: {text!r} (canonical: {jid})")
