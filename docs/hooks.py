@@ -82,6 +82,12 @@ ADVICE: dict[str, str] = {
     "PROXY_ERROR": "The proxy in `ClientConfig.proxy` (or `--proxy`) refused these settings: "
     "wrong or missing credentials, a destination its rules forbid, or not the protocol its URL "
     "names. `Disconnect.message` says which. Fix the settings, then start again.",
+    "CERTIFICATE_REJECTED": "The server's certificate chain failed verification; "
+    "`Disconnect.certificate_defect` says how (wrong trust root, expired, bad signature...). "
+    "Check `ClientConfig.trust_root` (the emulator's own root in tests) and the machine's "
+    "clock. The default policy stops: a server that cannot prove who it is is not retried.",
+    "INTERNAL_ERROR": "A bug in walink: the attempt ended cleanly instead of crashing and the "
+    "client reconnects. Report it with the log, ideally with a capture.",
     "STORE_ERROR": "Saving the credentials failed (disk full, permissions, database down). Fix the "
     "store, then start again: the client stops rather than lose a key.",
 }
