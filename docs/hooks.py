@@ -79,6 +79,9 @@ ADVICE: dict[str, str] = {
     "SIGINT/SIGTERM for the CLI).",
     "LOCAL_LOGOUT": "Nothing: your code logged the device out (`logout()`). Link again to use the "
     "account.",
+    "LEASE_LOST": "This process lost the device's lease in a shared device store (it was paused "
+    "or cut off past the lease, or another process took over): the device runs elsewhere now. "
+    "Nothing to do for that device; find out why this process stalled.",
     "PROXY_ERROR": "The proxy in `ClientConfig.proxy` (or `--proxy`) refused these settings: "
     "wrong or missing credentials, a destination its rules forbid, or not the protocol its URL "
     "names. `Disconnect.message` says which. Fix the settings, then start again.",
