@@ -198,6 +198,7 @@ def test_baileys_preset_reconnects_on_everything_but_logged_out() -> None:
         expect_stop = reason.status == 401 or reason in (
             CloseReason.LOCAL_CLOSE,
             CloseReason.STORE_ERROR,
+            CloseReason.LEASE_LOST,
         )
         assert decision.reconnect is not expect_stop, reason
     assert PolicyConfig.baileys_compatible(backoff_cap=5.0).backoff_cap == 5.0

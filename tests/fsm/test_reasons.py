@@ -78,6 +78,7 @@ def test_close_reasons_are_distinct_members_with_status_and_terminal_flag() -> N
         CloseReason.LOCAL_CLOSE,
         CloseReason.LOCAL_LOGOUT,
         CloseReason.STORE_ERROR,
+        CloseReason.LEASE_LOST,
     }
 
 
@@ -241,6 +242,7 @@ LOCAL_REASONS = [
     CloseReason.LOCAL_CLOSE,
     CloseReason.LOCAL_LOGOUT,
     CloseReason.STORE_ERROR,
+    CloseReason.LEASE_LOST,
 ]
 
 
@@ -305,3 +307,9 @@ def test_any_stream_error_or_failure_gives_one_consistent_disconnect(
     assert disconnect.expire is None or (
         disconnect.reason is CloseReason.TEMP_BANNED and disconnect.expire >= 0
     )
+
+
+def test_a_lost_lease_is_terminal_and_reads_as_replaced() -> None:
+    disconnect = classify(CloseReason.LEASE_LOST, at=NOW)
+    assert (disconnect.status, disconnect.terminal) == (440, True)
+    assert disconnect.disconnect_reason is DisconnectReason.connectionReplaced

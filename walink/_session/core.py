@@ -24,6 +24,7 @@ from walink._session.events import (
     SessionEvent,
 )
 from walink._session.outbox import Deferred, Outbox
+from walink.auth.errors import LeaseLostError
 from walink.auth.model import Creds
 from walink.auth.store import KeyUpdates
 from walink.fsm.machine import ConnectionMachine
@@ -390,12 +391,23 @@ class ClientSession:
 
     def save_failed(self, token: int, error: BaseException | str, *, now: float) -> None:
         """Persisting ``token`` failed: nothing that depended on it is sent; the session stops
-        (``STORE_ERROR``, final whatever the policy says: the store no longer holds its state)."""
+        (``STORE_ERROR``, final whatever the policy says: the store no longer holds its state;
+        ``LEASE_LOST`` when the error is a ``LeaseLostError``: another process runs the device)."""
         if token not in self._unconfirmed:
             raise LocalProtocolError(f"no save request {token} is waiting")
         self._unconfirmed.discard(token)
+        if isinstance(error, LeaseLostError):
+            self.lease_lost(now=now, message=str(error))
+            return
         message = f"saving credentials failed: {error}"
-        disconnect = classify(CloseReason.STORE_ERROR, at=now, message=message)
+        self._stop_for_store(classify(CloseReason.STORE_ERROR, at=now, message=message))
+
+    def lease_lost(self, *, now: float, message: str | None = None) -> None:
+        """The device's lease in a shared store is gone (a renewal or a write was refused):
+        the session stops (``LEASE_LOST``, final), whether an attempt runs or not."""
+        self._stop_for_store(classify(CloseReason.LEASE_LOST, at=now, message=message))
+
+    def _stop_for_store(self, disconnect: Disconnect) -> None:
         if self._attempt is not None:
             self._end(disconnect, stop=True)
         elif not self._machine.finished:

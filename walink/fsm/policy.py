@@ -45,10 +45,11 @@ DEFAULT_STOP_REASONS: frozenset[CloseReason] = frozenset(
 
 # Baileys apps reconnect unless the status is 401 (loggedOut); a close the application itself
 # asked for must still stop, or `close()` would never end anything, and so must a store that
-# cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves).
+# cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves),
+# and so must a device whose lease another process now holds (reconnecting is the 440 loop).
 BAILEYS_STOP_REASONS: frozenset[CloseReason] = frozenset(
     {reason for reason in CloseReason if reason.status == 401}
-    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR}
+    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR, CloseReason.LEASE_LOST}
 )
 
 

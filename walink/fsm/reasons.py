@@ -130,6 +130,11 @@ class CloseReason(enum.Enum):
     is only an unhandled rejection there); 500 is its status for an internal error with no
     finer code (Boom's default), and unlike 428 it does not read as a benign close. Terminal:
     reconnecting with credentials the store does not hold would risk losing the device."""
+    LEASE_LOST = (440, True)
+    """This process no longer holds the device's lease in a shared device store (it lapsed
+    while the process was paused or cut off, or another process took the device over): the
+    device runs elsewhere now. Terminal, and never reconnected: two processes on one device is
+    exactly the server's 440 "replaced" loop, so it shares 440 (Baileys' ``connectionReplaced``)."""
 
     def __init__(self, status: int, terminal: bool) -> None:
         self.status = status
@@ -218,6 +223,7 @@ _LOCAL_MESSAGES: dict[CloseReason, str] = {
     CloseReason.LOCAL_CLOSE: "connection closed by the application",
     CloseReason.LOCAL_LOGOUT: "logged out by the application",
     CloseReason.STORE_ERROR: "saving credentials failed",
+    CloseReason.LEASE_LOST: "the device's lease was lost: it runs in another process now",
 }
 
 

@@ -29,6 +29,7 @@ from walink._session.events import (
     SaveRequest,
     SessionEvent,
 )
+from walink.auth.devices import is_store_url, open_single_device
 from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
 from walink.auth.multifile_store import MultiFileStore
@@ -84,7 +85,13 @@ __all__ = [
 
 
 def open_store(path: str | os.PathLike[str]) -> AuthStore:
-    """The store at ``path``: a folder is Baileys' multi-file layout, anything else SQLite."""
+    """The store at ``path``: a folder is Baileys' multi-file layout, anything else SQLite.
+
+    A URL (``postgresql://…``, ``sqlite:///…``) is a store of many devices: the store's only
+    device (a new one when it is empty), run under its lease (``walink.auth.devices``).
+    """
+    if is_store_url(path):
+        return open_single_device(os.fspath(path))
     return MultiFileStore(path) if Path(path).is_dir() else SQLiteStore(path)
 
 
@@ -117,6 +124,11 @@ class StoreAccess:
             store = auth  # the caller's: used, never closed here
         self._store = store
         return store
+
+    @property
+    def store(self) -> AuthStore | None:
+        """The open store (None before ``open`` and after ``close``)."""
+        return self._store
 
     async def close(self) -> None:
         store = self._store

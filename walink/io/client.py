@@ -55,7 +55,7 @@ import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -71,9 +71,11 @@ from walink._session.events import (
     SaveRequest,
     SessionEvent,
 )
+from walink.auth.errors import AuthStoreError
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import CloseReason
+from walink.io._lease import LeasedStore, keep_lease
 from walink.io._support import (
     Attempt,
     EventIterator,
@@ -137,8 +139,11 @@ class Client:
         config: ClientConfig | None = None,
         *,
         capture: str | os.PathLike[str] | None = None,
+        connect_gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config if config is not None else ClientConfig()
+        # awaited before every connection attempt (a fleet's shared connect rate limiter)
+        self._connect_gate = connect_gate
         self._capture_path = capture if capture is not None else self.config.capture
         self._capture: CaptureWriter | None = None
         self._store = StoreAccess(auth)
@@ -169,14 +174,15 @@ class Client:
         self._clock_offset = time.time() - anyio.current_time()
         store = await self._store.open()
         try:
+            await self._take_lease(store)
             creds = await self._store.run(store.load)
         except BaseException:
             # a corrupt or locked store is an error, never a fresh identity: report it as is
-            await self._store.close()
+            await self._close_store()
             raise
         if creds is not None and creds.logged_out:
             # the server removed this device: dialing would only earn another 401
-            await self._store.close()
+            await self._close_store()
             raise LoggedOutError(LOGGED_OUT_MESSAGE)
         rng = self.config.rng if self.config.rng is not None else random.SystemRandom()
         if creds is None:
@@ -199,6 +205,8 @@ class Client:
         self._task_group = task_group
         task_group.start_soon(self._saver, receive)
         task_group.start_soon(self._lifecycle)
+        if isinstance(store, LeasedStore):
+            task_group.start_soon(self._keep_lease, store)
         if self._dispatching:
             task_group.start_soon(self._dispatch)
         return self
@@ -217,7 +225,7 @@ class Client:
             if task_group is not None:
                 task_group.cancel_scope.cancel()
                 await task_group.__aexit__(exc_type, exc, traceback)
-            await self._store.close()
+            await self._close_store()
         return None
 
     async def aclose(self) -> None:
@@ -490,6 +498,8 @@ class Client:
                         waiting.cancel_scope.cancel()
                     if self._stop_requested.is_set():
                         continue
+                if not await self._pass_connect_gate():
+                    continue
                 await self._run_attempt(session)
                 if session.finished:
                     break
@@ -505,6 +515,52 @@ class Client:
                 self._capture.close(at=self.now())
             if self._router.saves is not None:
                 self._router.saves.close()
+
+    async def _pass_connect_gate(self) -> bool:
+        """Wait for the connect gate (if any); False when a stop came first."""
+        gate = self._connect_gate
+        if gate is None:
+            return True
+        async with anyio.create_task_group() as waiting:
+            waiting.start_soon(cancel_when_set, self._stop_requested, waiting)
+            await gate()
+            waiting.cancel_scope.cancel()
+        return not self._stop_requested.is_set()
+
+    # -- internals: the device lease of a shared store ------------------------------------------
+
+    async def _take_lease(self, store: AuthStore) -> None:
+        """Hold the device's lease before anything dials (``DeviceLeasedError`` names its
+        holder)."""
+        if isinstance(store, LeasedStore):
+            await self._store.run(store.acquire)
+
+    async def _close_store(self) -> None:
+        """Give the lease back at once (a clean stop), then close the store if it is ours."""
+        store = self._store.store
+        try:
+            if isinstance(store, LeasedStore):
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._store.run(store.release)
+                    except AuthStoreError as error:
+                        self._log.warning("releasing the device's lease failed: %s", error)
+        finally:
+            await self._store.close()
+
+    async def _keep_lease(self, store: LeasedStore) -> None:
+        async def renew(function: Callable[[], None]) -> None:
+            await self._store.run(function)
+
+        await keep_lease(store, renew, self._lifecycle_done, self._lease_lost, self._log)
+
+    def _lease_lost(self, message: str) -> None:
+        session = self._session
+        if session is None or session.finished:
+            return
+        session.lease_lost(now=self.now(), message=message)
+        self._pump()
+        self._stop_requested.set()  # wakes a lifecycle that is backing off
 
     async def _back_off(self, session: ClientSession) -> None:
         reconnect_at = session.reconnect_at

@@ -81,6 +81,9 @@ class Hub:
         )
         self.now = now
         self.ping_interval = ping_interval
+        self.replaced = 0
+        """How many connections a newer login of the same device replaced (440), as the real
+        server does: a fleet that ran a device twice shows up here."""
         self.phone = SimulatedPhone(self)
         self.edge_routing: bytes | None = None
         """Routing bytes sent to every login as ``<ib><edge_routing>`` (None: not sent)."""
