@@ -74,6 +74,14 @@ def register(subparsers: Any) -> None:
         "--device", default=None, metavar="JID", help="with a device store URL: the device to run"
     )
     parser.add_argument(
+        "--lease-ttl",
+        default=30.0,
+        type=_seconds,
+        metavar="SECONDS",
+        help="with a device store URL: how long the device's lease lasts unless renewed "
+        "(default 30; renewed every third of it)",
+    )
+    parser.add_argument(
         "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
     )
     parser.add_argument(
@@ -215,7 +223,7 @@ def _run_store_device(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage(str(exc))
     try:
-        store = open_device_store(args.auth)
+        store = open_device_store(args.auth, lease_ttl=args.lease_ttl)
     except AuthStoreError as exc:
         return _usage(f"the store cannot be used: {exc}")
     try:

@@ -75,13 +75,6 @@ def register(subparsers: Any) -> None:
         help="devices claimed per look at most (default 100), so processes share",
     )
     parser.add_argument(
-        "--claim-batch",
-        default=100,
-        type=_count,
-        metavar="N",
-        help="devices claimed per look at most (default 100), so processes share",
-    )
-    parser.add_argument(
         "--connect-rate",
         default=20.0,
         type=_seconds,

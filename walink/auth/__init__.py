@@ -3,15 +3,22 @@
 ``from walink.auth import Creds, SQLiteStore, MultiFileStore, MemoryStore`` is the stable import.
 ``Creds`` is Baileys' ``AuthenticationCreds`` (PROTOCOL.md §8) as an immutable dataclass; every
 store implements ``AuthStore`` (``load``, ``save``, ``get_keys``, ``set_keys``, ``close``).
+``DeviceStore`` (``open_device_store("postgresql://…")``) holds many devices, each handed out as
+a ``DeviceHandle`` (an ``AuthStore``) that runs under a fenced lease.
 """
 
+from walink.auth.device_import import import_store
+from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import (
     AuthStoreError,
     CorruptStoreError,
+    DeviceLeasedError,
+    LeaseLostError,
     StoreClosedError,
     StoreLockedError,
     StoreReadError,
     StoreWriteError,
+    UnknownDeviceError,
     UnknownSchemaError,
 )
 from walink.auth.key_values import KEY_TYPES, KeyValue
@@ -40,9 +47,14 @@ __all__ = [
     "Contact",
     "CorruptStoreError",
     "Creds",
+    "DeviceHandle",
+    "DeviceInfo",
+    "DeviceLeasedError",
+    "DeviceStore",
     "KeyPair",
     "KeyUpdates",
     "KeyValue",
+    "LeaseLostError",
     "MemoryStore",
     "MultiFileStore",
     "SQLiteStore",
@@ -53,5 +65,8 @@ __all__ = [
     "StoreLockedError",
     "StoreReadError",
     "StoreWriteError",
+    "UnknownDeviceError",
     "UnknownSchemaError",
+    "import_store",
+    "open_device_store",
 ]
