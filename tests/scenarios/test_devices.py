@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.scenarios.harness import WAIT, config_for, paired_store, running
+from tests.scenarios.harness import WAIT, config_for, paired_store, running, scan_when_shown
 from walink.auth import MemoryStore
 from walink.auth.devices import DeviceStore, open_device_store
 from walink.auth.errors import DeviceLeasedError
@@ -93,3 +93,32 @@ async def test_a_lost_lease_ends_the_device_for_good(tmp_path: Path) -> None:
                 assert len(first.closes) == 1
             assert emulator.replaced == 0
             taker.close()
+
+
+async def test_a_walink_sqlite_file_imports_into_postgres_and_opens_there(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from walink.auth import SQLiteStore, import_store
+
+    path = tmp_path / "auth.db"
+    async with Emulator() as emulator:
+        async with running(Client(path, config_for(emulator))) as recorder:
+            await scan_when_shown(emulator, recorder)
+            await recorder.wait_open()
+        single = SQLiteStore(path)
+        creds = single.load()
+        single.close()
+        assert creds is not None and creds.me is not None
+        with open_device_store(postgres_url) as store:
+            device = import_store(store, path)
+            handle = store.device(creds.me.id)
+            assert handle.id == device and handle.load() == creds
+            # the pre-keys uploaded at pairing came along
+            imported = handle.get_keys("pre-key", ["1", "812"])
+            assert None not in imported.values()
+            assert imported == SQLiteStore(path).get_keys("pre-key", ["1", "812"])
+            async with running(Client(handle, config_for(emulator))) as again:
+                opened = await again.wait_open()
+                assert not opened.is_new_login and again.qrs == []
+            handle.close()
+            assert emulator.replaced == 0
