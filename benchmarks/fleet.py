@@ -202,9 +202,7 @@ def main() -> None:
         emulator_process, emulator = start_emulator(state_dir)
         try:
             with open_device_store(url) as store:
-                anyio.run(
-                    measure_memory, store, client_config(emulator), args.devices, args.rate
-                )
+                anyio.run(measure_memory, store, client_config(emulator), args.devices, args.rate)
             measure_failover(failover_url, emulator, args.failover_devices, args.ttl)
         finally:
             emulator_process.terminate()
