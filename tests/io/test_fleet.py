@@ -175,3 +175,35 @@ async def test_two_fleets_split_the_devices_and_one_takes_over_the_other(store_p
         assert emulator.replaced == 0
         a_store.close()
         b_store.close()
+
+
+async def test_a_device_whose_lease_was_lost_is_claimed_again_once_free(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "fleet.db"
+    async with Emulator() as emulator:
+        with open_device_store(path) as setup:
+            (jid,) = await _add_linked(emulator, setup, 1)
+        mine = open_device_store(path, lease_ttl=0.6)
+        theirs = open_device_store(path)
+        events: list[FleetEvent] = []
+        async with Fleet(mine, _fleet_config(emulator)) as fleet, anyio.create_task_group() as g:
+            g.start_soon(_collect, fleet, events)
+            await _until(lambda: _open_devices(events) == {jid})
+            conn = sqlite3.connect(path)
+            conn.execute("UPDATE walink_leases SET expires = 0")
+            conn.commit()
+            conn.close()
+            taker = theirs.device(jid)
+            assert taker.acquire() == 2
+            await _until(lambda: any(isinstance(e, DeviceReleased) for e in events))
+            released = next(e for e in events if isinstance(e, DeviceReleased))
+            assert (released.device, released.epoch, released.reason) == (jid, 1, "LEASE_LOST")
+            assert fleet.held == {}
+            taker.close()  # free again: the fleet takes it back at its next look
+            await _until(lambda: fleet.held != {})
+            assert list(fleet.held.values()) == [3]
+            await fleet.aclose()
+        assert emulator.replaced == 0
+        mine.close()
+        theirs.close()

@@ -27,7 +27,6 @@ from walink._session.outbox import Deferred, Outbox
 from walink.auth.errors import LeaseLostError
 from walink.auth.model import Creds
 from walink.auth.store import KeyUpdates
-from walink.fsm.machine import ConnectionMachine
 from walink.fsm.policy import ReconnectHistory, ReconnectPolicy
 from walink.fsm.reasons import (
     CloseReason,
@@ -36,6 +35,7 @@ from walink.fsm.reasons import (
     WebSocketClosed,
     classify,
 )
+from walink.fsm.shared import SharedMachine
 from walink.protocol.binary import Node
 from walink.protocol.connection import ClientConnection
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -110,7 +110,8 @@ class ClientSession:
         self._creds = creds
         self._policy = ReconnectPolicy(self.config.policy)
         self._history = history if history is not None else ReconnectHistory()
-        self._machine = ConnectionMachine()
+        # the lifecycle's state only; its events run on a machine shared by the thread's sessions
+        self._machine = SharedMachine()
         self._events: deque[SessionEvent] = deque()
         self._outbox = Outbox()
         self._attempt: Attempt | None = None

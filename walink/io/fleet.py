@@ -19,7 +19,8 @@ never all in the same second.
 Events come out of ``fleet.events()`` (or ``async for event in fleet``), each tagged with its
 device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaimed`` and
 ``DeviceReleased`` say what the fleet holds, with the lease's epoch. A device whose client ended
-for good (logged out, replaced, ``LEASE_LOST``) is released and not claimed again by this fleet.
+for good is released; this fleet claims it again only when it ended for the store's sake
+(``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
 ``aclose()`` (and leaving the block) closes every client at once: each saves what is pending and
 releases its lease, so the other fleets can take the devices at their next claim.
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 _log = logging.getLogger("walink.fleet")
+
+# ends after which the device may be claimed again once its lease is free: the store, not the
+# account, was the trouble (a lease is only ever taken fenced, so claiming again is safe)
+_CLAIM_AGAIN = frozenset({"LEASE_LOST", "STORE_ERROR"})
 
 
 class ConnectLimiter:
@@ -331,8 +336,9 @@ class Fleet:
             closed = client.last_closed
             if closed is not None:
                 reason = closed.disconnect.reason.name
-            if not self._stopping.is_set():
-                # it ended for good (logged out, replaced, lease lost...): not ours to restart
+            if not self._stopping.is_set() and reason not in _CLAIM_AGAIN:
+                # it ended for good (logged out, replaced by a client outside any lease...):
+                # not ours to restart
                 self._retired.add(handle.id)
         finally:
             self._clients.pop(handle.id, None)
