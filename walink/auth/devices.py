@@ -139,6 +139,10 @@ class DeviceStore:
         """The path or (password-less) URL."""
         return self._backend.where
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __repr__(self) -> str:
         return f"DeviceStore({self.where!r})"
 
@@ -367,7 +371,7 @@ class DeviceHandle:
         """Give the lease up now (it lapses at once; the epoch stays for the next holder)."""
         with self._mutex:
             epoch, self._epoch = self._epoch, None
-            if epoch is None or self.store._closed:
+            if epoch is None or self.store.closed:
                 return
             self.store.run(
                 lambda tx: tx.update(
