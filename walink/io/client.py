@@ -131,6 +131,12 @@ class Client:
     closed on exit: a folder is Baileys' multi-file layout, a file is SQLite), or None (a
     ``MemoryStore``: a fresh device every run). ``capture`` (or ``ClientConfig.capture``) writes
     the session's traffic to a ``walink.capture`` file. See the module docstring for how it runs.
+
+    A device of a shared device store (a ``DeviceHandle``, or a ``postgresql://``/``sqlite://``
+    URL for a store's only device) runs under its lease: taken before anything is loaded or
+    dialed (``DeviceLeasedError`` names the holder), renewed while the client runs, given back
+    when it stops; losing it ends the client with ``LEASE_LOST``. ``connect_gate`` is awaited
+    before every connection attempt (``walink.Fleet`` passes its connect rate limiter).
     """
 
     def __init__(
