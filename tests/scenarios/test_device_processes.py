@@ -28,7 +28,7 @@ from walink.testing.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
 
-TTL = 1.5
+TTL = 2.5
 """The lease TTL the processes run with (seconds)."""
 WAIT = 30.0
 
