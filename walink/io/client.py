@@ -724,6 +724,8 @@ class Client:
                 self._pump()
                 self._save_progress.set()
                 self._save_progress = anyio.Event()
+                # idle until the next save: keep no reference to this one (its 812 pre-keys)
+                del request
 
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:
