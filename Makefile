@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.walink-installed
 PEER_STAMP := tests/peer/node_modules/.walink-installed
 
-.PHONY: demo test lint typecheck pytest peer bench diagrams proto clean
+.PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto clean
 
 demo: $(STAMP)
 	$(BIN)/walink demo
@@ -33,6 +33,12 @@ $(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
 # The Baileys peer (tests/peer). Missing node or npm is a failure under CI=true, a warning otherwise.
 peer:
 	@bash scripts/install-peer.sh
+
+# A throwaway PostgreSQL for the device-store tests (.ci/run starts one the same way):
+# `export WALINK_TEST_POSTGRES=$(make -s postgres)`; stop it with scripts/postgres.sh stop DIR.
+PG_DIR ?= /tmp/walink-dev-pg
+postgres:
+	@bash scripts/postgres.sh start $(PG_DIR)
 
 bench: $(STAMP) peer
 	$(BIN)/python benchmarks/codec.py
