@@ -2,7 +2,9 @@
 
 One typed source for two builds: setup.py compiles this module with mypyc where a C compiler
 exists, and it runs as plain Python elsewhere. Keep it mypyc-friendly: concrete types, no
-dynamic tricks, module-level ``Final`` constants.
+dynamic tricks, module-level ``Final`` constants. Bytes are built in ``librt.strings.BytesWriter``
+(mypyc's runtime library, an ordinary extension module when this runs as plain Python), whose
+``append`` and ``truncate`` compile to inline C; ``i64`` positions stay machine integers.
 
 Encoding follows Baileys 7.0.0-rc14's ``encodeBinaryNode`` byte for byte whenever Baileys is
 lossless. Where Baileys is lossy this module follows the protocol instead (see the package
@@ -11,9 +13,11 @@ docstring for the list, and tests/protocol/binary/test_differences.py for the pi
 
 from __future__ import annotations
 
-import binascii
 import zlib
 from typing import Final
+
+from librt.strings import BytesWriter
+from mypy_extensions import i64
 
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -58,14 +62,6 @@ _DOMAIN_OF_SERVER: Final[dict[str, int]] = {
 # Final copies: mypyc keeps Final module attributes in C statics, other globals in a dict
 _SINGLE: Final[tuple[str, ...]] = SINGLE_BYTE_TOKENS
 _DOUBLE: Final[tuple[tuple[str, ...], ...]] = DOUBLE_BYTE_TOKENS
-
-_NIBBLE_CHARS: Final = b"0123456789-."
-_HEX_CHARS: Final = b"0123456789ABCDEF"
-# nibble text <-> the hex digits binascii packs: '-' is nibble 10 ('a'), '.' is 11 ('b')
-_NIBBLE_TO_HEX: Final = bytes.maketrans(b"-.", b"ab")
-_HEX_TO_NIBBLE: Final = bytes.maketrans(b"ab", b"-.")
-_LOWER_TO_UPPER_HEX: Final = bytes.maketrans(b"abcdef", b"ABCDEF")
-_VALID_NIBBLE_HEX: Final = b"0123456789ab"
 
 
 class Node:
@@ -129,20 +125,26 @@ class Node:
 
 # ---------------------------------------------------------------------------------------------
 # encoder
+#
+# The output grows in a librt ``BytesWriter``: compiled, its ``append`` is a few inlined C
+# statements where ``bytearray.append`` is a Python method call. Tokens map to int codes, packed
+# strings are classified and packed one character at a time (``ord(value[i])`` compiles to a
+# direct read of the string's buffer), so the common strings cost no allocation at all.
 
 
-def _build_token_bytes() -> dict[str, bytes]:
-    table: dict[str, bytes] = {}
+def _build_token_codes() -> dict[str, int]:
+    """Token -> code: the single byte (1..235), or ``(DICTIONARY_n << 8) | index`` (> 255)."""
+    table: dict[str, int] = {}
     for index in range(1, len(SINGLE_BYTE_TOKENS)):
-        table[SINGLE_BYTE_TOKENS[index]] = bytes((index,))
+        table[SINGLE_BYTE_TOKENS[index]] = index
     for page in range(len(DOUBLE_BYTE_TOKENS)):
         tokens = DOUBLE_BYTE_TOKENS[page]
         for index in range(len(tokens)):
-            table[tokens[index]] = bytes((DICTIONARY_0 + page, index))
+            table[tokens[index]] = ((DICTIONARY_0 + page) << 8) | index
     return table
 
 
-_TOKEN_BYTES: Final = _build_token_bytes()
+_TOKEN_CODES: Final = _build_token_codes()
 
 
 def encode_node(node: Node) -> bytes:
@@ -151,15 +153,16 @@ def encode_node(node: Node) -> bytes:
     Raises ``LocalProtocolError`` for a node that cannot be encoded (empty tag, a value of the
     wrong type, a string that is not valid Unicode, more than 65535 attributes or children).
     """
-    out = bytearray(b"\x00")
+    out = BytesWriter()
+    out.append(0)
     try:
         _write_node(out, node, 0)
     except (TypeError, UnicodeEncodeError, AttributeError) as exc:
         raise LocalProtocolError(f"cannot encode node: {exc}") from exc
-    return bytes(out)
+    return out.getvalue()
 
 
-def _write_node(out: bytearray, node: Node, depth: int) -> None:
+def _write_node(out: BytesWriter, node: Node, depth: int) -> None:
     if depth > MAX_NODE_DEPTH:
         raise LocalProtocolError(f"node nesting deeper than {MAX_NODE_DEPTH}")
     tag = node.tag
@@ -185,7 +188,7 @@ def _write_node(out: bytearray, node: Node, depth: int) -> None:
             _write_node(out, child, depth + 1)
     elif isinstance(content, bytes):
         _write_byte_length(out, len(content))
-        out += content
+        out.write(content)
     elif isinstance(content, str):
         _write_string(out, content)
     else:
@@ -194,7 +197,7 @@ def _write_node(out: bytearray, node: Node, depth: int) -> None:
         )
 
 
-def _write_list_start(out: bytearray, size: int) -> None:
+def _write_list_start(out: BytesWriter, size: int) -> None:
     if size == 0:
         out.append(LIST_EMPTY)
     elif size < 256:
@@ -208,7 +211,7 @@ def _write_list_start(out: bytearray, size: int) -> None:
         raise LocalProtocolError(f"list of {size} items does not fit LIST_16")
 
 
-def _write_byte_length(out: bytearray, length: int) -> None:
+def _write_byte_length(out: BytesWriter, length: int) -> None:
     if length < 256:
         out.append(BINARY_8)
         out.append(length)
@@ -219,63 +222,101 @@ def _write_byte_length(out: bytearray, length: int) -> None:
         out.append(length & 0xFF)
     elif length < 1 << 32:
         out.append(BINARY_32)
-        out += length.to_bytes(4, "big")
+        out.append(length >> 24)
+        out.append((length >> 16) & 0xFF)
+        out.append((length >> 8) & 0xFF)
+        out.append(length & 0xFF)
     else:
         raise LocalProtocolError(f"{length} bytes do not fit BINARY_32")
 
 
-def _write_string(out: bytearray, value: str) -> None:
+def _write_string(out: BytesWriter, value: str) -> None:
     # B's order: token, nibble, hex, JID, raw. A string with '@' is never nibble or hex, so
-    # testing for '@' first picks the same encoding and skips two scans for JIDs.
-    token = _TOKEN_BYTES.get(value)
-    if token is not None:
-        out += token
+    # testing for '@' first picks the same encoding and skips the scan for JIDs.
+    code = _TOKEN_CODES.get(value, -1)
+    if code >= 0:
+        if code > 0xFF:
+            out.append(code >> 8)
+        out.append(code & 0xFF)
         return
     if "@" in value:
-        if _write_jid(out, value):
-            return
-        _write_raw(out, value.encode())
+        if not _write_jid(out, value):
+            _write_raw(out, value.encode())
         return
-    raw = value.encode()
-    length = len(raw)
-    if 0 < length <= PACKED_MAX:
-        if not raw.translate(None, _NIBBLE_CHARS):
-            _write_packed(out, NIBBLE_8, raw.translate(_NIBBLE_TO_HEX), b"f")
+    if 0 < len(value) <= PACKED_MAX:
+        # nibble and hex characters are ASCII, so the length in characters is the length in
+        # bytes that B compares with the limit
+        kind = _packed_kind(value)
+        if kind:
+            _write_packed(out, kind, value)
             return
-        if not raw.translate(None, _HEX_CHARS):
-            _write_packed(out, HEX_8, raw, b"F")
-            return
-    _write_raw(out, raw)
+    _write_raw(out, value.encode())
 
 
-def _write_raw(out: bytearray, raw: bytes) -> None:
+def _packed_kind(value: str) -> int:
+    """NIBBLE_8 if every character is in ``0-9 - .``, else HEX_8 if in ``0-9 A-F``, else 0."""
+    nibble = True
+    hexadecimal = True
+    for index in range(len(value)):
+        char: i64 = ord(value[index])
+        if 48 <= char <= 57:  # 0-9: both alphabets
+            continue
+        if char == 45 or char == 46:  # '-' and '.'
+            if not nibble:
+                return 0
+            hexadecimal = False
+        elif 65 <= char <= 70:  # 'A'..'F'
+            if not hexadecimal:
+                return 0
+            nibble = False
+        else:
+            return 0
+    return NIBBLE_8 if nibble else HEX_8
+
+
+def _nibble_of(char: i64) -> int:
+    """The 4-bit value of a character ``_packed_kind`` accepted."""
+    if char <= 57:
+        return char - 48 if char >= 48 else char - 35  # '-' (45) is 10, '.' (46) is 11
+    return char - 55  # 'A'..'F' are 10..15
+
+
+def _write_raw(out: BytesWriter, raw: bytes) -> None:
     _write_byte_length(out, len(raw))
-    out += raw
+    out.write(raw)
 
 
-def _write_packed(out: bytearray, tag: int, hex_digits: bytes, pad: bytes) -> None:
-    length = len(hex_digits)
+def _write_packed(out: BytesWriter, tag: int, value: str) -> None:
+    length = len(value)
     out.append(tag)
+    pairs = length >> 1
     if length & 1:
-        out.append(((length + 1) >> 1) | 0x80)
-        out += binascii.unhexlify(hex_digits + pad)
+        out.append((pairs + 1) | 0x80)
     else:
-        out.append(length >> 1)
-        out += binascii.unhexlify(hex_digits)
+        out.append(pairs)
+    for index in range(0, pairs << 1, 2):
+        out.append((_nibble_of(ord(value[index])) << 4) | _nibble_of(ord(value[index + 1])))
+    if length & 1:
+        out.append((_nibble_of(ord(value[length - 1])) << 4) | 0x0F)  # the pad nibble is 15
 
 
 def _decimal(text: str, maximum: int) -> int:
     """A canonical decimal (ASCII digits, no sign, no leading zero) up to ``maximum``, else -1."""
     length = len(text)
-    if length == 0 or length > 5 or not (text.isascii() and text.isdigit()):
+    if length == 0 or length > 5:
         return -1
-    if length > 1 and text[0] == "0":
+    if length > 1 and ord(text[0]) == 48:
         return -1
-    number = int(text)
+    number = 0
+    for index in range(length):
+        char = ord(text[index])
+        if not 48 <= char <= 57:
+            return -1
+        number = number * 10 + (char - 48)
     return number if number <= maximum else -1
 
 
-def _write_jid(out: bytearray, text: str) -> bool:
+def _write_jid(out: BytesWriter, text: str) -> bool:
     """Write ``text`` as a JID tag if that encoding decodes back to exactly ``text``.
 
     Returns False (nothing written) for strings that only look like JIDs: Baileys would encode
@@ -322,7 +363,7 @@ def _write_jid(out: bytearray, text: str) -> bool:
     return True
 
 
-def _write_wide_jid(out: bytearray, user: str, device: int, server: str) -> bool:
+def _write_wide_jid(out: BytesWriter, user: str, device: int, server: str) -> bool:
     """FB_JID (``user:device@msgr``) or INTEROP_JID (``integrator-user:device@interop``)."""
     if device < 0 or "_" in user:
         return False
@@ -392,26 +433,38 @@ def _end_of_data() -> RemoteProtocolError:
     return RemoteProtocolError("node data ends in the middle of a value")
 
 
+# nibble -> character code; 0 marks no character: 12..14 are not nibbles, and 15 is only
+# padding (B would decode it as "\0")
+_NIBBLE_ALPHABET: Final = b"0123456789-.\x00\x00\x00\x00"
+_HEX_ALPHABET: Final = b"0123456789ABCDEF"
+
+
 class _Reader:
-    """A cursor over the node bytes; every read checks the bounds first."""
+    """A cursor over the node bytes; every read checks the bounds first.
+
+    Positions and byte values are ``i64``: compiled, they stay machine integers rather than
+    tagged Python ints. ``scratch`` is reused to build every packed string of one node.
+    """
 
     data: bytes
-    pos: int
-    end: int
+    pos: i64
+    end: i64
+    scratch: BytesWriter
 
-    def __init__(self, data: bytes, pos: int) -> None:
+    def __init__(self, data: bytes, pos: i64) -> None:
         self.data = data
         self.pos = pos
         self.end = len(data)
+        self.scratch = BytesWriter()
 
-    def byte(self) -> int:
+    def byte(self) -> i64:
         pos = self.pos
         if pos >= self.end:
             raise _end_of_data()
         self.pos = pos + 1
         return self.data[pos]
 
-    def take(self, length: int) -> bytes:
+    def take(self, length: i64) -> bytes:
         start = self.pos
         stop = start + length
         if stop > self.end:
@@ -419,19 +472,19 @@ class _Reader:
         self.pos = stop
         return self.data[start:stop]
 
-    def uint(self, width: int) -> int:
+    def uint(self, width: i64) -> i64:
         start = self.pos
         stop = start + width
         if stop > self.end:
             raise _end_of_data()
         self.pos = stop
         data = self.data
-        value = 0
+        value: i64 = 0
         for index in range(start, stop):
             value = (value << 8) | data[index]
         return value
 
-    def list_size(self, tag: int) -> int:
+    def list_size(self, tag: i64) -> i64:
         if tag == LIST_8:
             return self.byte()
         if tag == LIST_16:
@@ -440,7 +493,7 @@ class _Reader:
             return 0
         raise RemoteProtocolError(f"expected a list tag, got 0x{tag:02x}")
 
-    def binary_length(self, tag: int) -> int:
+    def binary_length(self, tag: i64) -> i64:
         if tag == BINARY_8:
             return self.byte()
         if tag == BINARY_20:
@@ -478,7 +531,7 @@ class _Reader:
             content = self.read_string(kind, 0)
         return Node(tag, attrs, content)
 
-    def read_string(self, tag: int, depth: int) -> str:
+    def read_string(self, tag: i64, depth: int) -> str:
         if 0 < tag < SINGLE_BYTE_COUNT:
             return _SINGLE[tag]
         if DICTIONARY_0 <= tag <= DICTIONARY_3:
@@ -533,22 +586,38 @@ class _Reader:
             return f"{user}:{device}{tail}"
         return user + tail
 
-    def read_packed(self, tag: int) -> str:
+    def read_packed(self, tag: i64) -> str:
         header = self.byte()
-        digits = binascii.hexlify(self.take(header & 0x7F))
-        if header & 0x80 and digits:
-            # the odd length's final nibble is padding: dropped unread, like B (which rejects
-            # only the nibble values 12..14 there)
-            pad = digits[-1]
-            digits = digits[:-1]
-            if tag == NIBBLE_8 and pad in b"cde":
-                raise RemoteProtocolError("invalid nibble padding")
-        if tag == HEX_8:
-            return digits.translate(_LOWER_TO_UPPER_HEX).decode("ascii")
-        if digits.translate(None, _VALID_NIBBLE_HEX):
-            # 12..14 are not nibbles; 15 is only padding (B would decode it as "\0")
-            raise RemoteProtocolError("invalid nibble in packed string")
-        return digits.translate(_HEX_TO_NIBBLE).decode("ascii")
+        size: i64 = header & 0x7F
+        start = self.pos
+        stop = start + size
+        if stop > self.end:
+            raise _end_of_data()
+        self.pos = stop
+        data = self.data
+        # an odd length's final nibble is padding: dropped unread, like B (which rejects only
+        # the nibble values 12..14 there)
+        odd = size > 0 and header & 0x80 != 0
+        last = stop - 1 if odd else stop
+        if odd and tag == NIBBLE_8 and 12 <= (data[last] & 0x0F) <= 14:
+            raise RemoteProtocolError("invalid nibble padding")
+        out = self.scratch
+        out.truncate(0)
+        alphabet = _HEX_ALPHABET if tag == HEX_8 else _NIBBLE_ALPHABET
+        for index in range(start, last):
+            byte: i64 = data[index]
+            high = alphabet[byte >> 4]
+            low = alphabet[byte & 0x0F]
+            if high == 0 or low == 0:
+                raise RemoteProtocolError("invalid nibble in packed string")
+            out.append(high)
+            out.append(low)
+        if odd:
+            high = alphabet[data[last] >> 4]
+            if high == 0:
+                raise RemoteProtocolError("invalid nibble in packed string")
+            out.append(high)
+        return out.getvalue().decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
