@@ -17,7 +17,7 @@ import zlib
 from typing import Final
 
 from librt.strings import BytesWriter
-from mypy_extensions import i64
+from mypy_extensions import i64, u8
 
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -243,61 +243,61 @@ def _write_string(out: BytesWriter, value: str) -> None:
         if not _write_jid(out, value):
             _write_raw(out, value.encode())
         return
-    if 0 < len(value) <= PACKED_MAX:
-        # nibble and hex characters are ASCII, so the length in characters is the length in
-        # bytes that B compares with the limit
-        kind = _packed_kind(value)
-        if kind:
-            _write_packed(out, kind, value)
-            return
+    length: i64 = len(value)
+    # nibble and hex characters are ASCII, so the length in characters is the length in bytes
+    # that B compares with the limit
+    if 0 < length <= PACKED_MAX and _write_packed(out, value, length):
+        return
     _write_raw(out, value.encode())
 
 
-def _packed_kind(value: str) -> int:
-    """NIBBLE_8 if every character is in ``0-9 - .``, else HEX_8 if in ``0-9 A-F``, else 0."""
-    nibble = True
-    hexadecimal = True
-    for index in range(len(value)):
+def _write_packed(out: BytesWriter, value: str, length: i64) -> bool:
+    """Write ``value`` NIBBLE_8-packed if every character is in ``0-9 - .``, else HEX_8-packed
+    if every character is in ``0-9 A-F``, and return True; otherwise write nothing, return False.
+
+    One pass: digits pack the same in both alphabets, so the string is packed while it is
+    classified, the tag byte is fixed at the end, and a misfit truncates what was written.
+    """
+    start = len(out)
+    out.append(NIBBLE_8)
+    out.append(u8(((length + 1) >> 1) | ((length & 1) << 7)))  # odd: bit 7 flags the pad
+    kind: i64 = 0  # 0: digits only so far, 1: '-' or '.' seen (nibble), 2: 'A'..'F' seen (hex)
+    high: i64 = -1  # the first nibble of a pair, while the second is pending
+    for index in range(length):
         char: i64 = ord(value[index])
+        nibble: i64
         if 48 <= char <= 57:  # 0-9: both alphabets
-            continue
-        if char == 45 or char == 46:  # '-' and '.'
-            if not nibble:
-                return 0
-            hexadecimal = False
-        elif 65 <= char <= 70:  # 'A'..'F'
-            if not hexadecimal:
-                return 0
-            nibble = False
+            nibble = char - 48
+        elif char == 45 or char == 46:  # '-' is 10, '.' is 11
+            if kind == 2:
+                out.truncate(start)
+                return False
+            kind = 1
+            nibble = char - 35
+        elif 65 <= char <= 70:  # 'A'..'F' are 10..15
+            if kind == 1:
+                out.truncate(start)
+                return False
+            kind = 2
+            nibble = char - 55
         else:
-            return 0
-    return NIBBLE_8 if nibble else HEX_8
-
-
-def _nibble_of(char: i64) -> int:
-    """The 4-bit value of a character ``_packed_kind`` accepted."""
-    if char <= 57:
-        return char - 48 if char >= 48 else char - 35  # '-' (45) is 10, '.' (46) is 11
-    return char - 55  # 'A'..'F' are 10..15
+            out.truncate(start)
+            return False
+        if high < 0:
+            high = nibble
+        else:
+            out.append(u8((high << 4) | nibble))
+            high = -1
+    if high >= 0:
+        out.append(u8((high << 4) | 0x0F))  # the pad nibble is 15
+    if kind == 2:
+        out[start] = u8(HEX_8)
+    return True
 
 
 def _write_raw(out: BytesWriter, raw: bytes) -> None:
     _write_byte_length(out, len(raw))
     out.write(raw)
-
-
-def _write_packed(out: BytesWriter, tag: int, value: str) -> None:
-    length = len(value)
-    out.append(tag)
-    pairs = length >> 1
-    if length & 1:
-        out.append((pairs + 1) | 0x80)
-    else:
-        out.append(pairs)
-    for index in range(0, pairs << 1, 2):
-        out.append((_nibble_of(ord(value[index])) << 4) | _nibble_of(ord(value[index + 1])))
-    if length & 1:
-        out.append((_nibble_of(ord(value[length - 1])) << 4) | 0x0F)  # the pad nibble is 15
 
 
 def _decimal(text: str, maximum: int) -> int:
