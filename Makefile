@@ -34,8 +34,9 @@ $(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
 peer:
 	@bash scripts/install-peer.sh
 
+# Every benchmarks/*.py with a run() -> list[Row], walink and its peer side by side: one table.
 bench: $(STAMP) peer
-	$(BIN)/python benchmarks/codec.py
+	$(BIN)/python -m benchmarks
 
 diagrams: $(STAMP)
 	$(BIN)/walink diagram --format mermaid -o diagrams/connection.mmd
