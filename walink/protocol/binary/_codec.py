@@ -13,6 +13,7 @@ docstring for the list, and tests/protocol/binary/test_differences.py for the pi
 
 from __future__ import annotations
 
+import binascii
 import zlib
 from typing import Final
 
@@ -62,6 +63,19 @@ _DOMAIN_OF_SERVER: Final[dict[str, int]] = {
 # Final copies: mypyc keeps Final module attributes in C statics, other globals in a dict
 _SINGLE: Final[tuple[str, ...]] = SINGLE_BYTE_TOKENS
 _DOUBLE: Final[tuple[tuple[str, ...], ...]] = DOUBLE_BYTE_TOKENS
+
+
+# Compiled, a loop over characters is a few machine instructions each; as plain Python it is
+# an interpreted loop, and C-implemented bytes methods (translate, hexlify) win by far. Each
+# build takes the path that is fast for it; the tests run both builds, so both paths.
+_COMPILED: Final = not __file__.endswith(".py")
+_NIBBLE_CHARS: Final = b"0123456789-."
+_HEX_CHARS: Final = b"0123456789ABCDEF"
+# nibble text <-> the hex digits binascii packs: '-' is nibble 10 ('a'), '.' is 11 ('b')
+_NIBBLE_TO_HEX: Final = bytes.maketrans(b"-.", b"ab")
+_HEX_TO_NIBBLE: Final = bytes.maketrans(b"ab", b"-.")
+_LOWER_TO_UPPER_HEX: Final = bytes.maketrans(b"abcdef", b"ABCDEF")
+_VALID_NIBBLE_HEX: Final = b"0123456789ab"
 
 
 class Node:
@@ -246,9 +260,35 @@ def _write_string(out: BytesWriter, value: str) -> None:
     length: i64 = len(value)
     # nibble and hex characters are ASCII, so the length in characters is the length in bytes
     # that B compares with the limit
-    if 0 < length <= PACKED_MAX and _write_packed(out, value, length):
-        return
+    if 0 < length <= PACKED_MAX:
+        if _COMPILED:
+            if _write_packed(out, value, length):
+                return
+        elif _write_packed_by_translation(out, value):
+            return
     _write_raw(out, value.encode())
+
+
+def _write_packed_by_translation(out: BytesWriter, value: str) -> bool:
+    """``_write_packed`` for plain Python: C-implemented bytes methods instead of a loop."""
+    if not value.isascii():
+        return False
+    raw = value.encode()
+    if not raw.translate(None, _NIBBLE_CHARS):
+        tag, digits, pad = NIBBLE_8, raw.translate(_NIBBLE_TO_HEX), b"f"
+    elif not raw.translate(None, _HEX_CHARS):
+        tag, digits, pad = HEX_8, raw, b"F"
+    else:
+        return False
+    length = len(digits)
+    out.append(tag)
+    if length & 1:
+        out.append(((length + 1) >> 1) | 0x80)
+        out.write(binascii.unhexlify(digits + pad))
+    else:
+        out.append(length >> 1)
+        out.write(binascii.unhexlify(digits))
+    return True
 
 
 def _write_packed(out: BytesWriter, value: str, length: i64) -> bool:
@@ -587,6 +627,8 @@ class _Reader:
         return user + tail
 
     def read_packed(self, tag: i64) -> str:
+        if not _COMPILED:
+            return self.read_packed_by_translation(tag)
         header = self.byte()
         size: i64 = header & 0x7F
         start = self.pos
@@ -618,6 +660,21 @@ class _Reader:
                 raise RemoteProtocolError("invalid nibble in packed string")
             out.append(high)
         return out.getvalue().decode("ascii")
+
+    def read_packed_by_translation(self, tag: i64) -> str:
+        """``read_packed`` for plain Python: C-implemented bytes methods instead of a loop."""
+        header = self.byte()
+        digits = binascii.hexlify(self.take(header & 0x7F))
+        if header & 0x80 and digits:
+            pad = digits[-1]
+            digits = digits[:-1]
+            if tag == NIBBLE_8 and pad in b"cde":
+                raise RemoteProtocolError("invalid nibble padding")
+        if tag == HEX_8:
+            return digits.translate(_LOWER_TO_UPPER_HEX).decode("ascii")
+        if digits.translate(None, _VALID_NIBBLE_HEX):
+            raise RemoteProtocolError("invalid nibble in packed string")
+        return digits.translate(_HEX_TO_NIBBLE).decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
