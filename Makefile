@@ -40,8 +40,9 @@ PG_DIR ?= /tmp/walink-dev-pg
 postgres:
 	@bash scripts/postgres.sh start $(PG_DIR)
 
+# Every benchmarks/*.py with a run() -> list[Row], walink and its peer side by side: one table.
 bench: $(STAMP) peer
-	$(BIN)/python benchmarks/codec.py
+	$(BIN)/python -m benchmarks
 
 diagrams: $(STAMP)
 	$(BIN)/walink diagram --format mermaid -o diagrams/connection.mmd
