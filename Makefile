@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.walink-installed
 PEER_STAMP := tests/peer/node_modules/.walink-installed
 
-.PHONY: demo test lint typecheck pytest peer bench diagrams proto docs clean
+.PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto docs clean
 
 demo: $(STAMP)
 	$(BIN)/walink demo
@@ -34,8 +34,15 @@ $(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
 peer:
 	@bash scripts/install-peer.sh
 
+# A throwaway PostgreSQL for the device-store tests (.ci/run starts one the same way):
+# `export WALINK_TEST_POSTGRES=$(make -s postgres)`; stop it with scripts/postgres.sh stop DIR.
+PG_DIR ?= /tmp/walink-dev-pg
+postgres:
+	@bash scripts/postgres.sh start $(PG_DIR)
+
+# Every benchmarks/*.py with a run() -> list[Row], walink and its peer side by side: one table.
 bench: $(STAMP) peer
-	$(BIN)/python benchmarks/codec.py
+	$(BIN)/python -m benchmarks
 
 # The documentation site, built strictly (a broken link or any warning fails) into site/.
 docs: $(STAMP)

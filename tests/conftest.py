@@ -57,3 +57,11 @@ def peer_dir() -> Path:
             pytest.fail(f"Baileys peer unavailable under CI: {problem}")
         pytest.skip(f"Baileys peer unavailable: {problem}")
     return PEER_DIR
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database's URL (skip without a server; a failure under CI)."""
+    from tests.postgres import fresh_database
+
+    yield from fresh_database()

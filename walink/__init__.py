@@ -95,6 +95,14 @@ _EXPORTS: dict[str, str] = {
     "StoreAccessError": "walink.auth",
     "StoreReadError": "walink.auth",
     "StoreWriteError": "walink.auth",
+    "DeviceStore": "walink.auth",
+    "DeviceHandle": "walink.auth",
+    "open_device_store": "walink.auth",
+    "DeviceLeasedError": "walink.auth",
+    "LeaseLostError": "walink.auth",
+    "Fleet": "walink.io",
+    "FleetConfig": "walink.io",
+    "ConnectLimiter": "walink.io",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -104,6 +112,10 @@ if TYPE_CHECKING:
     from walink.auth import AuthStoreError as AuthStoreError
     from walink.auth import CorruptStoreError as CorruptStoreError
     from walink.auth import Creds as Creds
+    from walink.auth import DeviceHandle as DeviceHandle
+    from walink.auth import DeviceLeasedError as DeviceLeasedError
+    from walink.auth import DeviceStore as DeviceStore
+    from walink.auth import LeaseLostError as LeaseLostError
     from walink.auth import MemoryStore as MemoryStore
     from walink.auth import MultiFileStore as MultiFileStore
     from walink.auth import SQLiteStore as SQLiteStore
@@ -111,6 +123,7 @@ if TYPE_CHECKING:
     from walink.auth import StoreLockedError as StoreLockedError
     from walink.auth import StoreReadError as StoreReadError
     from walink.auth import StoreWriteError as StoreWriteError
+    from walink.auth import open_device_store as open_device_store
     from walink.fsm import CloseReason as CloseReason
     from walink.fsm import ConnectionMachine as ConnectionMachine
     from walink.fsm import Decision as Decision
@@ -126,7 +139,10 @@ if TYPE_CHECKING:
     from walink.io import ClientConfig as ClientConfig
     from walink.io import ClientError as ClientError
     from walink.io import ClientEvent as ClientEvent
+    from walink.io import ConnectLimiter as ConnectLimiter
     from walink.io import Downloader as Downloader
+    from walink.io import Fleet as Fleet
+    from walink.io import FleetConfig as FleetConfig
     from walink.io import Health as Health
     from walink.io import HttpDownloader as HttpDownloader
     from walink.io import InvalidNodeError as InvalidNodeError

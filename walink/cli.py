@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "walink._commands.demo",
     "walink._commands.connect",
     "walink._commands.logout",
+    "walink._commands.serve",
+    "walink._commands.devices",
     "walink._commands.diagram",
     "walink._commands.emulator",
     "walink._commands.replay",

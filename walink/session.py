@@ -31,7 +31,9 @@ Events (``next_event()`` / ``events()``):
 - ``CredsUpdate``: the credentials changed; a ``SaveRequest`` follows at once.
 - ``SaveRequest``: persist ``keys`` (``store.set_keys``) then ``creds`` (``store.save``), then call
   ``confirm_saved(token)``; on failure ``save_failed(token, error, now=)`` (the session stops:
-  ``STORE_ERROR``, status 500, final).
+  ``STORE_ERROR``, status 500, final; ``LEASE_LOST``, 440, final, when the error is a
+  ``LeaseLostError`` of a shared device store, which ``lease_lost(now=)`` also reports when a
+  lease renewal fails).
   Output queued after the request (the pre-key upload, the pair-device-sign reply, the QR with a
   new ADV secret, anything later) is held back until the confirmation.
 - ``NodeReceived``: every node the session does not consume (messages, receipts,

@@ -221,6 +221,7 @@ def test_baileys_preset_reconnects_on_everything_but_logged_out() -> None:
             CloseReason.LOCAL_CLOSE,
             CloseReason.STORE_ERROR,
             CloseReason.PROXY_ERROR,
+            CloseReason.LEASE_LOST,
         )
         assert decision.reconnect is not expect_stop, reason
     assert PolicyConfig.baileys_compatible(backoff_cap=5.0).backoff_cap == 5.0

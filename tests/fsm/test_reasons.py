@@ -86,6 +86,7 @@ def test_close_reasons_are_distinct_members_with_status_and_terminal_flag() -> N
         CloseReason.LOCAL_LOGOUT,
         CloseReason.STORE_ERROR,
         CloseReason.PROXY_ERROR,
+        CloseReason.LEASE_LOST,
     }
 
 
@@ -251,6 +252,7 @@ LOCAL_REASONS = [
     CloseReason.STORE_ERROR,
     CloseReason.PROXY_ERROR,
     CloseReason.INTERNAL_ERROR,
+    CloseReason.LEASE_LOST,
 ]
 
 
@@ -336,3 +338,9 @@ def test_a_rejected_certificate_has_its_own_reason_carrying_the_defect(
     # a plain protocol error stays what it was, without a defect
     other = classify(RemoteProtocolError("bad frame"), at=NOW)
     assert other.reason is CloseReason.PROTOCOL_ERROR and other.certificate_defect is None
+
+
+def test_a_lost_lease_is_terminal_and_reads_as_replaced() -> None:
+    disconnect = classify(CloseReason.LEASE_LOST, at=NOW)
+    assert (disconnect.status, disconnect.terminal) == (440, True)
+    assert disconnect.disconnect_reason is DisconnectReason.connectionReplaced

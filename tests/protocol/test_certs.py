@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.peer_bridge import PeerBridge, PeerError
+from walink.protocol import certs
 from walink.protocol.certs import (
     WHATSAPP_ROOT,
     BadIntermediateSignatureError,
@@ -33,7 +34,7 @@ from walink.protocol.certs import (
     verify_cert_chain,
 )
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.keys import KeyPair
+from walink.protocol.keys import KeyPair, xeddsa_verify
 from walink.protocol.proto import wa_pb2
 
 NOT_BEFORE = 1_700_000_000
@@ -293,6 +294,89 @@ def test_every_defect_has_its_own_class() -> None:
 def test_trust_root_needs_a_32_byte_key() -> None:
     with pytest.raises(ValueError):
         TrustRoot(public_key=b"\x00" * 33)
+
+
+# --- the verified-chain cache ---------------------------------------------------------------
+
+
+@pytest.fixture
+def cold_cache() -> Iterator[None]:
+    certs._verified_chains.clear()
+    yield
+    certs._verified_chains.clear()
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Counts XEdDSA verifications (each records the signer's key)."""
+    calls: list[bytes] = []
+    real = xeddsa_verify
+
+    def counting(public_key: bytes, message: bytes, signature: bytes) -> bool:
+        calls.append(public_key)
+        return real(public_key, message, signature)
+
+    monkeypatch.setattr(certs, "xeddsa_verify", counting)
+    return calls
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_a_verified_chain_skips_its_signatures_next_time(signature_checks: list[bytes]) -> None:
+    first = verify(GOOD_CHAIN)
+    assert len(signature_checks) == 2
+    assert verify(bytes(list(GOOD_CHAIN))) == first  # equal bytes in another object
+    assert len(signature_checks) == 2
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_cached_chain_still_checks_time_and_leaf_key(signature_checks: list[bytes]) -> None:
+    verify(GOOD_CHAIN)
+    with pytest.raises(CertificateExpiredError) as expired:
+        verify(GOOD_CHAIN, now=NOT_AFTER + 1)
+    assert expired.value.certificate == "intermediate"  # reported first, as uncached
+    with pytest.raises(CertificateNotYetValidError):
+        verify(GOOD_CHAIN, now=NOT_BEFORE - 1)
+    with pytest.raises(LeafKeyMismatchError):
+        verify(GOOD_CHAIN, static=KeyPair.generate(DeterministicRng(6)).public)
+    assert len(signature_checks) == 2  # all of those from the cache
+    leaf_expires_first = hand_made_chain(leaf_fields={"not_after": NOW + 10})
+    verify(leaf_expires_first)
+    with pytest.raises(CertificateExpiredError) as expired:
+        verify(leaf_expires_first, now=NOW + 11)
+    assert expired.value.certificate == "leaf"
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_cache_is_per_trust_root(signature_checks: list[bytes]) -> None:
+    verify(GOOD_CHAIN)
+    other = make_test_root(DeterministicRng(4))
+    with pytest.raises(BadIntermediateSignatureError):
+        verify(GOOD_CHAIN, root=other)  # not accepted because ROOT accepted it
+    assert signature_checks[2:] == [other.trust_root.public_key]
+    renamed = TrustRoot(public_key=ROOT.trust_root.public_key, serial=0, name="same key")
+    verify_cert_chain(GOOD_CHAIN, server_static=SERVER_STATIC, now=NOW, trust_root=renamed)
+    assert len(signature_checks) == 5  # another root value: verified again
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_rejected_chains_are_checked_again_every_time(signature_checks: list[bytes]) -> None:
+    bad = with_certificate(GOOD_CHAIN, "leaf", signature=bytes(64))
+    for _ in range(3):
+        with pytest.raises(BadLeafSignatureError):
+            verify(bad)
+    assert len(signature_checks) == 6
+    assert len(certs._verified_chains) == 0
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_cache_holds_a_few_chains_at_most() -> None:
+    limit = certs._VerifiedChains.MAX_ENTRIES
+    for index in range(limit + 3):
+        chain = make_cert_chain(
+            ROOT, SERVER_STATIC, not_before=NOT_BEFORE, not_after=NOT_AFTER + index
+        )
+        verify(chain)
+        assert len(certs._verified_chains) == min(index + 1, limit)
 
 
 # --- the parser invariant -------------------------------------------------------------------

@@ -52,6 +52,17 @@ def test_split_and_merged_frames(payloads: list[bytes], cuts: list[int]) -> None
     assert decoder.buffered == 0
 
 
+@given(payloads=st.lists(st.binary(max_size=50), max_size=4), cut=st.integers(min_value=0))
+def test_payloads_are_bytes_whatever_is_fed(payloads: list[bytes], cut: int) -> None:
+    stream = b"".join(encode_frame(payload) for payload in payloads)
+    cut %= len(stream) + 1
+    decoder = FrameDecoder()
+    received = decoder.feed(bytearray(stream[:cut])) + decoder.feed(memoryview(stream)[cut:])
+    assert received == payloads
+    assert all(type(payload) is bytes for payload in received)
+    assert decoder.buffered == 0
+
+
 def test_byte_by_byte() -> None:
     stream = encode_frame(b"hello") + encode_frame(b"") + encode_frame(b"world")
     decoder = FrameDecoder()

@@ -207,6 +207,34 @@ def test_prepared_private_keys_give_the_same_transcript() -> None:
     assert [hello, server_hello, finish] == _handshake()[2]
 
 
+def test_a_static_key_pair_is_loaded_once_for_every_handshake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    noise._prepared_static.cache_clear()
+    loads: list[bytes] = []
+    real = X25519PrivateKey.from_private_bytes
+
+    def counting(data: bytes) -> X25519PrivateKey:
+        loads.append(bytes(data))
+        return real(data)
+
+    monkeypatch.setattr(X25519PrivateKey, "from_private_bytes", staticmethod(counting))
+    for _ in range(3):
+        transcript = _handshake()[2]
+        assert transcript == _handshake()[2]
+    # the two static keys once each; the fixed ephemeral keys on every handshake (six of them)
+    assert loads.count(CLIENT_STATIC.private) == 1
+    assert loads.count(SERVER_STATIC.private) == 1
+    assert loads.count(CLIENT_EPHEMERAL.private) == 6
+    with pytest.raises(LocalProtocolError):
+        NoiseInitiator(static=_ShortKey(), ephemeral=CLIENT_EPHEMERAL)
+
+
+class _ShortKey:
+    private = b"\x01" * 31
+    public = b"\x02" * 32
+
+
 def test_hkdf_is_rfc5869() -> None:
     salt, ikm = b"s" * 32, b"i" * 32
     reference = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(ikm)

@@ -19,6 +19,12 @@ not writable (read-only file system, missing folder), or in use by another proce
 named): a second ``walink connect`` on the same store is refused at once.
 A store whose credentials the server logged out (marked by that run) exits 3 at once, without
 dialing: the device must be linked again with a new store.
+
+``--auth`` may also be a store of many devices (``postgresql://…``, ``sqlite:///…``):
+``--new`` links a new device into it, ``--device JID`` runs one that is there, and with neither
+the store's only device runs (an empty store links a new one; several devices exit 2 listing
+them). The device runs under its lease: one that another process holds exits 2 at once, naming
+the holder.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from walink._commands.timeline import (
 )
 
 if TYPE_CHECKING:
+    from walink.auth.store import AuthStore
     from walink.io.client import Client
     from walink.io.config import ClientConfig
 
@@ -67,9 +74,25 @@ def register(subparsers: Any) -> None:
         "--auth",
         # A string, not a Path: a trailing "/" (Baileys' folder layout for a new device) matters.
         default=DEFAULT_AUTH,
-        metavar="PATH",
-        help=f"credentials: a SQLite file, or a folder in Baileys' multi-file layout (a path "
-        f"ending in / or an existing folder; default ./{DEFAULT_AUTH})",
+        metavar="PATH|URL",
+        help=f"credentials: a SQLite file, a folder in Baileys' multi-file layout (a path ending "
+        f"in / or an existing folder; default ./{DEFAULT_AUTH}), or a device store URL "
+        f"(postgresql://…, sqlite:///…)",
+    )
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--new", action="store_true", help="with a device store URL: link a new device into it"
+    )
+    choice.add_argument(
+        "--device", default=None, metavar="JID", help="with a device store URL: the device to run"
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        default=30.0,
+        type=_seconds,
+        metavar="SECONDS",
+        help="with a device store URL: how long the device's lease lasts unless renewed "
+        "(default 30; renewed every third of it)",
     )
     parser.add_argument(
         "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
@@ -171,6 +194,12 @@ def run(args: argparse.Namespace) -> int:
     from walink.io import LoggedOutError
 
     _configure_logging(args.verbose)
+    from walink.auth.devices import is_store_url
+
+    if is_store_url(args.auth):
+        return _run_store_device(args)
+    if args.new or args.device is not None:
+        return _usage("--new and --device need a device store URL in --auth")
     auth = Path(args.auth)
     if auth.exists() and not (auth.is_dir() or auth.is_file()):
         return _usage(f"--auth {args.auth} is neither a file nor a folder")
@@ -228,6 +257,57 @@ def _unwritable(path: Path) -> str | None:
     return None
 
 
+def _run_store_device(args: argparse.Namespace) -> int:
+    """``--auth URL``: pick the device (``--new``, ``--device``, or the only one), then run it."""
+    import anyio
+
+    from walink.auth.devices import DeviceHandle, open_device_store
+    from walink.auth.errors import AuthStoreError, UnknownDeviceError
+    from walink.io import LoggedOutError
+
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        return _usage(str(exc))
+    try:
+        store = open_device_store(args.auth, lease_ttl=args.lease_ttl)
+    except AuthStoreError as exc:
+        return _usage(f"the store cannot be used: {exc}")
+    try:
+        devices = store.devices()
+        if args.new or (args.device is None and not devices):
+            device_id = store.add()
+        elif args.device is not None:
+            device_id = store.find(args.device).id
+        elif len(devices) == 1:
+            device_id = devices[0].id
+        else:
+            names = "\n".join(f"  {info.name}" for info in devices)
+            return _usage(
+                f"the store holds {len(devices)} devices: choose one with --device\n{names}"
+            )
+        handle = DeviceHandle(store, device_id, owns_store=True)
+    except UnknownDeviceError as exc:
+        store.close()
+        return _usage(str(exc))
+    except AuthStoreError as exc:
+        store.close()
+        return _usage(f"the store cannot be used: {exc}")
+    except BaseException:
+        store.close()
+        raise
+    args.auth_label = f"{store.where} (device {device_id})"
+    try:
+        return anyio.run(_connect, args, config, handle, backend=args.backend)
+    except AuthStoreError as exc:
+        return _usage(str(exc))
+    except LoggedOutError as exc:
+        print(f"walink connect: {args.auth_label}: {exc}", file=sys.stderr)
+        return EXIT_LOGGED_OUT
+    finally:
+        handle.close()
+
+
 def _usage(message: str) -> int:
     print(f"walink connect: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -258,7 +338,9 @@ def _config(args: argparse.Namespace) -> ClientConfig:
     )
 
 
-async def _connect(args: argparse.Namespace, config: ClientConfig) -> int:
+async def _connect(
+    args: argparse.Namespace, config: ClientConfig, store: AuthStore | None = None
+) -> int:
     import anyio
 
     from walink.io.client import Client
@@ -266,11 +348,13 @@ async def _connect(args: argparse.Namespace, config: ClientConfig) -> int:
     timeline = Timeline(json_lines=args.json)
     proxy = config.proxy_settings()
     via = f" through the proxy {proxy}" if proxy is not None else ""  # str() masks credentials
-    timeline.note(f"{'start':<10}  {config.url}{via} with the credentials in {args.auth}")
+    where = getattr(args, "auth_label", args.auth)
+    timeline.note(f"{'start':<10}  {config.url}{via} with the credentials in {where}")
     failure: list[int] = []  # an exit code that overrides the last close's (a refused code)
     # The signals are taken over before the client starts, so an early one is a clean stop too.
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with Client(args.auth, config) as client, anyio.create_task_group() as tasks:
+        auth = store if store is not None else args.auth
+        async with Client(auth, config) as client, anyio.create_task_group() as tasks:
 
             async def close_on_signal() -> None:
                 async for received in signals:

@@ -44,9 +44,9 @@ from walink._session.pairing_code import PairingCodeLogin
 from walink._session.presence import Presence
 from walink._session.qr_pairing import QrPairing
 from walink._session.queries import QueryTable
+from walink.auth.errors import LeaseLostError
 from walink.auth.model import Creds
 from walink.auth.store import KeyUpdates
-from walink.fsm.machine import ConnectionMachine
 from walink.fsm.policy import ReconnectHistory, ReconnectPolicy
 from walink.fsm.reasons import (
     CloseReason,
@@ -55,6 +55,7 @@ from walink.fsm.reasons import (
     WebSocketClosed,
     classify,
 )
+from walink.fsm.shared import SharedMachine
 from walink.protocol.binary import Node
 from walink.protocol.connection import ClientConnection
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -131,7 +132,8 @@ class ClientSession:
         self._creds = creds
         self._policy = ReconnectPolicy(self.config.policy)
         self._history = history if history is not None else ReconnectHistory()
-        self._machine = ConnectionMachine()
+        # the lifecycle's state only; its events run on a machine shared by the thread's sessions
+        self._machine = SharedMachine()
         self._events: deque[SessionEvent] = deque()
         self._outbox = Outbox()
         self._attempt: Attempt | None = None
@@ -445,11 +447,12 @@ class ClientSession:
 
     def save_failed(self, token: int, error: BaseException | str, *, now: float) -> None:
         """Persisting ``token`` failed: nothing that depended on it is sent; the session stops
-        (``STORE_ERROR``, final whatever the policy says: the store no longer holds its state)."""
+        (``STORE_ERROR``, final whatever the policy says: the store no longer holds its state;
+        ``LEASE_LOST`` when the error is a ``LeaseLostError``: another process runs the device)."""
         if token not in self._unconfirmed:
             raise LocalProtocolError(f"no save request {token} is waiting")
         self._unconfirmed.discard(token)
-        self._store_failed(f"saving credentials failed: {error}", now)
+        self._store_failed(error, f"saving credentials failed: {error}", now)
 
     def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
         """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
@@ -466,7 +469,8 @@ class ClientSession:
         ``MessageFailed`` is published and a retry receipt asks for the message again (until
         the retries are spent), then a nack. Any other error is the store's: nothing was
         committed, nothing is acked (the server delivers the message again later), and the
-        session stops with ``STORE_ERROR`` (final), as for a failed save.
+        session stops with ``STORE_ERROR`` (final), as for a failed save, or ``LEASE_LOST``
+        for a ``LeaseLostError``.
         """
         node = self._messages.node_of(token)
         if isinstance(error, RemoteProtocolError):
@@ -475,11 +479,21 @@ class ClientSession:
                 self._flush(self._attempt)
             return
         self._messages.forget(token)
-        self._store_failed(f"committing message {node.attr('id')!r} failed: {error}", now)
+        self._store_failed(error, f"committing message {node.attr('id')!r} failed: {error}", now)
 
-    def _store_failed(self, message: str, now: float) -> None:
+    def lease_lost(self, *, now: float, message: str | None = None) -> None:
+        """The device's lease in a shared store is gone (a renewal or a write was refused):
+        the session stops (``LEASE_LOST``, final), whether an attempt runs or not."""
+        self._stop_for_store(classify(CloseReason.LEASE_LOST, at=now, message=message))
+
+    def _store_failed(self, error: BaseException | str, message: str, now: float) -> None:
         # the store no longer holds the session's state: stop, whatever the policy says
-        disconnect = classify(CloseReason.STORE_ERROR, at=now, message=message)
+        if isinstance(error, LeaseLostError):
+            self.lease_lost(now=now, message=str(error))
+            return
+        self._stop_for_store(classify(CloseReason.STORE_ERROR, at=now, message=message))
+
+    def _stop_for_store(self, disconnect: Disconnect) -> None:
         if self._attempt is not None:
             self._end(disconnect, stop=True)
         elif not self._machine.finished:

@@ -4,17 +4,24 @@
 ``Creds`` is Baileys' ``AuthenticationCreds`` as an immutable dataclass; every store implements
 ``AuthStore`` (``load``, ``acquire``, ``save``, ``get_keys``, ``set_keys``, ``list_key_ids``,
 ``close``; the contract is in ``walink.auth.store``). ``open_store`` picks the store a path
-names (``walink.auth.opening``).
+names (``walink.auth.opening``). ``DeviceStore`` (``open_device_store("postgresql://…")``) holds
+many devices, each handed out as a ``DeviceHandle`` (an ``AuthStore``) that runs under a fenced
+lease.
 """
 
+from walink.auth.device_import import import_store
+from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import (
     AuthStoreError,
     CorruptStoreError,
+    DeviceLeasedError,
+    LeaseLostError,
     StoreAccessError,
     StoreClosedError,
     StoreLockedError,
     StoreReadError,
     StoreWriteError,
+    UnknownDeviceError,
     UnknownSchemaError,
 )
 from walink.auth.key_values import KEY_TYPES, WALINK_MESSAGE, KeyValue
@@ -45,9 +52,14 @@ __all__ = [
     "Contact",
     "CorruptStoreError",
     "Creds",
+    "DeviceHandle",
+    "DeviceInfo",
+    "DeviceLeasedError",
+    "DeviceStore",
     "KeyPair",
     "KeyUpdates",
     "KeyValue",
+    "LeaseLostError",
     "MemoryStore",
     "MultiFileStore",
     "SQLiteStore",
@@ -59,6 +71,9 @@ __all__ = [
     "StoreLockedError",
     "StoreReadError",
     "StoreWriteError",
+    "UnknownDeviceError",
     "UnknownSchemaError",
+    "import_store",
+    "open_device_store",
     "open_store",
 ]

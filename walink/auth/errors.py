@@ -68,3 +68,28 @@ class StoreLockedError(AuthStoreError):
 
 class StoreClosedError(AuthStoreError):
     """The store was closed; open a new one to keep writing."""
+
+
+class UnknownDeviceError(AuthStoreError):
+    """A device store holds no device by that id or JID."""
+
+
+class DeviceLeasedError(StoreLockedError):
+    """Another process (or another store object) holds the device's lease.
+
+    ``holder`` names the lease's owner (``host:pid:tag``), ``epoch`` is its fencing number and
+    ``expires_in`` the seconds left before it lapses unless renewed.
+    """
+
+    def __init__(
+        self, message: str, path: str | None, *, holder: str, epoch: int, expires_in: float
+    ) -> None:
+        super().__init__(message, path)
+        self.holder = holder
+        self.epoch = epoch
+        self.expires_in = expires_in
+
+
+class LeaseLostError(StoreWriteError):
+    """A write came under a device lease this process no longer holds (expired, or taken over
+    by another process with a newer epoch). Nothing was written; the device must stop here."""

@@ -10,10 +10,13 @@ or ``layout="multifile"``.
 from __future__ import annotations
 
 import os
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from walink.auth.multifile_store import MultiFileStore
 from walink.auth.sqlite_store import SQLiteStore
+
+if TYPE_CHECKING:
+    from walink.auth.devices import DeviceHandle
 
 __all__ = ["Layout", "open_store", "store_layout"]
 
@@ -35,11 +38,17 @@ def store_layout(path: str | os.PathLike[str], layout: Layout | None = None) -> 
 
 def open_store(
     path: str | os.PathLike[str], *, layout: Layout | None = None
-) -> SQLiteStore | MultiFileStore:
+) -> SQLiteStore | MultiFileStore | DeviceHandle:
     """The store at ``path``: Baileys' multi-file folder or a SQLite file (the module's rule).
 
-    Opening reads and creates nothing; ``acquire`` (or the first save) does.
+    A URL (``postgresql://…``, ``sqlite:///…``) is a store of many devices: the store's only
+    device (a new one when it is empty), run under its lease (``walink.auth.devices``).
+    Opening a path reads and creates nothing; ``acquire`` (or the first save) does.
     """
+    from walink.auth.devices import is_store_url, open_single_device  # loaded when used
+
+    if layout is None and is_store_url(path):
+        return open_single_device(os.fspath(path))
     if store_layout(path, layout) == "multifile":
         return MultiFileStore(path)
     return SQLiteStore(path)

@@ -67,8 +67,10 @@ class AuthStore(Protocol):
     def load(self) -> Creds | None:
         """The saved credentials, or None when none were ever saved (corruption raises)."""
 
-    def acquire(self) -> None:
-        """Take the writer lock and check that the store can be written (idempotent)."""
+    def acquire(self) -> object:
+        """Take the writer lock (or a device store's lease) now; what it returns is the store's
+        own business (a device handle returns its lease's epoch), callers ignore it."""
+        ...
 
     def save(self, creds: Creds) -> None:
         """Replace the credentials, atomically and durably."""

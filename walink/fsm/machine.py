@@ -40,7 +40,13 @@ from walink.fsm.policy import Decision
 from walink.fsm.reasons import CloseReason, Disconnect
 from walink.protocol.errors import LocalProtocolError
 
-__all__ = ["CONNECTION_OF_STATE", "Connection", "ConnectionChange", "ConnectionMachine"]
+__all__ = [
+    "CONNECTION_OF_STATE",
+    "Connection",
+    "ConnectionChange",
+    "ConnectionMachine",
+    "MachineSnapshot",
+]
 
 Connection = Literal["connecting", "open", "close"]
 
@@ -97,6 +103,16 @@ class ConnectionChange:
     """The internal state now active (its id, e.g. ``"backing_off"``)."""
     disconnect: Disconnect | None
     """Why, when the change was caused by a close (always set when ``connection == "close"``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSnapshot:
+    """A ``ConnectionMachine``'s state, without the machine (see ``walink.fsm.shared``)."""
+
+    value: Any
+    """The model's state field: the active state's value, or the set of them in a compound."""
+    connection: Connection
+    last_disconnect: Disconnect | None
 
 
 class ConnectionMachine(StateChart[Any]):
@@ -222,6 +238,21 @@ class ConnectionMachine(StateChart[Any]):
     def finished(self) -> bool:
         """Whether a final state was reached: every further event raises."""
         return bool(self.is_terminated)
+
+    def snapshot(self) -> MachineSnapshot:
+        """Everything that tells this machine's lifecycle apart from another one's."""
+        return MachineSnapshot(
+            value=self.model.state,
+            connection=self._connection,
+            last_disconnect=self.last_disconnect,
+        )
+
+    def restore(self, snapshot: MachineSnapshot) -> None:
+        """Continue from ``snapshot`` (taken from any machine of this class; no callback runs)."""
+        self.model.state = snapshot.value
+        self._connection = snapshot.connection
+        self.last_disconnect = snapshot.last_disconnect
+        self.changes = []
 
     def drain_changes(self) -> list[ConnectionChange]:
         """Return and forget the changes recorded since the last call."""

@@ -58,10 +58,16 @@ retries it with backoff instead)."""
 # asked for must still stop, or `close()` would never end anything, and so must a store that
 # cannot save credentials (reconnecting would lose whatever the next pairing or key upload saves),
 # and a proxy that refuses the settings (Baileys leaves proxies to an agent the app brings, so
-# there is no behaviour to match; retrying refused credentials for ever only gets them locked).
+# there is no behaviour to match; retrying refused credentials for ever only gets them locked),
+# and so must a device whose lease another process now holds (reconnecting is the 440 loop).
 BAILEYS_STOP_REASONS: frozenset[CloseReason] = frozenset(
     {reason for reason in CloseReason if reason.status == 401}
-    | {CloseReason.LOCAL_CLOSE, CloseReason.STORE_ERROR, CloseReason.PROXY_ERROR}
+    | {
+        CloseReason.LOCAL_CLOSE,
+        CloseReason.STORE_ERROR,
+        CloseReason.PROXY_ERROR,
+        CloseReason.LEASE_LOST,
+    }
 )
 
 

@@ -142,6 +142,11 @@ class CloseReason(enum.Enum):
     is only an unhandled rejection there); 500 is its status for an internal error with no
     finer code (Boom's default), and unlike 428 it does not read as a benign close. Terminal:
     reconnecting with credentials the store does not hold would risk losing the device."""
+    LEASE_LOST = (440, True)
+    """This process no longer holds the device's lease in a shared device store (it lapsed
+    while the process was paused or cut off, or another process took the device over): the
+    device runs elsewhere now. Terminal, and never reconnected: two processes on one device is
+    exactly the server's 440 "replaced" loop, so it shares 440 (Baileys' ``connectionReplaced``)."""
 
     PROXY_ERROR = (500, True)
     """The proxy in ``ClientConfig.proxy`` refused these settings: credentials missing or
@@ -242,6 +247,7 @@ _LOCAL_MESSAGES: dict[CloseReason, str] = {
     CloseReason.LOCAL_LOGOUT: "logged out by the application",
     CloseReason.STORE_ERROR: "saving credentials failed",
     CloseReason.PROXY_ERROR: "the proxy refused the connection",
+    CloseReason.LEASE_LOST: "the device's lease was lost: it runs in another process now",
 }
 
 

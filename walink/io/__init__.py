@@ -73,6 +73,13 @@ _LAZY: dict[str, str] = {
     "MediaTooLargeError": "walink.io.media",
     "MediaUnavailableError": "walink.io.media",
     "download_history": "walink.io.media",
+    "Fleet": "walink.io.fleet",
+    "FleetConfig": "walink.io.fleet",
+    "FleetEvent": "walink.io.fleet",
+    "ConnectLimiter": "walink.io.fleet",
+    "DeviceEvent": "walink.io.fleet",
+    "DeviceClaimed": "walink.io.fleet",
+    "DeviceReleased": "walink.io.fleet",
 }
 
 __all__ = [
@@ -126,6 +133,13 @@ if TYPE_CHECKING:
     from walink.io.events import EventName as EventName
     from walink.io.events import Handler as Handler
     from walink.io.events import PairingCode as PairingCode
+    from walink.io.fleet import ConnectLimiter as ConnectLimiter
+    from walink.io.fleet import DeviceClaimed as DeviceClaimed
+    from walink.io.fleet import DeviceEvent as DeviceEvent
+    from walink.io.fleet import DeviceReleased as DeviceReleased
+    from walink.io.fleet import Fleet as Fleet
+    from walink.io.fleet import FleetConfig as FleetConfig
+    from walink.io.fleet import FleetEvent as FleetEvent
     from walink.io.health import Health as Health
     from walink.io.media import Downloader as Downloader
     from walink.io.media import HttpDownloader as HttpDownloader

@@ -114,6 +114,11 @@ class StoreAccess:
         self._store = store
         return store
 
+    @property
+    def store(self) -> AuthStore | None:
+        """The open store (None before ``open`` and after ``close``)."""
+        return self._store
+
     async def close(self) -> None:
         store = self._store
         if store is not None and self._owned:

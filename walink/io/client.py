@@ -97,10 +97,12 @@ from walink._session.events import (
     SessionEvent,
 )
 from walink._session.messages import MessageProcessor
+from walink.auth.errors import AuthStoreError
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.machine import Connection
 from walink.fsm.reasons import CloseReason
+from walink.io._lease import LeasedStore, keep_lease
 from walink.io._support import (
     Attempt,
     EventIterator,
@@ -173,6 +175,12 @@ class Client:
     written, before anything is dialled. ``capture`` (or ``ClientConfig.capture``) writes the
     session's traffic to a ``walink.capture`` file (entering raises the ``OSError`` when it cannot
     be created, before anything is dialled). See the module docstring for how it runs.
+
+    A device of a shared device store (a ``DeviceHandle``, or a ``postgresql://``/``sqlite://``
+    URL for a store's only device) runs under its lease: taken at entry like any store's lock
+    (``DeviceLeasedError`` names the holder), renewed while the client runs, given back when it
+    stops; losing it ends the client with ``LEASE_LOST``. ``connect_gate`` is awaited before
+    every connection attempt (``walink.Fleet`` passes its connect rate limiter).
     """
 
     def __init__(
@@ -182,6 +190,7 @@ class Client:
         *,
         capture: str | os.PathLike[str] | None = None,
         processor: Callable[[AuthStore], MessageProcessor] | None = None,
+        connect_gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``processor``: called once with the open store, returns the ``MessageProcessor`` that
         decrypts and commits every ``<message>`` (see the module docstring); None: messages are
@@ -189,6 +198,8 @@ class Client:
         self.config = config if config is not None else ClientConfig()
         self._processor_factory = processor
         self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
+        # awaited before every connection attempt (a fleet's shared connect rate limiter)
+        self._connect_gate = connect_gate
         self._capture_path = capture if capture is not None else self.config.capture
         self._capture: CaptureWriter | None = None
         self._store = StoreAccess(auth)
@@ -224,17 +235,18 @@ class Client:
         store = await self._store.open()
         try:
             # The store's one writer from now on, and proved writable, before anything is
-            # dialled: a second process is refused here (StoreLockedError), and a read-only
-            # store fails here (StoreWriteError) rather than after a phone linked the device.
+            # dialled (a device store's lease is taken here too): a second process is refused
+            # here (StoreLockedError), and a read-only store fails here (StoreWriteError) rather
+            # than after a phone linked the device.
             await self._store.run(store.acquire)
             creds = await self._store.run(store.load)
         except BaseException:
             # a corrupt or locked store is an error, never a fresh identity: report it as is
-            await self._store.close()
+            await self._close_store()
             raise
         if creds is not None and creds.logged_out:
             # the server removed this device: dialing would only earn another 401
-            await self._store.close()
+            await self._close_store()
             raise LoggedOutError(LOGGED_OUT_MESSAGE)
         rng = self.config.rng if self.config.rng is not None else random.SystemRandom()
         if creds is None:
@@ -266,6 +278,8 @@ class Client:
         if self._processor_factory is not None:
             self._start_message_worker(task_group, self._processor_factory(store))
         task_group.start_soon(self._lifecycle)
+        if isinstance(store, LeasedStore):
+            task_group.start_soon(self._keep_lease, store)
         if self._dispatching:
             task_group.start_soon(self._dispatch)
         return self
@@ -284,7 +298,7 @@ class Client:
             if task_group is not None:
                 task_group.cancel_scope.cancel()
                 await task_group.__aexit__(exc_type, exc, traceback)
-            await self._store.close()
+            await self._close_store()
         error = self._handler_error
         if error is not None and exc is None:
             # raised as itself: a handler's error is the application's, not a group of ours
@@ -736,6 +750,8 @@ class Client:
                     waiting.cancel_scope.cancel()
                 if self._stop_requested.is_set():
                     continue
+            if not await self._pass_connect_gate():
+                continue
             await self._run_attempt(session)
             if session.finished or self._broken:
                 break
@@ -761,6 +777,46 @@ class Client:
             await self._store.run(self._store.save_creds, replace(creds, logged_out=True))
         except Exception as error:
             self._log.error("marking the credentials logged out failed: %s", error)
+
+    async def _pass_connect_gate(self) -> bool:
+        """Wait for the connect gate (if any); False when a stop came first."""
+        gate = self._connect_gate
+        if gate is None:
+            return True
+        async with anyio.create_task_group() as waiting:
+            waiting.start_soon(cancel_when_set, self._stop_requested, waiting)
+            await gate()
+            waiting.cancel_scope.cancel()
+        return not self._stop_requested.is_set()
+
+    # -- internals: the device lease of a shared store ------------------------------------------
+
+    async def _close_store(self) -> None:
+        """Give the lease back at once (a clean stop), then close the store if it is ours."""
+        store = self._store.store
+        try:
+            if isinstance(store, LeasedStore):
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._store.run(store.release)
+                    except AuthStoreError as error:
+                        self._log.warning("releasing the device's lease failed: %s", error)
+        finally:
+            await self._store.close()
+
+    async def _keep_lease(self, store: LeasedStore) -> None:
+        async def renew(function: Callable[[], None]) -> None:
+            await self._store.run(function)
+
+        await keep_lease(store, renew, self._lifecycle_done, self._lease_lost, self._log)
+
+    def _lease_lost(self, message: str) -> None:
+        session = self._session
+        if session is None or session.finished:
+            return
+        session.lease_lost(now=self.now(), message=message)
+        self._pump()
+        self._stop_requested.set()  # wakes a lifecycle that is backing off
 
     async def _back_off(self, session: ClientSession) -> None:
         reconnect_at = session.reconnect_at
@@ -979,6 +1035,8 @@ class Client:
                 finally:
                     self._save_progress.set()
                     self._save_progress = anyio.Event()
+                # idle until the next save: keep no reference to this one (its 812 pre-keys)
+                del request
 
     def _request_stop_quietly(self) -> None:
         try:

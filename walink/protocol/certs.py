@@ -26,6 +26,11 @@ EXPIRED / NOT_YET_VALID     ``now`` is outside a certificate's validity window
 Absent numeric fields read as 0 (protobuf semantics), so an absent ``not_after`` is simply
 expired. The caller passes ``now``: nothing here reads a clock.
 
+A chain whose structure and signatures passed is remembered by its exact bytes and trust root
+(a few of them): a server sends the same chain on every connection, and a signature's verdict
+on given bytes cannot change. The validity windows and the leaf/static-key match are checked on
+every call, cached or not.
+
 ``make_test_root`` and ``make_cert_chain`` build a root and a properly signed chain for the
 emulator and the tests.
 """
@@ -35,6 +40,7 @@ from __future__ import annotations
 import enum
 import hmac
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -184,6 +190,63 @@ def verify_cert_chain(
 
     ``server_static`` is the server's decrypted Noise static key; ``now`` is unix seconds.
     """
+    chain = bytes(chain)
+    signed = _verified_chains.get((chain, trust_root))
+    if signed is None:
+        signed = _verify_signed_chain(chain, now, trust_root)
+    intermediate, leaf = signed.intermediate, signed.leaf
+    # Checked on every call, whatever the cache holds: time passes, and the leaf must name
+    # the static key of this very handshake.
+    _check_validity(intermediate, now, "intermediate")
+    # Constant time: the static key is not secret, but this is cheap and the habit is right.
+    if not hmac.compare_digest(leaf.key, bytes(server_static)):
+        raise LeafKeyMismatchError(
+            "leaf certificate key is not the server's static key", certificate="leaf"
+        )
+    _check_validity(leaf, now, "leaf")
+    return signed
+
+
+class _VerifiedChains:
+    """Chains whose structure and signatures passed, by their exact bytes and trust root.
+
+    A server sends the same chain on every connection, and its two XEdDSA verifications are
+    most of a handshake's certificate cost. What a signature proves about given bytes and a
+    given root key cannot change, so the verdict is kept; only successes are, and only a few
+    (a client talks to one or two chains at a time, a hostile server cannot grow the cache).
+    """
+
+    MAX_ENTRIES = 8
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[bytes, TrustRoot], VerifiedCertChain] = {}
+        self._lock = threading.Lock()  # clients may connect from several threads
+
+    def get(self, key: tuple[bytes, TrustRoot]) -> VerifiedCertChain | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[bytes, TrustRoot], chain: VerifiedCertChain) -> None:
+        with self._lock:
+            entries = self._entries
+            if key not in entries and len(entries) >= self.MAX_ENTRIES:
+                del entries[next(iter(entries))]  # the oldest
+            entries[key] = chain
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_verified_chains = _VerifiedChains()
+
+
+def _verify_signed_chain(chain: bytes, now: float, trust_root: TrustRoot) -> VerifiedCertChain:
+    """Everything but the per-handshake checks, in the order a full verification reports it;
+    the result is cached. ``now`` only keeps the order of the reports (an expired intermediate
+    is reported before a bad leaf signature), the cache does not depend on it."""
     parsed = _parse(wa_pb2.CertChain, chain, "the certificate chain")
     intermediate_cert = _certificate(
         parsed.intermediate, parsed.HasField("intermediate"), "intermediate"
@@ -217,13 +280,9 @@ def verify_cert_chain(
             f"the intermediate has serial {intermediate.serial}",
             certificate="leaf",
         )
-    # Constant time: the static key is not secret, but this is cheap and the habit is right.
-    if not hmac.compare_digest(leaf.key, bytes(server_static)):
-        raise LeafKeyMismatchError(
-            "leaf certificate key is not the server's static key", certificate="leaf"
-        )
-    _check_validity(leaf, now, "leaf")
-    return VerifiedCertChain(intermediate=intermediate, leaf=leaf)
+    verified = VerifiedCertChain(intermediate=intermediate, leaf=leaf)
+    _verified_chains.put((chain, trust_root), verified)
+    return verified
 
 
 _Message = TypeVar("_Message", wa_pb2.CertChain, _Details)

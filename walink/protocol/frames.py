@@ -63,7 +63,7 @@ class FrameDecoder:
         """Bytes held back, waiting for the rest of a frame (or of the intro)."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         if self._error is not None:
             raise self._error
         try:
@@ -73,25 +73,34 @@ class FrameDecoder:
             self._buffer.clear()
             raise
 
-    def _feed(self, data: bytes) -> list[bytes]:
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         buffer = self._buffer
-        buffer += data
-        if self._need_intro and not self._consume_intro():
-            return []
+        if buffer or self._need_intro:
+            buffer += data
+            if self._need_intro and not self._consume_intro():
+                return []
+            data = bytes(buffer)
+            buffer.clear()
+        elif not isinstance(data, bytes):
+            data = bytes(data)
+        # Frames are sliced straight out of the bytes received (one copy each); only a frame
+        # cut off at the end waits in the buffer, which is the rare case: a WebSocket message
+        # usually carries whole frames.
         payloads: list[bytes] = []
         start = 0
-        available = len(buffer)
+        available = len(data)
+        max_payload = self._max_payload
         while available - start >= LENGTH_SIZE:
-            length = (buffer[start] << 16) | (buffer[start + 1] << 8) | buffer[start + 2]
-            if length > self._max_payload:
-                raise RemoteProtocolError(f"frame of {length} bytes exceeds {self._max_payload}")
+            length = (data[start] << 16) | (data[start + 1] << 8) | data[start + 2]
+            if length > max_payload:
+                raise RemoteProtocolError(f"frame of {length} bytes exceeds {max_payload}")
             end = start + LENGTH_SIZE + length
             if end > available:
                 break
-            payloads.append(bytes(buffer[start + LENGTH_SIZE : end]))
+            payloads.append(data[start + LENGTH_SIZE : end])
             start = end
-        if start:
-            del buffer[:start]
+        if start < available:
+            buffer += memoryview(data)[start:]
         return payloads
 
     def _consume_intro(self) -> bool:

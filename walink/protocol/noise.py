@@ -21,6 +21,7 @@ subclasses, and after any failure the object refuses every later call (sticky er
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,10 +130,28 @@ RandomBytes = Callable[[int], bytes]
 def _private_key(key: StaticKey) -> X25519PrivateKey:
     if isinstance(key, X25519PrivateKey):
         return key
+    return _load_private(bytes(key.private))
+
+
+def _load_private(private: bytes) -> X25519PrivateKey:
     try:
-        return X25519PrivateKey.from_private_bytes(bytes(key.private))
+        return X25519PrivateKey.from_private_bytes(private)
     except ValueError as exc:
         raise LocalProtocolError(f"an X25519 private key is 32 bytes: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared_static(private: bytes) -> X25519PrivateKey:
+    # Loading a private key derives its public key: a full X25519 scalar multiplication, as
+    # costly as a DH. A static key is the same for every handshake of a device (and of a
+    # server), so it is loaded once; the few a process uses fit this small cache.
+    return _load_private(private)
+
+
+def _static_key(key: StaticKey) -> X25519PrivateKey:
+    if isinstance(key, X25519PrivateKey):
+        return key
+    return _prepared_static(bytes(key.private))
 
 
 def _ephemeral_key(ephemeral: KeyPairLike | None, rng: RandomBytes | None) -> X25519PrivateKey:
@@ -426,7 +445,7 @@ class NoiseInitiator(_Handshake):
         ``receive_server_hello`` and fails the handshake if it raises.
         """
         super().__init__()
-        self._static = _private_key(static)
+        self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
         self._ephemeral_public = _public_bytes(self._ephemeral)
         self._verify_server = verify_server
@@ -511,7 +530,7 @@ class NoiseResponder(_Handshake):
     ) -> None:
         """``static`` is the key the leaf certificate names; pass ``ephemeral`` or ``rng``."""
         super().__init__()
-        self._static = _private_key(static)
+        self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
         self._state = _SymmetricState(prologue)
         self._client_ephemeral = b""

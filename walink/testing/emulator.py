@@ -380,6 +380,11 @@ class Emulator:
     def pairing_code_rate_limited(self, limited: bool) -> None:
         self.hub.pairing_code_rate_limited = limited
 
+    @property
+    def replaced(self) -> int:
+        """How many connections were replaced (440) by a newer login of the same device."""
+        return self.hub.replaced
+
     def sessions(self) -> list[ServerSession]:
         """The server sessions of the connections still open."""
         return self.hub.sessions()
@@ -552,10 +557,19 @@ class Emulator:
             except WebSocketError as exc:
                 logger.debug("connection %d: %r", link.session.number, exc)
                 data = None
+            replaced = self.hub.replaced
             link.session.receive_data(data, now=self.now())
             link.kick()
+            if self.hub.replaced != replaced:
+                self._kick_replaced()
             if data is None:
                 return
+
+    def _kick_replaced(self) -> None:
+        # a login ended older connections of its device: their writers send the 440 now
+        for other in list(self._links):
+            if other.session.ended:
+                other.kick()
 
     async def _write(self, link: _Link) -> None:
         """Write the session's output, run its timers, carry out its close (the writer task)."""

@@ -83,6 +83,9 @@ class Hub:
         )
         self.now = now
         self.ping_interval = ping_interval
+        self.replaced = 0
+        """How many connections a newer login of the same device replaced (440), as the real
+        server does: a fleet that ran a device twice shows up here."""
         self.phone = SimulatedPhone(self)
         self.contacts = Contacts(self.registry, rng)
         """The other users and groups that write to the paired devices."""

@@ -486,6 +486,7 @@ class ServerSession:
             self._close(abort=False, reason=f"login refused: {why}")
             return
         self.device = device
+        self._replace_older_logins(device)
         self._send(
             Node(
                 "success",
@@ -675,6 +676,15 @@ class ServerSession:
     def _logout(self, iq_id: str) -> None:
         self._result(iq_id)
         self.remove_device(reason="logged out: device removed")
+
+    def _replace_older_logins(self, device: Device) -> None:
+        """One connection per device, as on the real server: a new login of a device that is
+        already connected ends the older connection with ``<conflict type="replaced"/>`` (440)."""
+        for other in self.hub.sessions():
+            if other is not self and other.device is not None and other.device.jid == device.jid:
+                self.hub.replaced += 1
+                self.hub.log(f"connection {other.number}: replaced by connection {self.number}")
+                other._end_with_stream_error(440, f"replaced by connection {self.number}")
 
     def remove_device(self, *, reason: str = "the phone removed the device") -> None:
         """The device leaves the registry and this connection ends with a 401 device_removed.

@@ -82,6 +82,26 @@ def test_stale_build_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) 
     assert module.__name__ == _loader.CODEC_MODULE
 
 
+def test_librt_version_conflict_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build made against another librt ABI raises ValueError at import: use the source."""
+    monkeypatch.delenv(_loader.PURE_ENV_VAR, raising=False)
+    spec = SimpleNamespace(origin="/x/_codec.cpython-311-x86_64-linux-gnu.so")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.setattr(_loader, "_stale_reason", lambda: None)
+    real_import = importlib.import_module
+
+    def fake_import(name: str, package: str | None = None) -> Any:
+        if name == _loader.CODEC_MODULE:
+            raise ValueError("ABI version conflict for librt.strings, expected 1, found 2")
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    monkeypatch.setattr(_loader, "load_source", lambda name=_loader.PURE_MODULE: ModuleType(name))
+    with pytest.warns(RuntimeWarning, match="ABI version conflict"):
+        module, compiled = _loader.load_codec()
+    assert compiled is False and module.__name__ == _loader.CODEC_MODULE
+
+
 @pytest.mark.skipif(not binary.COMPILED, reason="the compiled codec is not loaded")
 def test_loaded_compiled_codec_matches_the_source() -> None:
     build_info = importlib.import_module(_loader.BUILD_INFO_MODULE)

@@ -2,7 +2,9 @@
 
 One typed source for two builds: setup.py compiles this module with mypyc where a C compiler
 exists, and it runs as plain Python elsewhere. Keep it mypyc-friendly: concrete types, no
-dynamic tricks, module-level ``Final`` constants.
+dynamic tricks, module-level ``Final`` constants. Bytes are built in ``librt.strings.BytesWriter``
+(mypyc's runtime library, an ordinary extension module when this runs as plain Python), whose
+``append`` and ``truncate`` compile to inline C; ``i64`` positions stay machine integers.
 
 Encoding follows Baileys 7.0.0-rc14's ``encodeBinaryNode`` byte for byte whenever Baileys is
 lossless. Where Baileys is lossy this module follows the protocol instead (see the package
@@ -14,6 +16,9 @@ from __future__ import annotations
 import binascii
 import zlib
 from typing import Final
+
+from librt.strings import BytesWriter
+from mypy_extensions import i64, u8
 
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -59,6 +64,11 @@ _DOMAIN_OF_SERVER: Final[dict[str, int]] = {
 _SINGLE: Final[tuple[str, ...]] = SINGLE_BYTE_TOKENS
 _DOUBLE: Final[tuple[tuple[str, ...], ...]] = DOUBLE_BYTE_TOKENS
 
+
+# Compiled, a loop over characters is a few machine instructions each; as plain Python it is
+# an interpreted loop, and C-implemented bytes methods (translate, hexlify) win by far. Each
+# build takes the path that is fast for it; the tests run both builds, so both paths.
+_COMPILED: Final = not __file__.endswith(".py")
 _NIBBLE_CHARS: Final = b"0123456789-."
 _HEX_CHARS: Final = b"0123456789ABCDEF"
 # nibble text <-> the hex digits binascii packs: '-' is nibble 10 ('a'), '.' is 11 ('b')
@@ -129,20 +139,26 @@ class Node:
 
 # ---------------------------------------------------------------------------------------------
 # encoder
+#
+# The output grows in a librt ``BytesWriter``: compiled, its ``append`` is a few inlined C
+# statements where ``bytearray.append`` is a Python method call. Tokens map to int codes, packed
+# strings are classified and packed one character at a time (``ord(value[i])`` compiles to a
+# direct read of the string's buffer), so the common strings cost no allocation at all.
 
 
-def _build_token_bytes() -> dict[str, bytes]:
-    table: dict[str, bytes] = {}
+def _build_token_codes() -> dict[str, int]:
+    """Token -> code: the single byte (1..235), or ``(DICTIONARY_n << 8) | index`` (> 255)."""
+    table: dict[str, int] = {}
     for index in range(1, len(SINGLE_BYTE_TOKENS)):
-        table[SINGLE_BYTE_TOKENS[index]] = bytes((index,))
+        table[SINGLE_BYTE_TOKENS[index]] = index
     for page in range(len(DOUBLE_BYTE_TOKENS)):
         tokens = DOUBLE_BYTE_TOKENS[page]
         for index in range(len(tokens)):
-            table[tokens[index]] = bytes((DICTIONARY_0 + page, index))
+            table[tokens[index]] = ((DICTIONARY_0 + page) << 8) | index
     return table
 
 
-_TOKEN_BYTES: Final = _build_token_bytes()
+_TOKEN_CODES: Final = _build_token_codes()
 
 
 def encode_node(node: Node) -> bytes:
@@ -151,15 +167,16 @@ def encode_node(node: Node) -> bytes:
     Raises ``LocalProtocolError`` for a node that cannot be encoded (empty tag, a value of the
     wrong type, a string that is not valid Unicode, more than 65535 attributes or children).
     """
-    out = bytearray(b"\x00")
+    out = BytesWriter()
+    out.append(0)
     try:
         _write_node(out, node, 0)
     except (TypeError, UnicodeEncodeError, AttributeError) as exc:
         raise LocalProtocolError(f"cannot encode node: {exc}") from exc
-    return bytes(out)
+    return out.getvalue()
 
 
-def _write_node(out: bytearray, node: Node, depth: int) -> None:
+def _write_node(out: BytesWriter, node: Node, depth: int) -> None:
     if depth > MAX_NODE_DEPTH:
         raise LocalProtocolError(f"node nesting deeper than {MAX_NODE_DEPTH}")
     tag = node.tag
@@ -185,7 +202,7 @@ def _write_node(out: bytearray, node: Node, depth: int) -> None:
             _write_node(out, child, depth + 1)
     elif isinstance(content, bytes):
         _write_byte_length(out, len(content))
-        out += content
+        out.write(content)
     elif isinstance(content, str):
         _write_string(out, content)
     else:
@@ -194,7 +211,7 @@ def _write_node(out: bytearray, node: Node, depth: int) -> None:
         )
 
 
-def _write_list_start(out: bytearray, size: int) -> None:
+def _write_list_start(out: BytesWriter, size: int) -> None:
     if size == 0:
         out.append(LIST_EMPTY)
     elif size < 256:
@@ -208,7 +225,7 @@ def _write_list_start(out: bytearray, size: int) -> None:
         raise LocalProtocolError(f"list of {size} items does not fit LIST_16")
 
 
-def _write_byte_length(out: bytearray, length: int) -> None:
+def _write_byte_length(out: BytesWriter, length: int) -> None:
     if length < 256:
         out.append(BINARY_8)
         out.append(length)
@@ -219,63 +236,127 @@ def _write_byte_length(out: bytearray, length: int) -> None:
         out.append(length & 0xFF)
     elif length < 1 << 32:
         out.append(BINARY_32)
-        out += length.to_bytes(4, "big")
+        out.append(length >> 24)
+        out.append((length >> 16) & 0xFF)
+        out.append((length >> 8) & 0xFF)
+        out.append(length & 0xFF)
     else:
         raise LocalProtocolError(f"{length} bytes do not fit BINARY_32")
 
 
-def _write_string(out: bytearray, value: str) -> None:
+def _write_string(out: BytesWriter, value: str) -> None:
     # B's order: token, nibble, hex, JID, raw. A string with '@' is never nibble or hex, so
-    # testing for '@' first picks the same encoding and skips two scans for JIDs.
-    token = _TOKEN_BYTES.get(value)
-    if token is not None:
-        out += token
+    # testing for '@' first picks the same encoding and skips the scan for JIDs.
+    code = _TOKEN_CODES.get(value, -1)
+    if code >= 0:
+        if code > 0xFF:
+            out.append(code >> 8)
+        out.append(code & 0xFF)
         return
     if "@" in value:
-        if _write_jid(out, value):
-            return
-        _write_raw(out, value.encode())
+        if not _write_jid(out, value):
+            _write_raw(out, value.encode())
         return
-    raw = value.encode()
-    length = len(raw)
+    length: i64 = len(value)
+    # nibble and hex characters are ASCII, so the length in characters is the length in bytes
+    # that B compares with the limit
     if 0 < length <= PACKED_MAX:
-        if not raw.translate(None, _NIBBLE_CHARS):
-            _write_packed(out, NIBBLE_8, raw.translate(_NIBBLE_TO_HEX), b"f")
+        if _COMPILED:
+            if _write_packed(out, value, length):
+                return
+        elif _write_packed_by_translation(out, value):
             return
-        if not raw.translate(None, _HEX_CHARS):
-            _write_packed(out, HEX_8, raw, b"F")
-            return
-    _write_raw(out, raw)
+    _write_raw(out, value.encode())
 
 
-def _write_raw(out: bytearray, raw: bytes) -> None:
-    _write_byte_length(out, len(raw))
-    out += raw
-
-
-def _write_packed(out: bytearray, tag: int, hex_digits: bytes, pad: bytes) -> None:
-    length = len(hex_digits)
+def _write_packed_by_translation(out: BytesWriter, value: str) -> bool:
+    """``_write_packed`` for plain Python: C-implemented bytes methods instead of a loop."""
+    if not value.isascii():
+        return False
+    raw = value.encode()
+    if not raw.translate(None, _NIBBLE_CHARS):
+        tag, digits, pad = NIBBLE_8, raw.translate(_NIBBLE_TO_HEX), b"f"
+    elif not raw.translate(None, _HEX_CHARS):
+        tag, digits, pad = HEX_8, raw, b"F"
+    else:
+        return False
+    length = len(digits)
     out.append(tag)
     if length & 1:
         out.append(((length + 1) >> 1) | 0x80)
-        out += binascii.unhexlify(hex_digits + pad)
+        out.write(binascii.unhexlify(digits + pad))
     else:
         out.append(length >> 1)
-        out += binascii.unhexlify(hex_digits)
+        out.write(binascii.unhexlify(digits))
+    return True
+
+
+def _write_packed(out: BytesWriter, value: str, length: i64) -> bool:
+    """Write ``value`` NIBBLE_8-packed if every character is in ``0-9 - .``, else HEX_8-packed
+    if every character is in ``0-9 A-F``, and return True; otherwise write nothing, return False.
+
+    One pass: digits pack the same in both alphabets, so the string is packed while it is
+    classified, the tag byte is fixed at the end, and a misfit truncates what was written.
+    """
+    start = len(out)
+    out.append(NIBBLE_8)
+    out.append(u8(((length + 1) >> 1) | ((length & 1) << 7)))  # odd: bit 7 flags the pad
+    kind: i64 = 0  # 0: digits only so far, 1: '-' or '.' seen (nibble), 2: 'A'..'F' seen (hex)
+    high: i64 = -1  # the first nibble of a pair, while the second is pending
+    for index in range(length):
+        char: i64 = ord(value[index])
+        nibble: i64
+        if 48 <= char <= 57:  # 0-9: both alphabets
+            nibble = char - 48
+        elif char == 45 or char == 46:  # '-' is 10, '.' is 11
+            if kind == 2:
+                out.truncate(start)
+                return False
+            kind = 1
+            nibble = char - 35
+        elif 65 <= char <= 70:  # 'A'..'F' are 10..15
+            if kind == 1:
+                out.truncate(start)
+                return False
+            kind = 2
+            nibble = char - 55
+        else:
+            out.truncate(start)
+            return False
+        if high < 0:
+            high = nibble
+        else:
+            out.append(u8((high << 4) | nibble))
+            high = -1
+    if high >= 0:
+        out.append(u8((high << 4) | 0x0F))  # the pad nibble is 15
+    if kind == 2:
+        out[start] = u8(HEX_8)
+    return True
+
+
+def _write_raw(out: BytesWriter, raw: bytes) -> None:
+    _write_byte_length(out, len(raw))
+    out.write(raw)
 
 
 def _decimal(text: str, maximum: int) -> int:
     """A canonical decimal (ASCII digits, no sign, no leading zero) up to ``maximum``, else -1."""
     length = len(text)
-    if length == 0 or length > 5 or not (text.isascii() and text.isdigit()):
+    if length == 0 or length > 5:
         return -1
-    if length > 1 and text[0] == "0":
+    if length > 1 and ord(text[0]) == 48:
         return -1
-    number = int(text)
+    number = 0
+    for index in range(length):
+        char = ord(text[index])
+        if not 48 <= char <= 57:
+            return -1
+        number = number * 10 + (char - 48)
     return number if number <= maximum else -1
 
 
-def _write_jid(out: bytearray, text: str) -> bool:
+def _write_jid(out: BytesWriter, text: str) -> bool:
     """Write ``text`` as a JID tag if that encoding decodes back to exactly ``text``.
 
     Returns False (nothing written) for strings that only look like JIDs: Baileys would encode
@@ -322,7 +403,7 @@ def _write_jid(out: bytearray, text: str) -> bool:
     return True
 
 
-def _write_wide_jid(out: bytearray, user: str, device: int, server: str) -> bool:
+def _write_wide_jid(out: BytesWriter, user: str, device: int, server: str) -> bool:
     """FB_JID (``user:device@msgr``) or INTEROP_JID (``integrator-user:device@interop``)."""
     if device < 0 or "_" in user:
         return False
@@ -392,26 +473,38 @@ def _end_of_data() -> RemoteProtocolError:
     return RemoteProtocolError("node data ends in the middle of a value")
 
 
+# nibble -> character code; 0 marks no character: 12..14 are not nibbles, and 15 is only
+# padding (B would decode it as "\0")
+_NIBBLE_ALPHABET: Final = b"0123456789-.\x00\x00\x00\x00"
+_HEX_ALPHABET: Final = b"0123456789ABCDEF"
+
+
 class _Reader:
-    """A cursor over the node bytes; every read checks the bounds first."""
+    """A cursor over the node bytes; every read checks the bounds first.
+
+    Positions and byte values are ``i64``: compiled, they stay machine integers rather than
+    tagged Python ints. ``scratch`` is reused to build every packed string of one node.
+    """
 
     data: bytes
-    pos: int
-    end: int
+    pos: i64
+    end: i64
+    scratch: BytesWriter
 
-    def __init__(self, data: bytes, pos: int) -> None:
+    def __init__(self, data: bytes, pos: i64) -> None:
         self.data = data
         self.pos = pos
         self.end = len(data)
+        self.scratch = BytesWriter()
 
-    def byte(self) -> int:
+    def byte(self) -> i64:
         pos = self.pos
         if pos >= self.end:
             raise _end_of_data()
         self.pos = pos + 1
         return self.data[pos]
 
-    def take(self, length: int) -> bytes:
+    def take(self, length: i64) -> bytes:
         start = self.pos
         stop = start + length
         if stop > self.end:
@@ -419,19 +512,19 @@ class _Reader:
         self.pos = stop
         return self.data[start:stop]
 
-    def uint(self, width: int) -> int:
+    def uint(self, width: i64) -> i64:
         start = self.pos
         stop = start + width
         if stop > self.end:
             raise _end_of_data()
         self.pos = stop
         data = self.data
-        value = 0
+        value: i64 = 0
         for index in range(start, stop):
             value = (value << 8) | data[index]
         return value
 
-    def list_size(self, tag: int) -> int:
+    def list_size(self, tag: i64) -> i64:
         if tag == LIST_8:
             return self.byte()
         if tag == LIST_16:
@@ -440,7 +533,7 @@ class _Reader:
             return 0
         raise RemoteProtocolError(f"expected a list tag, got 0x{tag:02x}")
 
-    def binary_length(self, tag: int) -> int:
+    def binary_length(self, tag: i64) -> i64:
         if tag == BINARY_8:
             return self.byte()
         if tag == BINARY_20:
@@ -478,7 +571,7 @@ class _Reader:
             content = self.read_string(kind, 0)
         return Node(tag, attrs, content)
 
-    def read_string(self, tag: int, depth: int) -> str:
+    def read_string(self, tag: i64, depth: int) -> str:
         if 0 < tag < SINGLE_BYTE_COUNT:
             return _SINGLE[tag]
         if DICTIONARY_0 <= tag <= DICTIONARY_3:
@@ -533,12 +626,46 @@ class _Reader:
             return f"{user}:{device}{tail}"
         return user + tail
 
-    def read_packed(self, tag: int) -> str:
+    def read_packed(self, tag: i64) -> str:
+        if not _COMPILED:
+            return self.read_packed_by_translation(tag)
+        header = self.byte()
+        size: i64 = header & 0x7F
+        start = self.pos
+        stop = start + size
+        if stop > self.end:
+            raise _end_of_data()
+        self.pos = stop
+        data = self.data
+        # an odd length's final nibble is padding: dropped unread, like B (which rejects only
+        # the nibble values 12..14 there)
+        odd = size > 0 and header & 0x80 != 0
+        last = stop - 1 if odd else stop
+        if odd and tag == NIBBLE_8 and 12 <= (data[last] & 0x0F) <= 14:
+            raise RemoteProtocolError("invalid nibble padding")
+        out = self.scratch
+        out.truncate(0)
+        alphabet = _HEX_ALPHABET if tag == HEX_8 else _NIBBLE_ALPHABET
+        for index in range(start, last):
+            byte: i64 = data[index]
+            high = alphabet[byte >> 4]
+            low = alphabet[byte & 0x0F]
+            if high == 0 or low == 0:
+                raise RemoteProtocolError("invalid nibble in packed string")
+            out.append(high)
+            out.append(low)
+        if odd:
+            high = alphabet[data[last] >> 4]
+            if high == 0:
+                raise RemoteProtocolError("invalid nibble in packed string")
+            out.append(high)
+        return out.getvalue().decode("ascii")
+
+    def read_packed_by_translation(self, tag: i64) -> str:
+        """``read_packed`` for plain Python: C-implemented bytes methods instead of a loop."""
         header = self.byte()
         digits = binascii.hexlify(self.take(header & 0x7F))
         if header & 0x80 and digits:
-            # the odd length's final nibble is padding: dropped unread, like B (which rejects
-            # only the nibble values 12..14 there)
             pad = digits[-1]
             digits = digits[:-1]
             if tag == NIBBLE_8 and pad in b"cde":
@@ -546,7 +673,6 @@ class _Reader:
         if tag == HEX_8:
             return digits.translate(_LOWER_TO_UPPER_HEX).decode("ascii")
         if digits.translate(None, _VALID_NIBBLE_HEX):
-            # 12..14 are not nibbles; 15 is only padding (B would decode it as "\0")
             raise RemoteProtocolError("invalid nibble in packed string")
         return digits.translate(_HEX_TO_NIBBLE).decode("ascii")
 

@@ -79,7 +79,9 @@ def load_codec() -> tuple[ModuleType, bool]:
     if problem is None:
         try:
             return importlib.import_module(CODEC_MODULE), True
-        except ImportError as exc:  # built for another interpreter or a broken build
+        # ImportError: built for another interpreter, or a broken build; ValueError: the
+        # installed librt (the mypyc runtime library) is not the one the build was made against
+        except (ImportError, ValueError) as exc:
             problem = f"the compiled codec does not load ({exc})"
     warnings.warn(f"walink: {problem}; using the pure-Python codec", RuntimeWarning, stacklevel=2)
     return load_source(CODEC_MODULE), False

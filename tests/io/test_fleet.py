@@ -1,0 +1,209 @@
+"""walink.io.fleet: the connect limiter, and fleets sharing a device store against the emulator."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+import trio.testing
+
+from tests.scenarios.harness import config_for, paired_store
+from walink.auth.devices import DeviceStore, open_device_store
+from walink.io.events import ConnectionUpdate
+from walink.io.fleet import (
+    ConnectLimiter,
+    DeviceClaimed,
+    DeviceEvent,
+    DeviceReleased,
+    Fleet,
+    FleetConfig,
+    FleetEvent,
+)
+from walink.testing.emulator import Emulator
+
+pytestmark = pytest.mark.anyio
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.parametrize(
+    "anyio_backend",
+    [pytest.param(("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}))],
+)
+async def test_500_devices_dropped_at_once_reconnect_no_faster_than_the_rate() -> None:
+    rate, burst, jitter = 50.0, 10, 0.2
+    limiter = ConnectLimiter(rate, burst, jitter=jitter, rng=random.Random(5))
+    passed: list[float] = []
+
+    async def device() -> None:
+        await limiter.wait()
+        passed.append(anyio.current_time())
+
+    start = anyio.current_time()
+    async with anyio.create_task_group() as group:
+        for _ in range(500):
+            group.start_soon(device)
+    assert len(passed) == limiter.passed == 500
+    for window in (0.1, 1.0, 3.0):
+        assert _max_in_window(passed, window) <= burst + rate * (window + jitter)
+    # and it does not hold them back much longer than the rate needs
+    assert max(passed) - start <= (500 - burst) / rate + jitter + 0.01
+    assert _max_in_window(passed, 0.0) < burst + 2  # never a thundering herd
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_limiter_refills_after_a_quiet_time() -> None:
+    limiter = ConnectLimiter(1000.0, 3)
+    with anyio.fail_after(1.0):
+        for _ in range(3):
+            await limiter.wait()
+    await anyio.sleep(0.01)
+    with anyio.fail_after(1.0):
+        await limiter.wait()
+    with pytest.raises(ValueError):
+        ConnectLimiter(0.0)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite://{tmp_path / 'fleet.db'}"
+
+
+async def _add_linked(emulator: Emulator, store: DeviceStore, count: int) -> list[str]:
+    jids = []
+    for seed in range(count):
+        source = await paired_store(emulator, seed)
+        creds = source.load()
+        assert creds is not None and creds.me is not None
+        store.add(creds)
+        jids.append(creds.me.id)
+    return jids
+
+
+def _fleet_config(emulator: Emulator, **overrides: object) -> FleetConfig:
+    options: dict[str, object] = {
+        "client": config_for(emulator),
+        "connect_rate": 200.0,
+        "connect_burst": 5,
+        "connect_jitter": 0.01,
+        "claim_interval": 0.2,
+    }
+    options.update(overrides)
+    return FleetConfig(**options)  # type: ignore[arg-type]
+
+
+async def _collect(fleet: Fleet, events: list[FleetEvent]) -> None:
+    async for event in fleet:
+        events.append(event)
+
+
+def _open_devices(events: list[FleetEvent]) -> set[str]:
+    return {
+        e.device
+        for e in events
+        if isinstance(e, DeviceEvent)
+        and isinstance(e.event, ConnectionUpdate)
+        and e.event.connection == "open"
+    }
+
+
+async def _until(condition: object, timeout: float = 15.0) -> None:
+    assert callable(condition)
+    with anyio.fail_after(timeout):
+        while not condition():
+            await anyio.sleep(0.05)
+
+
+async def test_a_fleet_runs_every_linked_device_and_releases_them_on_close(
+    store_path: str,
+) -> None:
+    async with Emulator() as emulator:
+        with open_device_store(store_path) as store:
+            jids = await _add_linked(emulator, store, 4)
+            store.add()  # not linked yet: a fleet leaves it to `connect --new`
+            events: list[FleetEvent] = []
+            fleet = Fleet(store, _fleet_config(emulator))
+            async with fleet, anyio.create_task_group() as group:
+                group.start_soon(_collect, fleet, events)
+                await _until(lambda: _open_devices(events) == set(jids))
+                assert len(fleet.held) == 4
+                holders = {d.jid: d.holder for d in store.devices()}
+                assert all(holders[jid] == store.owner for jid in jids)
+                await fleet.aclose()
+            claimed = {e.device for e in events if isinstance(e, DeviceClaimed)}
+            released = {e.device for e in events if isinstance(e, DeviceReleased)}
+            assert claimed == released == set(jids)
+            assert all(e.epoch == 1 for e in events if isinstance(e, DeviceClaimed))
+            # released at once, not after the TTL
+            assert all(d.holder is None for d in store.devices())
+            assert fleet.limiter.passed == 4
+            assert emulator.replaced == 0
+
+
+async def test_two_fleets_split_the_devices_and_one_takes_over_the_other(store_path: str) -> None:
+    async with Emulator() as emulator:
+        with open_device_store(store_path) as setup:
+            jids = await _add_linked(emulator, setup, 6)
+        a_store = open_device_store(store_path, lease_ttl=1.0)
+        b_store = open_device_store(store_path, lease_ttl=1.0)
+        a_events: list[FleetEvent] = []
+        b_events: list[FleetEvent] = []
+        config = _fleet_config(emulator, claim_batch=1, claim_interval=0.1)
+        async with Fleet(b_store, config) as b, anyio.create_task_group() as group:
+            group.start_soon(_collect, b, b_events)
+            async with Fleet(a_store, config) as a:
+                group.start_soon(_collect, a, a_events)
+                await _until(lambda: len(a.held) + len(b.held) == 6)
+                assert a.held and b.held
+                assert not set(a.held) & set(b.held)
+                await _until(lambda: len(_open_devices(a_events) | _open_devices(b_events)) == 6)
+            # a stopped cleanly: b holds all six soon after, without waiting for the TTL
+            await _until(lambda: len(b.held) == 6, timeout=10.0)
+            await _until(lambda: _open_devices(b_events) == set(jids))
+            await b.aclose()
+        assert emulator.replaced == 0
+        a_store.close()
+        b_store.close()
+
+
+async def test_a_device_whose_lease_was_lost_is_claimed_again_once_free(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "fleet.db"
+    async with Emulator() as emulator:
+        with open_device_store(path) as setup:
+            (jid,) = await _add_linked(emulator, setup, 1)
+        mine = open_device_store(path, lease_ttl=0.6)
+        theirs = open_device_store(path)
+        events: list[FleetEvent] = []
+        async with Fleet(mine, _fleet_config(emulator)) as fleet, anyio.create_task_group() as g:
+            g.start_soon(_collect, fleet, events)
+            await _until(lambda: _open_devices(events) == {jid})
+            conn = sqlite3.connect(path)
+            conn.execute("UPDATE walink_leases SET expires = 0")
+            conn.commit()
+            conn.close()
+            taker = theirs.device(jid)
+            assert taker.acquire() == 2
+            await _until(lambda: any(isinstance(e, DeviceReleased) for e in events))
+            released = next(e for e in events if isinstance(e, DeviceReleased))
+            assert (released.device, released.epoch, released.reason) == (jid, 1, "LEASE_LOST")
+            assert fleet.held == {}
+            taker.close()  # free again: the fleet takes it back at its next look
+            await _until(lambda: fleet.held != {})
+            assert list(fleet.held.values()) == [3]
+            await fleet.aclose()
+        assert emulator.replaced == 0
+        mine.close()
+        theirs.close()

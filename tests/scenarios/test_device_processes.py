@@ -1,0 +1,230 @@
+"""Processes sharing a device store: `walink connect` and `walink serve` as real subprocesses.
+
+The emulator runs in the test's event loop; the processes dial it. Leases are short (seconds),
+so takeovers after kill -9 and SIGSTOP happen within the test's time.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from tests.conftest import REPO_ROOT
+from tests.scenarios.harness import paired_store
+from walink.auth.devices import open_device_store
+from walink.auth.errors import DeviceLeasedError
+from walink.testing.emulator import Emulator
+
+pytestmark = pytest.mark.anyio
+
+TTL = 2.5
+"""The lease TTL the processes run with (seconds)."""
+WAIT = 30.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the processes are what is tested; one loop for the test is enough
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'devices.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+class Running:
+    """A walink subprocess whose stdout JSON lines are collected by a background task."""
+
+    def __init__(self, process: anyio.abc.Process) -> None:
+        self.process = process
+        self.lines: list[dict[str, Any]] = []
+        self.changed = anyio.Event()
+        self.ended = anyio.Event()
+
+    async def read(self) -> None:
+        assert self.process.stdout is not None
+        stream = BufferedByteReceiveStream(self.process.stdout)
+        try:
+            while True:
+                raw = await stream.receive_until(b"\n", 1 << 20)
+                line = json.loads(raw)
+                assert isinstance(line, dict) and line["v"] == 1, raw
+                self.lines.append(line)
+                self.changed.set()
+                self.changed = anyio.Event()
+        except (anyio.EndOfStream, anyio.IncompleteRead):
+            pass
+        finally:
+            self.ended.set()
+            self.changed.set()
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float = WAIT) -> None:
+        with anyio.fail_after(timeout):
+            while not check():
+                if self.ended.is_set():
+                    raise AssertionError(f"the process ended: {self.lines}")
+                await self.changed.wait()
+
+    def opened(self) -> bool:
+        return any(line.get("connection") == "open" for line in self.lines)
+
+    async def stderr(self) -> str:
+        assert self.process.stderr is not None
+        chunks = [chunk async for chunk in self.process.stderr]
+        return b"".join(chunks).decode()
+
+
+@asynccontextmanager
+async def walink(emulator: Emulator, *args: str) -> AsyncIterator[Running]:
+    command = [sys.executable, "-m", "walink.cli", *args, "--json"]
+    command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
+    async with await anyio.open_process(command, cwd=REPO_ROOT) as process:
+        running = Running(process)
+        async with anyio.create_task_group() as group:
+            group.start_soon(running.read)
+            try:
+                yield running
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    process.send_signal(signal.SIGCONT)  # a stopped process dies only when run
+                with anyio.fail_after(10):
+                    await process.wait()
+
+
+async def _linked(emulator: Emulator, url: str, count: int) -> list[str]:
+    jids = []
+    with open_device_store(url) as store:
+        for seed in range(count):
+            creds = (await paired_store(emulator, seed)).load()
+            assert creds is not None and creds.me is not None
+            store.add(creds)
+            jids.append(creds.me.id)
+    return jids
+
+
+async def test_one_device_two_processes_kill_and_pause(store_url: str) -> None:
+    connect = ("connect", "--auth", store_url, "--lease-ttl", str(TTL))
+    async with Emulator() as emulator:
+        await _linked(emulator, store_url, 1)
+        async with walink(emulator, *connect) as first:
+            await first.wait_for(first.opened)
+            # a second process is refused at once, naming the holder
+            async with walink(emulator, *connect) as refused:
+                with anyio.fail_after(10):
+                    assert await refused.process.wait() == 2
+                message = await refused.stderr()
+            assert f":{first.process.pid}:" in message and "holds its lease" in message
+            assert not refused.lines
+            # kill -9 the holder: its lease lapses after the TTL, and only then
+            first.process.kill()
+            await first.process.wait()
+            killed_at = time.monotonic()
+            with open_device_store(store_url) as store:
+                (info,) = store.devices()
+                assert info.holder is not None and f":{first.process.pid}:" in info.holder
+                with pytest.raises(DeviceLeasedError):
+                    store.device(info.id).acquire()
+            await anyio.sleep(max(0.0, TTL + 0.2 - (time.monotonic() - killed_at)))
+            async with walink(emulator, *connect) as second:
+                await second.wait_for(second.opened)
+                assert emulator.replaced == 0
+                # pause the holder past its TTL: a third process takes the device over
+                second.process.send_signal(signal.SIGSTOP)
+                await anyio.sleep(TTL + 0.5)
+                async with walink(emulator, *connect) as third:
+                    await third.wait_for(third.opened)
+                    second.process.send_signal(signal.SIGCONT)
+                    # the paused one finds its lease (or its connection) gone and stops for good
+                    with anyio.fail_after(WAIT):
+                        assert await second.process.wait() == 1
+                    await second.ended.wait()
+                    close = [line for line in second.lines if line.get("connection") == "close"]
+                    assert close and close[-1]["reason"] in ("LEASE_LOST", "REPLACED")
+                    assert sum(1 for line in second.lines if line.get("connection") == "open") == 1
+                    # no loop: the new holder stays open, replaced at most the paused one once
+                    await anyio.sleep(TTL * 2)
+                    assert emulator.replaced <= 1
+                    assert not [line for line in third.lines if line.get("connection") == "close"]
+                    assert third.process.returncode is None
+                    third.process.send_signal(signal.SIGTERM)
+                    with anyio.fail_after(10):
+                        assert await third.process.wait() == 0
+
+
+def _held(run: Running) -> set[str]:
+    held: set[str] = set()
+    for line in run.lines:
+        if line["event"] == "fleet.claimed":
+            held.add(line["device"])
+        elif line["event"] == "fleet.released":
+            held.discard(line["device"])
+    return held
+
+
+def _open(run: Running) -> set[str]:
+    state: dict[str, str] = {}
+    for line in run.lines:
+        if line["event"] == "connection.update":
+            assert list(line)[:3] == ["v", "event", "device"]
+            state[line["device"]] = line["connection"]
+    return {device for device, connection in state.items() if connection == "open"}
+
+
+async def test_two_serve_processes_split_20_devices_and_take_over(postgres_url: str) -> None:
+    serve = (
+        "serve",
+        "--auth",
+        postgres_url,
+        "--lease-ttl",
+        str(TTL),
+        "--claim-interval",
+        "0.3",
+        "--claim-batch",
+        "2",
+        "--connect-rate",
+        "100",
+    )
+    async with Emulator() as emulator:
+        jids = set(await _linked(emulator, postgres_url, 20))
+        async with walink(emulator, *serve) as a, walink(emulator, *serve) as b:
+
+            def split() -> bool:
+                return _open(a) | _open(b) == jids and not _held(a) & _held(b)
+
+            with anyio.fail_after(WAIT):
+                while not split():
+                    await anyio.sleep(0.1)
+            assert _held(a) and _held(b), (len(_held(a)), len(_held(b)))
+            assert _held(a) | _held(b) == jids
+            for line in a.lines + b.lines:
+                if line["event"].startswith("fleet."):
+                    assert list(line) == ["v", "event", "device", "epoch"]
+                    assert type(line["epoch"]) is int
+            a.process.kill()
+            killed_at = time.monotonic()
+            await b.wait_for(lambda: _open(b) == jids, timeout=TTL + 15)
+            took = time.monotonic() - killed_at
+            assert took <= TTL + 15
+            assert emulator.replaced == 0
+            b.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(15):
+                assert await b.process.wait() == 0
+            await b.ended.wait()
+            assert _held(b) == set()  # every lease released on SIGTERM
+        with open_device_store(postgres_url) as store:
+            assert all(info.holder is None for info in store.devices())

@@ -1,0 +1,351 @@
+"""``Fleet``: the devices of a shared device store, run in one process under one task group.
+
+Theory of operation
+-------------------
+``async with Fleet(store_or_url, FleetConfig(...)) as fleet:`` starts a *claimer* task and
+returns. Every ``claim_interval`` seconds (and once at once) the claimer lists the store's
+devices and leases each linked device that nobody holds (``DeviceHandle.acquire``: free, lapsed
+or released), at most ``claim_batch`` per look and ``max_devices`` in all. Each claimed device
+runs a ``Client`` on its handle in its own task; the client renews the lease while it runs and
+gives it back when it stops. Several fleets (processes, machines) on one PostgreSQL database thus
+split the devices between them, and the devices of a fleet that died are claimed by the others
+once their leases lapse: within ``lease_ttl + claim_interval`` plus the connect limiter's wait.
+
+Every connection attempt of every device first passes one process-wide ``ConnectLimiter``, a
+token bucket on anyio's clock with jitter: a cold start or a network blip that drops a thousand
+connections reconnects them at ``connect_rate`` per second (after a burst of ``connect_burst``),
+never all in the same second.
+
+Events come out of ``fleet.events()`` (or ``async for event in fleet``), each tagged with its
+device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaimed`` and
+``DeviceReleased`` say what the fleet holds, with the lease's epoch. A device whose client ended
+for good is released; this fleet claims it again only when it ended for the store's sake
+(``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
+
+``aclose()`` (and leaving the block) closes every client at once: each saves what is pending and
+releases its lease, so the other fleets can take the devices at their next claim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TypeAlias
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
+from walink.auth.errors import AuthStoreError, DeviceLeasedError
+from walink.io.client import Client
+from walink.io.config import ClientConfig
+from walink.io.errors import ClientClosedError
+from walink.io.events import ClientEvent
+
+__all__ = [
+    "ConnectLimiter",
+    "DeviceClaimed",
+    "DeviceEvent",
+    "DeviceReleased",
+    "Fleet",
+    "FleetConfig",
+    "FleetEvent",
+]
+
+_log = logging.getLogger("walink.fleet")
+
+# ends after which the device may be claimed again once its lease is free: the store, not the
+# account, was the trouble (a lease is only ever taken fenced, so claiming again is safe)
+_CLAIM_AGAIN = frozenset({"LEASE_LOST", "STORE_ERROR"})
+
+
+class ConnectLimiter:
+    """A token bucket: at most ``burst`` connects at once, then ``rate`` per second.
+
+    Waiters reserve their slot when they arrive (a later waiter never passes an earlier one),
+    then each also waits a random ``0..jitter`` seconds, so devices released together do not
+    dial in lockstep. Over any window of ``w`` seconds at most ``burst + rate * (w + jitter)``
+    waiters pass. Runs on anyio's clock (trio's ``MockClock`` makes the waits instant).
+    """
+
+    def __init__(
+        self, rate: float, burst: int = 1, *, jitter: float = 0.0, rng: random.Random | None = None
+    ) -> None:
+        if not (rate > 0 and math.isfinite(rate)) or burst < 1 or jitter < 0:
+            raise ValueError("the rate must be positive, the burst at least 1, jitter >= 0")
+        self.rate = rate
+        self.burst = burst
+        self.jitter = jitter
+        self._rng = rng if rng is not None else random.Random()
+        self._tokens = float(burst)
+        self._updated: float | None = None
+        self.passed = 0
+        """How many waiters have passed (for tests and metrics)."""
+
+    def _reserve(self) -> float:
+        """Take a token (possibly one not there yet); the seconds until it is there."""
+        now = anyio.current_time()
+        if self._updated is not None:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    async def wait(self) -> None:
+        """Return when this caller may connect."""
+        delay = self._reserve()
+        if self.jitter:
+            delay += self._rng.uniform(0.0, self.jitter)
+        if delay > 0:
+            await anyio.sleep(delay)
+        else:
+            await anyio.lowlevel.checkpoint()
+        self.passed += 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetConfig:
+    """How a fleet runs its devices; every value overridable."""
+
+    client: ClientConfig = field(default_factory=ClientConfig)
+    """Every device's client configuration (one shared object)."""
+    connect_rate: float = 20.0
+    """Connection attempts per second, process-wide, after the burst."""
+    connect_burst: int = 20
+    """Attempts that may start at once."""
+    connect_jitter: float = 0.5
+    """Each attempt also waits a random 0..jitter seconds."""
+    claim_interval: float = 10.0
+    """Seconds between looks for free devices."""
+    claim_batch: int = 100
+    """The most devices claimed per look: fleets that start together take turns, and so
+    split the devices between them instead of the first one taking all."""
+    max_devices: int | None = None
+    """The most devices this fleet runs at once (None: no limit)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceEvent:
+    """A client event of one device."""
+
+    device: str
+    """The device's JID."""
+    event: ClientEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceClaimed:
+    """The fleet took a device's lease and starts running it."""
+
+    device: str
+    epoch: int
+    """The lease's fencing epoch."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceReleased:
+    """The fleet stopped running a device and gave its lease back."""
+
+    device: str
+    epoch: int
+    reason: str | None
+    """The ``CloseReason`` name of the client's last close (None if it never connected)."""
+
+
+FleetEvent: TypeAlias = DeviceEvent | DeviceClaimed | DeviceReleased
+
+
+class Fleet:
+    """Many devices of one device store in one process (see the module docstring).
+
+    ``store`` is a ``DeviceStore`` (used, not closed) or a URL (opened, and closed on exit).
+    """
+
+    def __init__(
+        self,
+        store: DeviceStore | str,
+        config: FleetConfig | None = None,
+        *,
+        limiter: ConnectLimiter | None = None,
+    ) -> None:
+        self.config = config if config is not None else FleetConfig()
+        self._store_arg = store
+        self._store: DeviceStore | None = store if isinstance(store, DeviceStore) else None
+        self.limiter = limiter or ConnectLimiter(
+            self.config.connect_rate, self.config.connect_burst, jitter=self.config.connect_jitter
+        )
+        self._send: MemoryObjectSendStream[FleetEvent] | None = None
+        self._receive: MemoryObjectReceiveStream[FleetEvent] | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._clients: dict[str, Client] = {}
+        self._epochs: dict[str, int] = {}
+        self._retired: set[str] = set()
+        self._running = 0
+        self._all_stopped = anyio.Event()
+        self._stopping = anyio.Event()
+        self._claim_now = anyio.Event()
+
+    @property
+    def store(self) -> DeviceStore:
+        if self._store is None:
+            raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        return self._store
+
+    @property
+    def held(self) -> dict[str, int]:
+        """The devices this fleet runs now, by id, with their lease epochs."""
+        return dict(self._epochs)
+
+    @property
+    def clients(self) -> dict[str, Client]:
+        """The running clients, by device id."""
+        return dict(self._clients)
+
+    async def __aenter__(self) -> Fleet:
+        if isinstance(self._store_arg, str):
+            self._store = await anyio.to_thread.run_sync(open_device_store, self._store_arg)
+        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](10_000)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(self._claimer)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        task_group = self._task_group
+        try:
+            await self.aclose()
+        finally:
+            self._task_group = None
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(exc_type, exc, traceback)
+            if self._send is not None:
+                self._send.close()
+            if isinstance(self._store_arg, str) and self._store is not None:
+                await anyio.to_thread.run_sync(self._store.close)
+        return None
+
+    async def aclose(self) -> None:
+        """Close every client (each releases its lease) and stop claiming; idempotent."""
+        self._stopping.set()
+        self._claim_now.set()
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as closing:
+                for client in list(self._clients.values()):
+                    closing.start_soon(client.aclose)
+            if self._running:
+                with anyio.move_on_after(30.0):
+                    await self._all_stopped.wait()
+        if self._send is not None:
+            self._send.close()
+
+    def claim_now(self) -> None:
+        """Look for free devices now instead of at the next interval."""
+        self._claim_now.set()
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[FleetEvent]:
+        return self.events()
+
+    async def events(self) -> AsyncIterator[FleetEvent]:
+        """Every device's events and the fleet's claims and releases, until the fleet stops."""
+        if self._receive is None:
+            raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        async for event in self._receive:
+            yield event
+
+    async def _emit(self, event: FleetEvent) -> None:
+        if self._send is None:
+            return
+        # nobody listens any more when the fleet is stopping
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            await self._send.send(event)
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    async def _claimer(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._claim_once()
+            except AuthStoreError as error:
+                _log.warning("looking for free devices failed (retrying): %s", error)
+            with anyio.move_on_after(self.config.claim_interval):
+                await self._claim_now.wait()
+            self._claim_now = anyio.Event()
+
+    def _wanted(self, devices: list[DeviceInfo]) -> list[DeviceInfo]:
+        free = [
+            info
+            for info in devices
+            if info.jid is not None
+            and not info.logged_out
+            and info.id not in self._epochs
+            and info.id not in self._retired
+            and (info.holder is None or info.holder == self.store.owner)
+        ]
+        room = math.inf if self.config.max_devices is None else self.config.max_devices
+        room = min(room - len(self._epochs), self.config.claim_batch)
+        # a random order, so fleets starting together do not all race for the same devices
+        random.shuffle(free)
+        return free[: max(0, int(min(room, len(free))))]
+
+    async def _claim_once(self) -> None:
+        store = self.store
+        devices = await anyio.to_thread.run_sync(store.devices)
+        for info in self._wanted(devices):
+            if self._stopping.is_set():
+                return
+            handle = DeviceHandle(store, info.id)
+            try:
+                epoch = await anyio.to_thread.run_sync(handle.acquire)
+            except DeviceLeasedError:
+                continue  # another fleet was quicker
+            self._epochs[info.id] = epoch
+            self._running += 1
+            self._all_stopped = anyio.Event()
+            assert self._task_group is not None
+            self._task_group.start_soon(self._run_device, handle, info.name, epoch)
+
+    async def _run_device(self, handle: DeviceHandle, name: str, epoch: int) -> None:
+        reason: str | None = None
+        try:
+            await self._emit(DeviceClaimed(device=name, epoch=epoch))
+            client = Client(handle, self.config.client, connect_gate=self.limiter.wait)
+            try:
+                async with client:
+                    self._clients[handle.id] = client
+                    if self._stopping.is_set():
+                        await client.aclose()
+                    async for event in client:
+                        await self._emit(DeviceEvent(device=name, event=event))
+            except (AuthStoreError, ClientClosedError) as error:
+                _log.warning("device %s stopped: %s", name, error)
+            closed = client.last_closed
+            if closed is not None:
+                reason = closed.disconnect.reason.name
+            if not self._stopping.is_set() and reason not in _CLAIM_AGAIN:
+                # it ended for good (logged out, replaced by a client outside any lease...):
+                # not ours to restart
+                self._retired.add(handle.id)
+        finally:
+            self._clients.pop(handle.id, None)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(handle.close)
+                self._epochs.pop(handle.id, None)
+                await self._emit(DeviceReleased(device=name, epoch=epoch, reason=reason))
+            self._running -= 1
+            if not self._running:
+                self._all_stopped.set()
