@@ -173,7 +173,10 @@ def exit_codes_table() -> str:
 
 def _assigned_names(module_name: str) -> set[str]:
     """Names a module's own top level assigns or defines (not the ones it imports)."""
-    source = inspect.getsource(importlib.import_module(module_name))
+    try:
+        source = inspect.getsource(importlib.import_module(module_name))
+    except (OSError, TypeError):  # a compiled (mypyc) module: its names are found by __module__
+        return set()
     names: set[str] = set()
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign):
@@ -189,7 +192,8 @@ def defining_module(package: str, name: str) -> str:
     """The module whose source defines ``package.name`` (for mkdocstrings' static loader)."""
     value = getattr(importlib.import_module(package), name)
     module = getattr(value, "__module__", None)
-    if inspect.isclass(value) or inspect.isfunction(value):
+    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):
+        # classes and functions, compiled ones included, know where they were defined
         assert isinstance(module, str)
         return module
     for candidate in sorted(m for m in list(sys.modules) if m.startswith("walink")):
