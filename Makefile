@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.walink-installed
 PEER_STAMP := tests/peer/node_modules/.walink-installed
 
-.PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto clean
+.PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto docs clean
 
 demo: $(STAMP)
 	$(BIN)/walink demo
 
-test: $(STAMP) peer lint typecheck pytest
+test: $(STAMP) peer lint typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -22,12 +22,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP) peer
 	$(BIN)/python -m pytest
 
-# The virtual environment: an editable install with the test and trio extras.
+# The virtual environment: an editable install with the test, trio and docs extras.
 # setup.py compiles the codec with mypyc where a C compiler exists.
 $(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,trio]'
+	$(BIN)/python -m pip install --quiet -e '.[test,trio,docs]'
 	touch $@
 
 # The Baileys peer (tests/peer). Missing node or npm is a failure under CI=true, a warning otherwise.
@@ -44,6 +44,10 @@ postgres:
 bench: $(STAMP) peer
 	$(BIN)/python -m benchmarks
 
+# The documentation site, built strictly (a broken link or any warning fails) into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 diagrams: $(STAMP)
 	$(BIN)/walink diagram --format mermaid -o diagrams/connection.mmd
 
@@ -51,5 +55,5 @@ proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info tests/peer/node_modules
+	rm -rf $(VENV) build *.egg-info tests/peer/node_modules site
 	find walink -name '*.so' -delete

@@ -1,6 +1,6 @@
 """Fuzz target: the transport framing, ``FrameDecoder`` with and without the client's intro.
 
-Invariant (DESIGN.md, "The sans-IO core"): arbitrary bytes are parsed or raise
+Invariant (docs/protocol/architecture.md#sans-io): arbitrary bytes are parsed or raise
 ``RemoteProtocolError``; nothing else escapes. The target also checks what makes a decoder
 trustworthy on a real socket, where the same bytes arrive in any split:
 

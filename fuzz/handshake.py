@@ -1,6 +1,6 @@
 """Fuzz target: handshake parsing, Noise roles and the sans-IO connections of both roles.
 
-Invariant (DESIGN.md, "The sans-IO core"): arbitrary bytes are parsed or raise
+Invariant (docs/protocol/architecture.md#sans-io): arbitrary bytes are parsed or raise
 ``RemoteProtocolError``; nothing else escapes, and after an error the object is broken for good
 (a later call raises, a connection's with ``LocalProtocolError``). Keys and ephemerals are fixed,
 so every valid message is reproducible and the fuzzer can mutate real transcripts.

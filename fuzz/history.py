@@ -1,6 +1,6 @@
 """Fuzz target: history sync's parsers, from a decrypted ``Message`` to the ``HistorySet``.
 
-Invariant (DESIGN.md, "The sans-IO core"): arbitrary bytes are parsed or raise
+Invariant (docs/protocol/architecture.md#sans-io): arbitrary bytes are parsed or raise
 ``RemoteProtocolError``; nothing else escapes. Byte 0 chooses what the rest is:
 
 - 0: a compressed chunk: ``decode_history`` (zlib with a small cap, then ``HistorySync``) and

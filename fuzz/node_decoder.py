@@ -1,6 +1,6 @@
 """Fuzz target: the binary node decoder, ``decode_node`` (frame plaintext: flags byte, then a node).
 
-Invariant (DESIGN.md, "The sans-IO core"): arbitrary bytes are parsed or raise
+Invariant (docs/protocol/architecture.md#sans-io): arbitrary bytes are parsed or raise
 ``RemoteProtocolError``; nothing else escapes. The input is the plaintext whole; on top of that:
 
 - the codec that ``walink.protocol.binary`` loaded (mypyc-compiled when ``COMPILED``) and the

@@ -506,7 +506,8 @@ def test_the_mark_waits_for_its_save_like_any_other() -> None:
 def test_closes_that_do_not_log_the_device_out_leave_the_creds_unmarked() -> None:
     hub = make_hub()
     creds = paired_creds(hub)
-    # the application's own logout: DESIGN.md's plain stop (and a timed-out one proves nothing)
+    # the application's own logout: the plain stop of
+    # docs/protocol/architecture.md#reasons-and-policy (and a timed-out one proves nothing)
     pair = open_pair(hub, creds)
     pair.session.logout(now=pair.now)
     pair.pump()

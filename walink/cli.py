@@ -1,10 +1,10 @@
 """The ``walink`` command: one argparse front end, one private module per subcommand.
 
-Contract (DESIGN.md "Command line"): with ``--json`` every stdout line is one JSON object with
-``"v": 1``, flushed when written; logs go to stderr. Exit codes: 0 normal end, 2 bad arguments
-or input, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 anything else.
-Each subcommand module in ``walink._commands`` exposes ``register(subparsers)``, which adds its
-parser and sets ``func`` to a ``(args) -> int`` callable.
+Contract (docs/protocol/architecture.md#command-line): with ``--json`` every stdout line is one JSON
+object with ``"v": 1``, flushed when written; logs go to stderr. Exit codes: 0 normal end, 2 bad
+arguments or input, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 anything
+else. Each subcommand module in ``walink._commands`` exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to a ``(args) -> int`` callable.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Baileys, a client nobody here wrote, against walink's emulator (issue 6; PEER.md §3, §5, §7).
+"""Baileys, a client nobody here wrote, against walink's emulator (issue 6; docs/protocol/peer.md).
 
 Baileys 7.0.0-rc14 (``tests/peer``) runs ``client-harness.mjs`` with its certificate check made
 strict against the emulator's test root: it must accept our Noise handshake and our certificate

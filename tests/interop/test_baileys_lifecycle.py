@@ -1,9 +1,10 @@
 """Baileys, a client nobody here wrote, through the whole lifecycle against our emulator (issue 9).
 
 Baileys 7.0.0-rc14 runs ``tests/peer/baileys-lifecycle.mjs``, strict against the emulator's test
-root (PEER.md §3), as an application would: one creds object for its whole life, a new socket
-after a 515 and after nothing else (Baileys never reconnects by itself, PROTOCOL.md §5.3). The
-test plays the person: it carries Baileys' QR (or pairing code) to the emulator's phone.
+root (docs/protocol/peer.md#certificate-checks), as an application would: one creds object for its
+whole life, a new socket after a 515 and after nothing else (Baileys never reconnects by itself,
+docs/protocol/lifecycle.md#disconnect-reasons). The test plays the person: it carries Baileys' QR
+(or pairing code) to the emulator's phone.
 
 1. fresh creds: QR, scan, pair-success (Baileys' HMAC check), 515, login on a new socket, 'open';
 2. saved creds: 'open' directly;
@@ -126,7 +127,7 @@ async def test_fresh_creds_qr_pair_success_515_then_open(peer_dir: Path, tmp_pat
     async with Emulator() as emulator:
         run = await pair_with_qr(peer_dir, emulator, tmp_path)
         device = emulator.registry.device(DEFAULT_PHONE, 1)
-    # the QR in the current format (PROTOCOL.md §6.2), from the first socket
+    # the QR in the current format (docs/protocol/pairing.md#qr-string), from the first socket
     [qr_line, *_] = run.events("qr")
     qr = qr_line["qr"]
     assert qr_line["socket"] == 1 and qr.startswith(QR_PREFIX)
@@ -177,7 +178,8 @@ async def test_pairing_code_then_515_then_open(peer_dir: Path) -> None:
     async with Emulator() as emulator:
         async with baileys(peer_dir, emulator, relay_qr=False) as run:
             with anyio.fail_after(SCENARIO_LIMIT):
-                # Baileys advises asking for the code once the first QR is up (PROTOCOL.md §7)
+                # Baileys advises asking for the code once the first QR is up
+                # (docs/protocol/pairing.md#pairing-code)
                 await run.until(event_is("qr"))
                 await run.send("requestPairingCode", phone=CODE_PHONE)
                 code = (await run.until(event_is("pairing-code")))["code"]
@@ -314,8 +316,9 @@ FAULT_CASES = [
         FaultCase(f"truncated-{step.value}", EOF_CLOSE, "paired", (TruncatedFrame(at=step),))
         for step in Step
     ],
-    # 408 is overloaded (PROTOCOL.md §5.3): Baileys' timedOut and connectionLost share it and only
-    # the message tells them apart; walink reports one status and a distinct reason for each.
+    # 408 is overloaded (docs/protocol/lifecycle.md#disconnect-reasons): Baileys' timedOut and
+    # connectionLost share it and only the message tells them apart; walink reports one status and a
+    # distinct reason for each.
     FaultCase(
         "silence-before-server-hello",
         classify(CloseReason.CONNECT_TIMEOUT, at=0),

@@ -66,7 +66,8 @@ class Difference(enum.Enum):
     RESTART = (
         "515: walink restarts inside the client, so the application sees no close (the update "
         "stays 'connecting'; Closed.decision.restart); Baileys closes with 515 and every Baileys "
-        "application must build a new socket itself (PROTOCOL.md §5.3). The status agrees."
+        "application must build a new socket itself "
+        "(docs/protocol/lifecycle.md#disconnect-reasons). The status agrees."
     )
     STOPS = (
         "walink's default policy stops where a Baileys application (reconnect unless 401) would "
@@ -75,7 +76,8 @@ class Difference(enum.Enum):
         "get the same answer. The status agrees; PolicyConfig.baileys_compatible() reconnects."
     )
     NAMED_408 = (
-        "408 is overloaded (PROTOCOL.md §5.3): Baileys' timedOut and connectionLost share it and "
+        "408 is overloaded (docs/protocol/lifecycle.md#disconnect-reasons): Baileys' timedOut and "
+        "connectionLost share it and "
         "only the message tells them apart; walink reports the same 408 with a distinct reason "
         "(CONNECT_TIMEOUT, KEEPALIVE_TIMEOUT, QR_EXHAUSTED)."
     )

@@ -1,5 +1,5 @@
 // Baileys' own client through a whole connection lifecycle against a WhatsApp server at URL
-// (walink's emulator): issue 9, PEER.md §3/§5/§7, PROTOCOL.md §5.3.
+// (walink's emulator): issue 9, docs/protocol/peer.md, docs/protocol/lifecycle.md#disconnect-reasons.
 //
 //   node baileys-lifecycle.mjs ws://127.0.0.1:PORT/ws/chat
 //
@@ -7,9 +7,9 @@
 // - keeps ONE creds object (fresh `initAuthCreds()`, or the folder's saved creds), updated on every
 //   `creds.update`, and a keys store that holds what it is given;
 // - on a close with 515 (restartRequired) builds a NEW `makeWASocket` with the same creds: Baileys
-//   never reconnects by itself (PROTOCOL.md §5.3); any other close is final and ends the process.
+//   never reconnects by itself (docs/protocol/lifecycle.md#disconnect-reasons); any other close is final and ends the process.
 //
-// env WA_TEST_ROOT_PUB_HEX: make Baileys' certificate check strict against that root (PEER.md §3:
+// env WA_TEST_ROOT_PUB_HEX: make Baileys' certificate check strict against that root (docs/protocol/peer.md#certificate-checks:
 //   its own check ignores the signature verdicts, so without this any chain would pass).
 // env WA_AUTH_DIR: keep creds and keys in that folder (Baileys' `useMultiFileAuthState`), so a
 //   later run starts from the saved creds; without it both live in memory only.
@@ -61,7 +61,7 @@ const out = (line) => process.stdout.write(JSON.stringify({ ...line, socket: soc
 
 if (env.WA_TEST_ROOT_PUB_HEX) {
   WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(env.WA_TEST_ROOT_PUB_HEX, 'hex');
-  // libsignal returns false for a bad signature; Baileys' wrapper only catches throws (PEER.md §3)
+  // libsignal returns false for a bad signature; Baileys' wrapper only catches throws (docs/protocol/peer.md#certificate-checks)
   Curve.verify = (pub, msg, sig) => {
     try {
       const key = pub.length === 33 ? pub : Buffer.concat([Buffer.from([5]), pub]);

@@ -1,8 +1,8 @@
-// Baileys' own client against a WhatsApp server at URL (walink's emulator), PEER.md §7.
+// Baileys' own client against a WhatsApp server at URL (walink's emulator), docs/protocol/peer.md#ci-recipe.
 //
 //   node client-harness.mjs ws://127.0.0.1:PORT/ws/chat [timeout_ms]
 //
-// env WA_TEST_ROOT_PUB_HEX: make Baileys' certificate check strict against that root (PEER.md §3:
+// env WA_TEST_ROOT_PUB_HEX: make Baileys' certificate check strict against that root (docs/protocol/peer.md#certificate-checks:
 //   its own check ignores signature verdicts, so without this any chain would pass).
 // env WA_ME_JID: start from creds with `me` set (the login path) instead of fresh creds.
 // env WA_AFTER_QR=wait: do not stop at the first QR; run until the connection closes (the test

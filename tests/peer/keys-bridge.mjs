@@ -50,7 +50,7 @@ await serve({
     return { priv: hex(s.keyPair.private), pub: hex(s.keyPair.public), sig: hex(s.signature), keyId: s.keyId };
   },
   // The certificate part of Baileys' processHandshake (lib/Utils/noise-handler.js), made strict
-  // the way PEER.md §3 patches it: Curve.verify -> libsignal's real verdict, WA root -> `root`.
+  // the way docs/protocol/peer.md#certificate-checks patches it: Curve.verify -> libsignal's real verdict, WA root -> `root`.
   baileysCertCheck: async ({ chain, root }) => {
     const rootKey = buf(root);
     const verify = (pub, msg, sig) => strictVerify(Buffer.from(pub), Buffer.from(msg), Buffer.from(sig)) === true;
@@ -64,7 +64,7 @@ await serve({
     const leafDetails = proto.CertChain.NoiseCertificate.Details.decode(leaf.details);
     return { leafKey: hex(leafDetails.key), issuerSerial: details.issuerSerial };
   },
-  // The peer's own defaults, which payload tests must feed to both sides (PROTOCOL.md §3 note).
+  // The peer's own defaults, which payload tests must feed to both sides (docs/protocol/handshake.md#payload-version).
   payloadDefaults: async () => {
     const { version, browser, countryCode, syncFullHistory } = DEFAULT_CONNECTION_CONFIG;
     return { version, browser, countryCode, syncFullHistory };

@@ -23,7 +23,7 @@ const unhex = (text) => Buffer.from(text, 'hex');
 let noise = null;
 let noiseKey = null;
 
-// PEER.md §3: Baileys discards libsignal's verdict; these two lines make its chain check real.
+// docs/protocol/peer.md#certificate-checks: Baileys discards libsignal's verdict; these two lines make its chain check real.
 function makeStrict(rootPublicHex) {
   WA_CERT_DETAILS.PUBLIC_KEY = unhex(rootPublicHex);
   Curve.verify = (pub, msg, sig) => {

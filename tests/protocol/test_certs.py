@@ -429,7 +429,8 @@ def test_mutated_chain_is_rejected_with_a_remote_error(index: int, flip: int, cu
     raise AssertionError(f"mutated chain accepted: {mutated.hex()}")
 
 
-# --- Baileys, made strict (PEER.md §3) ------------------------------------------------------
+# --- Baileys, made strict (docs/protocol/peer.md#certificate-checks)
+# ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -158,7 +158,8 @@ def test_transcript_vector() -> None:
 
 
 def test_client_hello_wire_layout() -> None:
-    # PROTOCOL.md §2.3: field 2 (clientHello), length 34, then field 1 (ephemeral), length 32.
+    # docs/protocol/handshake.md#noise-steps: field 2 (clientHello), length 34, then field 1
+    # (ephemeral), length 32.
     initiator, _ = _pair()
     assert initiator.client_hello() == bytes.fromhex("12220a20") + CLIENT_EPHEMERAL.public
 

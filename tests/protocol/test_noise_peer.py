@@ -1,8 +1,10 @@
-"""Our Noise responder against Baileys' makeNoiseHandler as the initiator (PEER.md §5).
+"""Our Noise responder against Baileys' makeNoiseHandler as the initiator
+(docs/protocol/peer.md#baileys-against-emulator).
 
 Baileys' handler keeps its keys to itself, so the proof is behavioural: it accepts our ServerHello
-(with its certificate check made strict against our test root, PEER.md §3), we accept its
-ClientFinish, and after the split every frame either side encrypts the other decrypts, in order.
+(with its certificate check made strict against our test root,
+docs/protocol/peer.md#certificate-checks), we accept its ClientFinish, and after the split every
+frame either side encrypts the other decrypts, in order.
 """
 
 from __future__ import annotations

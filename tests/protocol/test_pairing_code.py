@@ -174,7 +174,8 @@ def test_validate_phone_number_refuses(bad: str) -> None:
 def test_pbkdf2_key_vector() -> None:
     key = derive_pairing_code_key(CODE, SALT)
     assert key.hex() == PBKDF2_KEY
-    # An independent implementation of the same parameters (PROTOCOL.md §7.1).
+    # An independent implementation of the same parameters
+    # (docs/protocol/pairing.md#pairing-code-alphabet).
     assert key == hashlib.pbkdf2_hmac("sha256", CODE.encode(), SALT, 131072, 32)
     assert derive_pairing_code_key(CODE.lower(), SALT) == key
 

@@ -70,7 +70,8 @@ def baileys(peer_dir: Path) -> Iterator[PeerBridge]:
         yield bridge
 
 
-# --- our own expectations (PROTOCOL.md §3) --------------------------------------------------
+# --- our own expectations (docs/protocol/handshake.md#client-payload)
+# --------------------------------------------------
 
 
 def test_login_fields() -> None:

@@ -38,7 +38,8 @@ def test_explicit_zero_is_written() -> None:
 
 
 def test_client_hello_wire_layout() -> None:
-    """PROTOCOL.md §2.3: field 2 (clientHello), length 34, then field 1 (ephemeral), length 32."""
+    """docs/protocol/handshake.md#noise-steps: field 2 (clientHello), length 34, then field 1
+    (ephemeral), length 32."""
     ephemeral = bytes(range(32))
     message = wa_pb2.HandshakeMessage(
         client_hello=wa_pb2.HandshakeMessage.ClientHello(ephemeral=ephemeral)

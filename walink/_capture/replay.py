@@ -147,7 +147,8 @@ class _Replayer:
     # -- output --------------------------------------------------------------------------------
 
     def emit(self, data: dict[str, Any]) -> None:
-        # "event" first, then "t": the order DESIGN.md's lines read in
+        # "event" first, then "t": the order the command line's JSON lines read in
+        # (docs/protocol/architecture.md#command-line)
         self.result.lines.append({"event": data["event"], "t": self.now, **data})
 
     def note(self, text: str) -> None:

@@ -1,9 +1,10 @@
 """``walink emulator``: run the WhatsApp server emulator until SIGINT or SIGTERM.
 
-The first stdout line, flushed, says where it listens and what to trust (SERVER.md §6): in
-``--json`` mode ``{"v": 1, "url": …, "trust_root": …, "phone": …}``, otherwise one readable line
-with the same three values and a ready-to-paste ``walink connect`` command. Nothing else goes to
-stdout; logs go to stderr. Both signals end it cleanly with exit 0.
+The first stdout line, flushed, says where it listens and what to trust
+(docs/protocol/server.md#phone-endpoint): in ``--json`` mode ``{"v": 1, "url": …, "trust_root": …,
+"phone": …}``, otherwise one readable line with the same three values and a ready-to-paste
+``walink connect`` command. Nothing else goes to stdout; logs go to stderr. Both signals end it
+cleanly with exit 0.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What ``walink connect`` and ``walink demo`` print about a client's lifecycle, in both modes.
 
-``--json`` (DESIGN.md "Command line"): every ``ConnectionUpdate`` becomes one full-snapshot line
-``{"v": 1, "event": "connection.update", "connection", "qr", "is_new_login",
+``--json`` (docs/protocol/architecture.md#command-line): every ``ConnectionUpdate`` becomes one
+full-snapshot line ``{"v": 1, "event": "connection.update", "connection", "qr", "is_new_login",
 "received_pending_notifications", "is_online"}``, plus ``"reason"``, ``"status"`` and
 ``"message"`` when ``connection`` is ``"close"``; a pairing code becomes
 ``{"v": 1, "event": "pairing_code", "code"}``. Other tools parse these lines: keep the keys,

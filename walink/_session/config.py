@@ -58,7 +58,8 @@ class SessionConfig:
     receipt and ack only after the commit) instead of reporting it as ``NodeReceived`` with an
     early ack. A client turns it on when it is given a ``MessageProcessor``."""
     auto_ack: bool = True
-    """Ack messages, receipts, notifications and calls as they are reported (PROTOCOL.md §5.8)."""
+    """Ack messages, receipts, notifications and calls as they are reported
+    (docs/protocol/lifecycle.md#offline)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The reconnection policy's numbers and rules."""
     trace: Callable[[str, Node], None] | None = field(default=None, repr=False, compare=False)

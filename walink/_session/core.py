@@ -224,6 +224,7 @@ class ClientSession:
 
     @property
     def is_online(self) -> bool:
+        """Whether this client last announced ``available`` presence."""
         return self._presence.is_online
 
     @property
@@ -282,7 +283,8 @@ class ClientSession:
         if self._machine.finished:
             raise LocalProtocolError(f"the lifecycle ended ({self.state}): no more attempts")
         if self._creds.logged_out:
-            # dialing would only earn another 401 (DESIGN.md: marked creds never reconnect)
+            # dialing would only earn another 401 (marked creds never reconnect:
+            # docs/protocol/architecture.md#reasons-and-policy)
             raise LocalProtocolError(LOGGED_OUT_MESSAGE)
         self._machine.dial()
         self._forget_machine_changes()
@@ -568,7 +570,8 @@ class ClientSession:
     def request_pairing_code(
         self, phone_number: str, *, now: float, custom_code: str | None = None
     ) -> int:
-        """Link by pairing code instead of QR (PROTOCOL.md §7); returns the request's number.
+        """Link by pairing code instead of QR (docs/protocol/pairing.md#pairing-code); returns the
+        request's number.
 
         ``phone_number``: the account's number with country code (``+``, spaces and dashes
         allowed); ``custom_code``: 8 symbols of ``PAIRING_CODE_ALPHABET`` (default: random).

@@ -88,7 +88,8 @@ class MessageProcessor(Protocol):
     the state is unchanged); any other exception means the store failed.
     """
 
-    def process(self, node: Node) -> ProcessedMessage: ...
+    def process(self, node: Node) -> ProcessedMessage:
+        """Decrypt ``node`` and commit the outcome in one store batch (see the class docstring)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The nodes the client session builds and the small readers it needs (PROTOCOL.md §5-§6).
+"""The nodes the client session builds and the small readers it needs (docs/protocol/lifecycle.md,
+docs/protocol/pairing.md).
 
 Pure functions of their arguments: no state, no clock, no randomness (ids and keys come in).
 """
@@ -25,7 +26,8 @@ __all__ = [
 ]
 
 SERVER = "s.whatsapp.net"
-"""The server's JID as whatsmeow writes replies (SERVER.md accepts both forms)."""
+"""The server's JID as whatsmeow writes replies (the emulator accepts both forms:
+docs/protocol/server.md#registration)."""
 SERVER_JID = "@s.whatsapp.net"
 """Baileys' ``S_WHATSAPP_NET``, the ``to`` of its own queries."""
 ACK_TAGS = frozenset({"message", "receipt", "notification", "call"})
@@ -55,8 +57,9 @@ def error_reply(request: Node, code: int, text: str) -> Node:
 
 
 def ack(stanza: Node, me: str | None, *, error: int | None = None) -> Node:
-    """The ``<ack>`` Baileys sends for a stanza (``buildAckStanza``, PROTOCOL.md §5.8);
-    ``error``: a nack (Baileys nacks with 500 a message it could not decrypt)."""
+    """The ``<ack>`` Baileys sends for a stanza (``buildAckStanza``,
+    docs/protocol/lifecycle.md#offline); ``error``: a nack (Baileys nacks with 500 a message it
+    could not decrypt)."""
     attrs = {
         "id": stanza.attr("id", "") or "",
         "to": stanza.attr("from", SERVER) or SERVER,
@@ -96,7 +99,8 @@ def pre_key_upload(
     signed_pre_key: SignedKeyPair,
     pre_keys: list[tuple[int, KeyPair]],
 ) -> Node:
-    """The pre-key upload iq of PROTOCOL.md §5.6 step 2 (public halves only)."""
+    """The pre-key upload iq of docs/protocol/lifecycle.md#after-success, step 2 (public halves
+    only)."""
     keys = [
         Node(
             "key",

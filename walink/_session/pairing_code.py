@@ -1,4 +1,5 @@
-"""Pairing-code login inside the session (PROTOCOL.md §7, SERVER.md §5): the second way to link.
+"""Pairing-code login inside the session (docs/protocol/pairing.md#pairing-code,
+docs/protocol/server.md#pairing-code): the second way to link.
 
 Theory of operation
 -------------------
@@ -113,7 +114,8 @@ def companion_hello_node(
     platform_id: str,
     platform_display: str,
 ) -> Node:
-    """PROTOCOL.md §7.2 exactly as Baileys sends it (attribute and child order, nonce ``"0"``)."""
+    """docs/protocol/pairing.md#companion-hello exactly as Baileys sends it (attribute and child
+    order, nonce ``"0"``)."""
     children = [
         Node("link_code_pairing_wrapped_companion_ephemeral_pub", {}, wrapped_ephemeral),
         Node("companion_server_auth_key_pub", {}, noise_public),
@@ -137,7 +139,7 @@ def companion_hello_node(
 def companion_finish_node(
     *, iq_id: str, phone: str, wrapped_key_bundle: bytes, identity_public: bytes, ref: bytes
 ) -> Node:
-    """PROTOCOL.md §7.4 step 10, in Baileys' order."""
+    """docs/protocol/pairing.md#companion-finish step 9, in Baileys' order."""
     children = [
         Node("link_code_pairing_wrapped_key_bundle", {}, wrapped_key_bundle),
         Node("companion_identity_public", {}, identity_public),

@@ -1,9 +1,9 @@
 """``Creds`` to and from the JSON object of Baileys' ``creds.json`` (before BufferJSON text).
 
-Baileys' shapes, field by field (PROTOCOL.md §8.1): key pairs are ``{private, public}`` Buffers,
-``advSecretKey`` is base64 *text*, ``account`` is a protobuf instance whose ``toJSON`` writes its
-bytes as plain base64 strings, ``signalIdentities[].identifierKey`` is a Buffer. Optional fields
-that are unset are left out, as ``JSON.stringify`` leaves out ``undefined``.
+Baileys' shapes, field by field (docs/protocol/credentials.md#creds-fields): key pairs are
+``{private, public}`` Buffers, ``advSecretKey`` is base64 *text*, ``account`` is a protobuf instance
+whose ``toJSON`` writes its bytes as plain base64 strings, ``signalIdentities[].identifierKey`` is a
+Buffer. Optional fields that are unset are left out, as ``JSON.stringify`` leaves out ``undefined``.
 
 ``walinkLoggedOut`` (``Creds.logged_out``) is walink's own key, written only when True: Baileys
 ignores keys it does not know, and credentials that were never logged out keep exactly the JSON

@@ -9,7 +9,8 @@ Reprs never show secrets: key pairs hide their private halves (``KeyPair``'s own
 ADV secret, the pairing code and free-form data are left out of ``Creds``' repr entirely.
 
 ``Creds.logged_out`` is walink's own mark, not a Baileys field: the server removed this device
-(DESIGN.md "Disconnect reasons": 401/403/406 keep the credentials, marked, and never reconnect).
+(docs/protocol/architecture.md#reasons-and-policy: 401/403/406 keep the credentials, marked, and
+never reconnect).
 """
 
 from __future__ import annotations

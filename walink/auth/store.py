@@ -64,22 +64,28 @@ KeyUpdates: TypeAlias = "Mapping[str, Mapping[str, KeyValue | None]]"
 class AuthStore(Protocol):
     """What the client needs from a credential store (the contract is the module docstring)."""
 
-    def load(self) -> Creds | None: ...
+    def load(self) -> Creds | None:
+        """The saved credentials, or None when none were ever saved (corruption raises)."""
 
     def acquire(self) -> object:
         """Take the writer lock (or a device store's lease) now; what it returns is the store's
         own business (a device handle returns its lease's epoch), callers ignore it."""
         ...
 
-    def save(self, creds: Creds) -> None: ...
+    def save(self, creds: Creds) -> None:
+        """Replace the credentials, atomically and durably."""
 
-    def get_keys(self, key_type: str, ids: Iterable[str]) -> dict[str, KeyValue | None]: ...
+    def get_keys(self, key_type: str, ids: Iterable[str]) -> dict[str, KeyValue | None]:
+        """Every id asked, with its value or None when missing."""
 
-    def set_keys(self, updates: KeyUpdates) -> None: ...
+    def set_keys(self, updates: KeyUpdates) -> None:
+        """Write (or, for a None value, delete) keys of any types, all or nothing."""
 
-    def list_key_ids(self, key_type: str) -> list[str]: ...
+    def list_key_ids(self, key_type: str) -> list[str]:
+        """The ids stored under ``key_type``, sorted."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the writer lock and the resources; later writes raise ``StoreClosedError``."""
 
     def __enter__(self) -> Self: ...
 

@@ -8,7 +8,7 @@ session) passes the :class:`~walink.fsm.reasons.Disconnect` (whose ``at`` is "no
 :class:`Decision` that carries the next ``ReconnectHistory``. The same inputs and seed give the same
 decisions, which is what lets Hypothesis check the invariants below over any event sequence.
 
-Default table (DESIGN.md, "Disconnect reasons and the reconnection policy"):
+Default table (docs/protocol/architecture.md#reasons-and-policy):
 
 - a stop reason (every terminal reason, ``REPLACED`` and ``CERTIFICATE_REJECTED``) stops: never
   a reconnect;

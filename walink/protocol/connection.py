@@ -1,10 +1,11 @@
 """The sans-IO transport shared by both roles: intro header, 3-byte framing, Noise, node codec.
 
-Theory of operation (PROTOCOL.md §1-2, the h11 style). A connection object owns no socket, no
-clock and no random source. The caller feeds it the bytes it received (``receive_data``; None
-means the peer closed), reads what happened (``next_event`` / ``events``), asks it to send nodes
-(``send_node``), and drains what must go on the wire (``data_to_send``): receiving causes output,
-since a ClientHello is answered by a ServerHello and a ServerHello by a ClientFinish.
+Theory of operation (docs/protocol/transport.md, docs/protocol/handshake.md; the h11 style). A
+connection object owns no socket, no clock and no random source. The caller feeds it the bytes it
+received (``receive_data``; None means the peer closed), reads what happened (``next_event`` /
+``events``), asks it to send nodes (``send_node``), and drains what must go on the wire
+(``data_to_send``): receiving causes output, since a ClientHello is answered by a ServerHello and a
+ServerHello by a ClientFinish.
 
 Phases, the same for both roles::
 

@@ -1,4 +1,5 @@
-"""Transport framing (PROTOCOL.md §1.2, §1.3): the intro header and 3-byte length frames.
+"""Transport framing (docs/protocol/transport.md#intro-header, docs/protocol/transport.md#frames):
+the intro header and 3-byte length frames.
 
 The client sends the intro once, before its first frame: ``57 41 06 03`` ("WA", magic 6,
 dictionary version 3), or with routing info ``45 44 00 01`` + 24-bit length + routing info +

@@ -1,6 +1,6 @@
 """Noise_XX_25519_AESGCM_SHA256 as WhatsApp Web speaks it: initiator, responder, transport cipher.
 
-Theory of operation (PROTOCOL.md §2). The pattern is the standard XX one::
+Theory of operation (docs/protocol/handshake.md). The pattern is the standard XX one::
 
     -> e                     ClientHello{ephemeral}
     <- e, ee, s, es          ServerHello{ephemeral, static, payload = CertChain}

@@ -1,4 +1,5 @@
-"""QR login crypto for both roles: the QR string and the pair-success exchange (PROTOCOL.md §6).
+"""QR login crypto for both roles: the QR string and the pair-success exchange
+(docs/protocol/pairing.md).
 
 Theory of operation. The companion shows a QR holding a server ref, its Noise and identity public
 keys and a random 32-byte ADV secret. The phone scans it, so the ADV secret reaches the phone
@@ -123,7 +124,7 @@ def _browser_parts(browser: Sequence[str]) -> tuple[str, str]:
 
 
 def companion_platform_id(browser: Sequence[str]) -> str:
-    """The platform id for a Baileys-style ``browser`` triple (PROTOCOL.md §6.2).
+    """The platform id for a Baileys-style ``browser`` triple (docs/protocol/pairing.md#qr-string).
 
     "Desktop" as the browser name means the desktop app: UWP on Windows, Electron elsewhere.
     Otherwise the browser name maps to its id, and anything unknown is "other web client".
@@ -423,10 +424,12 @@ def build_pair_success(
     device_type: int = ADV_ENCRYPTION_E2EE,
     rng: Rng = os.urandom,
 ) -> bytes:
-    """The phone's ``<device-identity>`` content for pair-success (SERVER.md §2 step 5).
+    """The phone's ``<device-identity>`` content for pair-success
+    (docs/protocol/server.md#registration, step 5).
 
     ``rng`` supplies the 64-byte XEdDSA nonce input of the account signature. Both encryption
-    types are encoded explicitly, as SERVER.md asks (a proto3 ``optional`` keeps a 0).
+    types are encoded explicitly, as docs/protocol/server.md#registration asks (a proto3
+    ``optional`` keeps a 0).
     """
     _check_key("the companion identity key", companion_identity_public)
     _check_key("the ADV secret", adv_secret)

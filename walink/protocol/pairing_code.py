@@ -1,4 +1,5 @@
-"""Pairing-code login cryptography, for both the companion and the phone (PROTOCOL.md §7).
+"""Pairing-code login cryptography, for both the companion and the phone
+(docs/protocol/pairing.md#pairing-code).
 
 Theory of operation. The user reads an 8-character code off the companion's screen and types it
 on the phone; the code never travels. Each side proves it knows the code by wrapping a fresh
@@ -104,7 +105,8 @@ class WrongPairingCodeError(RemoteProtocolError):
 
 
 class PrimaryHello(NamedTuple):
-    """What the phone computes when the user has typed the code (SERVER.md §5 step 2)."""
+    """What the phone computes when the user has typed the code
+    (docs/protocol/server.md#pairing-code, step 2)."""
 
     primary_ephemeral: KeyPair
     """The phone's fresh ephemeral key pair; keep it for ``phone_open_key_bundle``."""
@@ -115,7 +117,7 @@ class PrimaryHello(NamedTuple):
 
 
 class CompanionFinish(NamedTuple):
-    """The companion's answer to primary_hello (PROTOCOL.md §7.4)."""
+    """The companion's answer to primary_hello (docs/protocol/pairing.md#companion-finish)."""
 
     wrapped_key_bundle: bytes
     """156 bytes for ``link_code_pairing_wrapped_key_bundle``."""
@@ -287,7 +289,8 @@ def seal_key_bundle(
     salt: bytes,
     iv: bytes,
 ) -> CompanionFinish:
-    """The deterministic core of companion_finish (PROTOCOL.md §7.4 steps 2 to 9)."""
+    """The deterministic core of companion_finish (docs/protocol/pairing.md#companion-finish, steps
+    2 to 8)."""
     _require_size("the primary identity key", primary_identity_public, _KEY_SIZE)
     _require_size("the primary ephemeral key", primary_ephemeral_public, _KEY_SIZE)
     _require_size("the bundle random", random, _RANDOM_SIZE)

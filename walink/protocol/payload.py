@@ -1,7 +1,7 @@
 """The ClientPayload: what the client says about itself inside the Noise ClientFinish message.
 
-Two shapes, as Baileys builds them (PROTOCOL.md §3; ``generateLoginNode`` and
-``generateRegistrationNode`` in Baileys' ``validate-connection``):
+Two shapes, as Baileys builds them (docs/protocol/handshake.md#client-payload; ``generateLoginNode``
+and ``generateRegistrationNode`` in Baileys' ``validate-connection``):
 
 - **login** of a registered device: the account's phone number and device number,
   ``passive`` and ``pull`` true, ``lidDbMigrated`` false;

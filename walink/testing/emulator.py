@@ -2,8 +2,9 @@
 
 Theory of operation. The sans-IO ``Hub`` (keys, registry, phone, refs, faults) and one
 ``ServerSession`` per connection do all the protocol work; this module only moves bytes and time.
-``walink.testing.wsserver.serve`` listens on one port for two things (SERVER.md §6): WebSocket
-upgrades on ``/ws/chat`` and the phone endpoint's JSON requests under ``/phone``.
+``walink.testing.wsserver.serve`` listens on one port for two things
+(docs/protocol/server.md#phone-endpoint): WebSocket upgrades on ``/ws/chat`` and the phone
+endpoint's JSON requests under ``/phone``.
 
 Each WebSocket gets a session from ``hub.connect(now=)`` and two tasks:
 
@@ -79,7 +80,8 @@ Rng = Callable[[int], bytes]
 Clock = Callable[[], float]
 
 PAIRING_CODE_WAIT = 10.0
-"""Seconds ``enter_pairing_code`` waits for a matching companion_hello (SERVER.md §6)."""
+"""Seconds ``enter_pairing_code`` waits for a matching companion_hello
+(docs/protocol/server.md#phone-endpoint)."""
 _PAIRING_POLL = 0.02
 _FLUSH_WAIT = 5.0
 """Bound on how long a phone call waits for the connections to write what it made them send."""
@@ -121,7 +123,8 @@ class _Link:
 
 
 class EmulatorPhone:
-    """The simulated phone, for code running on the emulator's event loop (SERVER.md §6).
+    """The simulated phone, for code running on the emulator's event loop
+    (docs/protocol/server.md#phone-endpoint).
 
     The same two calls a person makes, served over HTTP as ``POST /phone/scan-qr`` and
     ``POST /phone/pairing-code``. Both raise ``PhoneError`` subclasses (with an HTTP ``status``).
@@ -320,6 +323,7 @@ class Emulator:
 
     @property
     def port(self) -> int:
+        """The port it listens on (a free one was picked when 0 was asked)."""
         return self.server.port
 
     @property
@@ -344,6 +348,7 @@ class Emulator:
 
     @property
     def registry(self) -> Registry:
+        """The linked devices (kept in ``state_dir`` when one was given)."""
         return self.hub.registry
 
     def now(self) -> float:
@@ -442,7 +447,8 @@ class Emulator:
         return await self.send_node(node, jid=jid)
 
     async def send_companion_reg_refresh(self) -> int:
-        """Tell every connection still waiting for a QR scan to show a new QR (SERVER.md §4)."""
+        """Tell every connection still waiting for a QR scan to show a new QR
+        (docs/protocol/server.md#while-open)."""
         targets = [s for s in self.sessions() if s.awaiting_pairing]
         for session in targets:
             session.send_companion_reg_refresh()

@@ -1,4 +1,4 @@
-"""The hub: what the server connections of one emulator share (SERVER.md §0).
+"""The hub: what the server connections of one emulator share (docs/protocol/server.md#parts).
 
 The hub holds the test trust root and the server's certificate chain, the device registry, the
 simulated phone, the refs handed out (so the phone finds the connection that was given a ref),

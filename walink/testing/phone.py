@@ -1,4 +1,5 @@
-"""The simulated primary phone: what a person does with the QR or the code (SERVER.md §2, §5).
+"""The simulated primary phone: what a person does with the QR or the code
+(docs/protocol/server.md#registration, docs/protocol/server.md#pairing-code).
 
 The phone cannot see the companion's screen: it learns the ADV secret only from a scanned QR
 string, and the pairing code only from what is typed into it. Both reach it here, through
@@ -104,7 +105,8 @@ class PendingCodePairing:
 
 
 class SimulatedPhone:
-    """Every simulated phone of a hub, behind the two calls a person makes (SERVER.md §6)."""
+    """Every simulated phone of a hub, behind the two calls a person makes
+    (docs/protocol/server.md#phone-endpoint)."""
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
@@ -138,7 +140,7 @@ class SimulatedPhone:
         """Type a pairing code: primary_hello goes to the connection waiting for it.
 
         A wrong code is not noticed here (AES-CTR has no tag): it shows only at companion_finish,
-        where the phone then sends nothing (SERVER.md §5 step 5).
+        where the phone then sends nothing (docs/protocol/server.md#pairing-code, step 5).
         """
         hub = self._hub
         now = hub.now if now is None else now

@@ -1,10 +1,11 @@
 """The emulator's device registry: simulated phones and the companions paired to them.
 
-SERVER.md §0: every paired companion is (phone user, device number, LID, Noise static key, identity
-key, key index) plus the pre-keys it uploaded; every phone has its identity key pair, its LID, and
-the next device number and key index it hands out. The registry lives in memory, or in a state
-folder as one JSON file written atomically (temp file, fsync, rename), so a crash never leaves a
-half-written registry behind and a restarted emulator still knows the devices it paired.
+docs/protocol/server.md#parts: every paired companion is (phone user, device number, LID, Noise
+static key, identity key, key index) plus the pre-keys it uploaded; every phone has its identity key
+pair, its LID, and the next device number and key index it hands out. The registry lives in memory,
+or in a state folder as one JSON file written atomically (temp file, fsync, rename), so a crash
+never leaves a half-written registry behind and a restarted emulator still knows the devices it
+paired.
 """
 
 from __future__ import annotations

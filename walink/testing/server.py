@@ -1,8 +1,8 @@
 """The WhatsApp server role as sans-IO objects: one ``ServerSession`` per connection, one ``Hub``.
 
-Theory of operation (SERVER.md). The ``Hub`` holds what outlives a connection: the test trust
-root and the server's certificate chain, the device registry, the simulated phone, the refs
-handed out (so the phone can find the connection that was given a ref), pending pairing-code
+Theory of operation (docs/protocol/server.md). The ``Hub`` holds what outlives a connection: the
+test trust root and the server's certificate chain, the device registry, the simulated phone, the
+refs handed out (so the phone can find the connection that was given a ref), pending pairing-code
 pairings, offline stanzas, and the faults scripted for the next connections. ``Hub.connect(now=)``
 makes a ``ServerSession``, which the socket layer (or a test) drives like the client side:
 
@@ -17,7 +17,8 @@ checks pair-device-sign, registers the device and ends with a 515; the login pat
 ``<success>`` or ``<failure reason="401">``, delivers offline stanzas (a backlog larger than
 ``OFFLINE_PUSHED`` is previewed, pushed in part, then served per ``offline_batch`` request until
 ``<offline>``, as the real server pulls it) and answers the queries of
-SERVER.md §3-§4. Faults (``walink.testing.faults``) replace or follow the answer at their step.
+docs/protocol/server.md#login and docs/protocol/server.md#while-open. Faults
+(``walink.testing.faults``) replace or follow the answer at their step.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _usync_answer(query: Node) -> Node:
 
 def stream_error_node(code: int) -> Node:
     """The ``<stream:error>`` the emulator sends for ``code`` (tests classify the same node)."""
-    # The shapes of PROTOCOL.md §5.2 that make Baileys derive exactly ``code``.
+    # The shapes of docs/protocol/lifecycle.md#server-endings that make Baileys derive exactly
+    # ``code``.
     if code == 401:
         return Node(_STREAM_ERROR, {"code": "401"}, [Node("conflict", {"type": "device_removed"})])
     if code == 440:
@@ -275,7 +277,8 @@ class ServerSession:
         self._flush()
 
     def send_companion_reg_refresh(self) -> None:
-        """Tell an unpaired client to make a new ADV secret and show a new QR (SERVER.md §4)."""
+        """Tell an unpaired client to make a new ADV secret and show a new QR
+        (docs/protocol/server.md#while-open)."""
         self.send_node(
             Node(
                 "notification",
@@ -339,7 +342,8 @@ class ServerSession:
     def send_primary_hello(
         self, *, ref: bytes, phone_identity_public: bytes, wrapped_primary_ephemeral: bytes
     ) -> None:
-        """Send the pairing code's primary_hello notification (SERVER.md §5 step 2)."""
+        """Send the pairing code's primary_hello notification (docs/protocol/server.md#pairing-code,
+        step 2)."""
         stage = Node(
             "link_code_companion_reg",
             {"stage": "primary_hello"},

@@ -2,7 +2,7 @@
 
 Theory of operation. ``serve(handle_websocket, handle_http)`` listens (127.0.0.1, a free port by
 default) and reads each connection's HTTP request with h11, which is how the one port carries two
-things (SERVER.md §6):
+things (docs/protocol/server.md#phone-endpoint):
 
 - a WebSocket upgrade on ``websocket_path`` (``/ws/chat``) is replayed into wsproto (server role),
   accepted without extensions, and handed to ``handle_websocket(conn)``, where ``conn`` is a

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from walink.protocol.binary import Jid, Node
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 
-# Baileys' token map is a plain object: these names hit Object.prototype (PEER.md §9)
+# Baileys' token map is a plain object: these names hit Object.prototype
+# (docs/protocol/peer.md#fuzzing-quirks)
 JS_PROTOTYPE_NAMES = frozenset(
     {
         "constructor", "__proto__", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",

@@ -19,8 +19,8 @@ from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 # Hypothesis describes the recursive node strategy at length; the description is not needed
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
-# (tag, attrs, content) -> hex. PEER.md §4, captured from Baileys 7.0.0-rc14.
-# Content: None, str, bytes, or a list of (tag, attrs, content) triples.
+# (tag, attrs, content) -> hex. docs/protocol/peer.md#codec-vectors, captured from Baileys
+# 7.0.0-rc14. Content: None, str, bytes, or a list of (tag, attrs, content) triples.
 PEER_VECTORS: list[tuple[Any, str]] = [
     (("iq", {"id": "1", "to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"},
       [("ping", {}, None)]),
@@ -59,7 +59,8 @@ PEER_VECTORS: list[tuple[Any, str]] = [
        ("device-identity", {}, bytes.fromhex("0909"))]),
      "00f80a1311faff0512345678900308fb083eb0abcdef01234504381aff051700000000f802f8061d51450453"
      "fc0400112233f802e6fc020909"),
-    # PROTOCOL.md §4.9 (derived by hand, checked here against the peer's rules)
+    # docs/protocol/binary.md#worked-encodings (derived by hand, checked here against the peer's
+    # rules)
     (("iq", {"id": "12345.678-1", "to": "@s.whatsapp.net", "type": "get", "xmlns": "w:p"},
       [("ping", {}, None)]),
      "00f80a1908ff8612345b678a1f11fa000304291657f801f80156"),
@@ -67,7 +68,7 @@ PEER_VECTORS: list[tuple[Any, str]] = [
     (("ib", {}, [("offline_batch", {"count": "100"}, None)]), "00f802fc026962f801f803ed0841ec33"),
 ]  # fmt: skip
 
-# string values as attribute values of <x>: PROTOCOL.md §4.9 single values
+# string values as attribute values of <x>: docs/protocol/binary.md#worked-encodings single values
 STRING_VECTORS = [
     ("@s.whatsapp.net", "fa0003"),
     ("123456789:5@s.whatsapp.net", "f70005ff85123456789f"),
@@ -105,7 +106,7 @@ def test_vectors_decode(codec: ModuleType, spec: Any, expected: str) -> None:
      "digest", "device_removed", "c.us", "newsletter", "hosted", "hosted.lid", "bot", "interop"],
 )  # fmt: skip
 def test_words_that_are_not_tokens(codec: ModuleType, word: str) -> None:
-    # PROTOCOL.md §4.3: sent as raw strings
+    # docs/protocol/binary.md#tokens: sent as raw strings
     raw = word.encode()
     assert codec.encode_node(codec.Node(word)) == b"\x00\xf8\x01\xfc" + bytes([len(raw)]) + raw
 
@@ -118,7 +119,8 @@ def test_string_vectors(codec: ModuleType, value: str, expected: str) -> None:
 
 
 def test_raw_string_content_decodes_as_bytes(codec: ModuleType) -> None:
-    # PEER.md §4 quirk 3, shared by Baileys and whatsmeow: BINARY_* content is bytes
+    # docs/protocol/peer.md#codec-vectors, quirk 3, shared by Baileys and whatsmeow: BINARY_*
+    # content is bytes
     encoded = codec.encode_node(codec.Node("body", {}, "hi there"))
     assert encoded.hex() == "00f802ed75fc086869207468657265"
     assert codec.decode_node(encoded).content == b"hi there"
@@ -137,7 +139,7 @@ def test_binary_length_classes(codec: ModuleType, length: int, header: str) -> N
 
 
 def test_packed_length_limit(codec: ModuleType) -> None:
-    # 127 characters pack; 128 fall through to raw (PEER.md §4 quirk 2)
+    # 127 characters pack; 128 fall through to raw (docs/protocol/peer.md#codec-vectors, quirk 2)
     assert codec.encode_node(codec.Node("x", {"v": "1" * 127}))[7] == 0xFF
     assert codec.encode_node(codec.Node("x", {"v": "1" * 128}))[7] == 0xFC
     assert codec.encode_node(codec.Node("x", {"v": "A" * 128}))[7] == 0xFC

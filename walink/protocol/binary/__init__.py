@@ -1,4 +1,4 @@
-"""The WhatsApp binary node codec (WABinary, dictionary version 3). PROTOCOL.md §4.
+"""The WhatsApp binary node codec (WABinary, dictionary version 3). docs/protocol/binary.md.
 
 ``encode_node(node)`` gives the frame plaintext (flags byte 00, then the node) byte for byte
 as Baileys 7.0.0-rc14's ``encodeBinaryNode`` does, for every node Baileys encodes losslessly.

@@ -23,7 +23,7 @@ from mypy_extensions import i64, u8
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 
-# tag bytes (PROTOCOL.md §4.2)
+# tag bytes (docs/protocol/binary.md#tags)
 LIST_EMPTY: Final = 0
 DICTIONARY_0: Final = 236
 DICTIONARY_3: Final = 239

@@ -6,8 +6,9 @@ the FB_JID and INTEROP_JID tags carry them: ``user:device@msgr`` (device always 
 ``integrator-user:device@interop``.
 
 ``Jid.parse`` accepts only canonical strings, those that ``str()`` gives back unchanged:
-numbers are ASCII decimal without sign or leading zero (PEER.md §9: Baileys reads them the
-JavaScript way, ``+" 5"`` is 5; walink rejects such strings with ``ValueError``).
+numbers are ASCII decimal without sign or leading zero (docs/protocol/peer.md#fuzzing-quirks:
+Baileys reads them the JavaScript way, ``+" 5"`` is 5; walink rejects such strings with
+``ValueError``).
 """
 
 from __future__ import annotations
@@ -161,10 +162,12 @@ class Jid:
 
     @property
     def is_group(self) -> bool:
+        """A group (``…@g.us``)."""
         return self.server == GROUP_SERVER
 
     @property
     def is_lid(self) -> bool:
+        """A linked identity (``…@lid`` or ``…@hosted.lid``)."""
         return self.server in (LID_SERVER, HOSTED_LID_SERVER)
 
     @property
