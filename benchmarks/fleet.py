@@ -1,7 +1,10 @@
 """Many devices in one process: memory per open idle session, time to open, failover time.
 
 Run: ``python benchmarks/fleet.py [--devices 1000] [--rate 200] [--failover-devices 50]
-[--fresh]``.
+[--fresh]`` for the full measurement. ``make bench`` calls ``run()``, which does the same with
+small defaults (50 devices, 10 for failover, a 2 s TTL) so that it finishes in well under a
+minute, and returns three rows of walink's own figures (no peer): open idle sessions per GiB of
+RSS growth, sessions opened per second, devices reopened per second after the kill.
 
 1. Memory: ``--devices`` devices, registered directly in an emulator state folder (no pairing),
    are put in one SQLite device store; one ``walink emulator`` process serves them; a ``Fleet``
@@ -19,6 +22,14 @@ Numbers are printed; nothing is asserted (tests assert behaviour, benchmarks rep
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    # Run as a script, this folder is sys.path[0], where signal.py would shadow the standard
+    # library's module: put the repository root there instead, which also finds benchmarks.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import dataclasses
 import gc
@@ -26,14 +37,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import IO, Any
 
 import anyio
 
+from benchmarks import Row
 from walink.auth.devices import DeviceStore, open_device_store
 from walink.auth.model import Contact, Creds
 from walink.io.config import ClientConfig
@@ -103,7 +114,25 @@ def client_config(emulator: dict[str, Any]) -> ClientConfig:
     return ClientConfig(url=emulator["url"], trust_root=root, close_timeout=2.0)
 
 
-async def measure_memory(store: DeviceStore, config: ClientConfig, count: int, rate: float) -> None:
+@dataclass(frozen=True, slots=True)
+class MemoryFigures:
+    """What ``measure_memory`` saw: the time to open them all and the RSS around it."""
+
+    count: int
+    rate: float
+    took: float
+    """Seconds from the fleet's start to the last device open."""
+    before_kib: int
+    after_kib: int
+
+    @property
+    def kib_per_session(self) -> float:
+        return (self.after_kib - self.before_kib) / self.count
+
+
+async def measure_memory(
+    store: DeviceStore, config: ClientConfig, count: int, rate: float, idle: float = 5.0
+) -> MemoryFigures:
     opened: set[str] = set()
     gc.collect()
     before = rss_kib()
@@ -123,15 +152,20 @@ async def measure_memory(store: DeviceStore, config: ClientConfig, count: int, r
                     break
         took = time.monotonic() - started
         # idle: the saves after login land, the pre-key uploads are answered
-        await anyio.sleep(5.0)
+        await anyio.sleep(idle)
         gc.collect()
         after = rss_kib()
-        print(f"open sessions: {count} in {took:.1f} s at {rate:g}/s ({count / took:.0f}/s)")
-        print(
-            f"RSS growth per open idle session: {(after - before) / count:.1f} KiB"
-            f" (before {before} KiB, after {after} KiB)"
-        )
         await fleet.aclose()
+    return MemoryFigures(count=count, rate=rate, took=took, before_kib=before, after_kib=after)
+
+
+def print_memory(figures: MemoryFigures) -> None:
+    count, took = figures.count, figures.took
+    print(f"open sessions: {count} in {took:.1f} s at {figures.rate:g}/s ({count / took:.0f}/s)")
+    print(
+        f"RSS growth per open idle session: {figures.kib_per_session:.1f} KiB"
+        f" (before {figures.before_kib} KiB, after {figures.after_kib} KiB)"
+    )
 
 
 def _read_lines(stream: IO[str], lines: list[dict[str, Any]]) -> None:
@@ -147,7 +181,8 @@ def _open(lines: list[dict[str, Any]]) -> set[str]:
     return {device for device, connection in state.items() if connection == "open"}
 
 
-def measure_failover(url: str, emulator: dict[str, Any], count: int, ttl: float) -> None:
+def measure_failover(url: str, emulator: dict[str, Any], count: int, ttl: float) -> float:
+    """Seconds from the first server's kill -9 until the second reports every device open."""
     import threading
 
     serve = [sys.executable, "-m", "walink.cli", "serve", "--auth", url, "--json"]
@@ -175,9 +210,64 @@ def measure_failover(url: str, emulator: dict[str, Any], count: int, ttl: float)
     while len(_open(second_lines)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     took = time.monotonic() - killed
-    print(f"failover after kill -9: {count} devices open again in {took:.1f} s (TTL {ttl:g} s)")
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=30)
+    return took
+
+
+def measure(
+    devices: int, rate: float, failover_devices: int, ttl: float, *, fresh: bool, idle: float
+) -> tuple[MemoryFigures, float]:
+    """Both measurements on fresh stores and one emulator: the memory figures, failover seconds."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        state_dir = root / "emulator"
+        state_dir.mkdir()
+        url = f"sqlite://{root / 'devices.db'}"
+        failover_url = f"sqlite://{root / 'failover.db'}"
+        with open_device_store(url) as store, open_device_store(failover_url) as failover:
+            make_devices(state_dir, store, devices, fresh=fresh)
+            make_devices(state_dir, failover, failover_devices, fresh=False)
+        emulator_process, emulator = start_emulator(state_dir)
+        try:
+            with open_device_store(url) as store:
+                memory = anyio.run(
+                    measure_memory, store, client_config(emulator), devices, rate, idle
+                )
+            failover_took = measure_failover(failover_url, emulator, failover_devices, ttl)
+        finally:
+            emulator_process.terminate()
+            emulator_process.wait(timeout=30)
+    return memory, failover_took
+
+
+def run(
+    devices: int = 50, rate: float = 200.0, failover_devices: int = 10, ttl: float = 2.0
+) -> list[Row]:
+    """The ``make bench`` entry point: small numbers, three rows of walink's own figures."""
+    memory, failover_took = measure(devices, rate, failover_devices, ttl, fresh=False, idle=2.0)
+    return [
+        Row(
+            name=f"fleet: open idle sessions per GiB of RSS ({devices} devices)",
+            walink=1024 * 1024 / memory.kib_per_session
+            if memory.kib_per_session > 0
+            else float("inf"),
+            peer=None,
+            unit="sessions/GiB",
+        ),
+        Row(
+            name=f"fleet: sessions opened at {rate:g}/s allowed",
+            walink=devices / memory.took,
+            peer=None,
+            unit="opens/s",
+        ),
+        Row(
+            name=f"fleet: devices open again after kill -9 (TTL {ttl:g} s)",
+            walink=failover_devices / failover_took,
+            peer=None,
+            unit="devices/s",
+        ),
+    ]
 
 
 def main() -> None:
@@ -190,23 +280,14 @@ def main() -> None:
         "--fresh", action="store_true", help="devices upload their 812 pre-keys at first login"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        state_dir = root / "emulator"
-        state_dir.mkdir()
-        url = f"sqlite://{root / 'devices.db'}"
-        failover_url = f"sqlite://{root / 'failover.db'}"
-        with open_device_store(url) as store, open_device_store(failover_url) as failover:
-            make_devices(state_dir, store, args.devices, fresh=args.fresh)
-            make_devices(state_dir, failover, args.failover_devices, fresh=False)
-        emulator_process, emulator = start_emulator(state_dir)
-        try:
-            with open_device_store(url) as store:
-                anyio.run(measure_memory, store, client_config(emulator), args.devices, args.rate)
-            measure_failover(failover_url, emulator, args.failover_devices, args.ttl)
-        finally:
-            emulator_process.terminate()
-            emulator_process.wait(timeout=30)
+    memory, failover_took = measure(
+        args.devices, args.rate, args.failover_devices, args.ttl, fresh=args.fresh, idle=5.0
+    )
+    print_memory(memory)
+    print(
+        f"failover after kill -9: {args.failover_devices} devices open again in "
+        f"{failover_took:.1f} s (TTL {args.ttl:g} s)"
+    )
 
 
 if __name__ == "__main__":

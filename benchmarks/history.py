@@ -1,9 +1,10 @@
 """History chunk throughput: verify + decrypt + inflate + parse (+ the HistorySet) of one chunk.
 
-Run: ``python benchmarks/history.py`` (``--size-mib 32`` by default). It builds a deterministic
-RECENT chunk of about that many MiB of inflated ``HistorySync`` (chats of varied text messages,
-so that zlib compresses it about as much as real chats), encrypts it as the phone uploads it,
-then times, best of ``--repeat`` runs:
+Run: ``python benchmarks/history.py`` (``--size-mib 32`` by default; ``make bench`` calls
+``run()``: an 8 MiB chunk, best of 2, two rows of walink's own MiB/s, no peer). It builds a
+deterministic RECENT chunk of about that many MiB of inflated ``HistorySync`` (chats of varied
+text messages, so that zlib compresses it about as much as real chats), encrypts it as the phone
+uploads it, then times, best of ``--repeat`` runs:
 
 - verify + decrypt: the four checks of ``HistoryDownload.verify`` (two SHA-256, the HMAC, AES-CBC);
 - inflate: zlib with the size cap, streamed;
@@ -21,14 +22,24 @@ over HTTP, the four checks, inflate, parse, ``history_set``. It prints the time 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    # Run as a script, this folder is sys.path[0], where signal.py would shadow the standard
+    # library's module: put the repository root there instead, which also finds benchmarks.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import gc
 import random
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
+from benchmarks import Row
 from walink.protocol.history import (
     DEFAULT_MAX_HISTORY_SIZE,
     HistoryDownload,
@@ -118,20 +129,30 @@ async def emulator_login(chats: int, messages: int, recent_chunks: int) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size-mib", type=float, default=32.0)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--emulator", type=int, nargs=2, metavar=("CHATS", "MESSAGES"))
-    parser.add_argument("--recent-chunks", type=int, default=4)
-    args = parser.parse_args(argv)
-    if args.emulator is not None:
-        import anyio
+@dataclass(frozen=True, slots=True)
+class ChunkTimes:
+    """Best seconds of each step on one chunk, and the chunk's sizes."""
 
-        anyio.run(emulator_login, args.emulator[0], args.emulator[1], args.recent_chunks)
-        return 0
+    inflated: int
+    """Bytes of encoded ``HistorySync``."""
+    download: int
+    """Bytes of the encrypted download."""
+    chats: int
+    messages: int
+    verify: float
+    inflate: float
+    parse: float
+    event: float
 
-    sync = build_chunk(int(args.size_mib * 1024 * 1024))
+    @property
+    def pipeline(self) -> float:
+        """verify + decrypt + inflate + parse."""
+        return self.verify + self.inflate + self.parse
+
+
+def measure_chunk(size_mib: float, repeat: int) -> ChunkTimes:
+    """Build, encrypt and time one chunk of about ``size_mib`` MiB of ``HistorySync``."""
+    sync = build_chunk(int(size_mib * 1024 * 1024))
     encoded = sync.SerializeToString()
     compressed = zlib.compress(encoded)
     media_key = bytes(range(32))
@@ -150,32 +171,81 @@ def main(argv: list[str] | None = None) -> int:
     del sync
     gc.collect()
 
-    verify_s, plain = best(args.repeat, lambda: request.verify(media.data))
+    verify_s, plain = best(repeat, lambda: request.verify(media.data))
     inflate_s, inflated = best(
-        args.repeat, lambda: inflate_history(plain, max_size=DEFAULT_MAX_HISTORY_SIZE)
+        repeat, lambda: inflate_history(plain, max_size=DEFAULT_MAX_HISTORY_SIZE)
     )
-    parse_s, parsed = best(args.repeat, lambda: parse_history_sync(inflated))
-    event_s, result = best(args.repeat, lambda: history_set(parsed, notification, is_latest=False))
+    parse_s, parsed = best(repeat, lambda: parse_history_sync(inflated))
+    event_s, result = best(repeat, lambda: history_set(parsed, notification, is_latest=False))
     assert len(result.messages) == messages
+    return ChunkTimes(
+        inflated=len(encoded),
+        download=len(media.data),
+        chats=len(parsed.conversations),
+        messages=messages,
+        verify=verify_s,
+        inflate=inflate_s,
+        parse=parse_s,
+        event=event_s,
+    )
 
-    mib = 1024 * 1024
-    total = verify_s + inflate_s + parse_s
+
+_MIB = 1024 * 1024
+
+
+def run(size_mib: float = 8.0, repeat: int = 2) -> list[Row]:
+    """The ``make bench`` entry point: walink's MiB/s of HistorySync, no peer to compare with."""
+    times = measure_chunk(size_mib, repeat)
+    size = times.inflated / _MIB
+    return [
+        Row(
+            name=f"history: verify+decrypt+inflate+parse of a {size:.0f} MiB chunk",
+            walink=size / times.pipeline,
+            peer=None,
+            unit="MiB/s",
+        ),
+        Row(
+            name="history: the same with the HistorySet",
+            walink=size / (times.pipeline + times.event),
+            peer=None,
+            unit="MiB/s",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size-mib", type=float, default=32.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--emulator", type=int, nargs=2, metavar=("CHATS", "MESSAGES"))
+    parser.add_argument("--recent-chunks", type=int, default=4)
+    args = parser.parse_args(argv)
+    if args.emulator is not None:
+        import anyio
+
+        anyio.run(emulator_login, args.emulator[0], args.emulator[1], args.recent_chunks)
+        return 0
+
+    times = measure_chunk(args.size_mib, args.repeat)
+    mib = _MIB
+    encoded_size, download_size = times.inflated, times.download
+    total = times.pipeline
     print(
-        f"chunk: {len(encoded) / mib:.1f} MiB HistorySync, {len(media.data) / mib:.1f} MiB "
-        f"download, {len(parsed.conversations)} chats, {messages} messages"
+        f"chunk: {encoded_size / mib:.1f} MiB HistorySync, {download_size / mib:.1f} MiB "
+        f"download, {times.chats} chats, {times.messages} messages"
     )
     for name, seconds, size in (
-        ("verify+decrypt", verify_s, len(media.data)),
-        ("inflate", inflate_s, len(encoded)),
-        ("parse", parse_s, len(encoded)),
-        ("HistorySet", event_s, len(encoded)),
+        ("verify+decrypt", times.verify, download_size),
+        ("inflate", times.inflate, encoded_size),
+        ("parse", times.parse, encoded_size),
+        ("HistorySet", times.event, encoded_size),
     ):
         print(f"  {name:15} {seconds * 1000:8.1f} ms  {size / mib / seconds:8.1f} MiB/s")
     print(
         f"verify+decrypt+inflate+parse: {total * 1000:.1f} ms = "
-        f"{len(encoded) / mib / total:.1f} MiB/s of HistorySync "
-        f"({len(media.data) / mib / total:.1f} MiB/s of download); "
-        f"with the HistorySet: {len(encoded) / mib / (total + event_s):.1f} MiB/s"
+        f"{encoded_size / mib / total:.1f} MiB/s of HistorySync "
+        f"({download_size / mib / total:.1f} MiB/s of download); "
+        f"with the HistorySet: {encoded_size / mib / (total + times.event):.1f} MiB/s"
     )
     return 0
 

@@ -1,6 +1,7 @@
 """Signal decrypt throughput: walink against libsignal-node (Baileys' Signal library).
 
-Run: ``python benchmarks/signal.py``. It sets up, through tests/peer/signal-bridge.mjs:
+Run: ``python benchmarks/signal.py`` (or ``python -m benchmarks.signal``; ``make bench`` calls
+``run()``, smaller lists, one row per kind). It sets up, through tests/peer/signal-bridge.mjs:
 
 - ``msg``: a libsignal sender with an established session; N messages of one chain, decrypted in
   order by walink and by a libsignal receiver that loaded walink's session record (the same
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from benchmarks import Row  # noqa: E402
 from tests.peer_bridge import PeerBridge  # noqa: E402
 from tests.protocol.signal.peer import Device  # noqa: E402
 from walink.protocol.signal import (  # noqa: E402
@@ -174,19 +176,37 @@ def bench_skmsg(bridge: PeerBridge, count: int, rounds: int) -> tuple[float, flo
     return ours_rate, theirs_result["count"] / theirs_result["seconds"]
 
 
+def measure(messages: int, pkmsgs: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Decrypts per second of each kind: ``{kind: (walink, libsignal-node)}``."""
+    ours = Device.make("bench-walink", 1111, pre_keys=1)
+    with PeerBridge(PEER_DIR, "signal-bridge.mjs") as bridge:
+        return {
+            "msg": bench_msg(bridge, ours, messages, rounds),
+            "pkmsg": bench_pkmsg(bridge, ours, pkmsgs, rounds),
+            "skmsg": bench_skmsg(bridge, messages, rounds),
+        }
+
+
+def run(messages: int = 300, pkmsgs: int = 60, rounds: int = 3) -> list[Row]:
+    """The ``make bench`` entry point: one row per kind against libsignal-node."""
+    return [
+        Row(
+            name=f"signal: {kind} decrypt vs libsignal-node",
+            walink=ours,
+            peer=theirs,
+            unit="decrypts/s",
+        )
+        for kind, (ours, theirs) in measure(messages, pkmsgs, rounds).items()
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=1000, help="msg and skmsg per round")
     parser.add_argument("--pkmsgs", type=int, default=200, help="pkmsg per round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    ours = Device.make("bench-walink", 1111, pre_keys=1)
-    with PeerBridge(PEER_DIR, "signal-bridge.mjs") as bridge:
-        rows = {
-            "msg": bench_msg(bridge, ours, args.messages, args.rounds),
-            "pkmsg": bench_pkmsg(bridge, ours, args.pkmsgs, args.rounds),
-            "skmsg": bench_skmsg(bridge, args.messages, args.rounds),
-        }
+    rows = measure(args.messages, args.pkmsgs, args.rounds)
     print(f"{'kind':<7} {'walink decrypts/s':>18} {'libsignal-node decrypts/s':>26} {'ratio':>7}")
     for kind, (our_rate, their_rate) in rows.items():
         print(f"{kind:<7} {our_rate:>18,.0f} {their_rate:>26,.0f} {our_rate / their_rate:>6.2f}x")

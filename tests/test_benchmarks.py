@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
-from benchmarks import Row, best_cpu_seconds, handshake, render
+from benchmarks import Row, best_cpu_seconds, fleet, handshake, history, render
 from benchmarks import __main__ as runner
 
 
 def test_every_benchmark_module_is_discovered_and_has_run() -> None:
     names = runner.discover()
-    assert {"codec", "handshake"} <= set(names)
+    assert {"codec", "fleet", "handshake", "history", "signal"} <= set(names)
     assert not [name for name in names if name.startswith("_")]
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        assert callable(getattr(module, "run", None)), f"benchmarks/{name}.py has no run()"
+
+
+def test_a_row_without_peer_has_no_ratio_and_no_verdict() -> None:
+    row = Row(name="history: x", walink=42.25, peer=None, unit="MiB/s", target=1.0)
+    assert row.ratio is None and row.meets_target is None
+    [_, line] = render([row]).splitlines()
+    assert line.split() == ["history:", "x", "42.2", "-", "MiB/s", "-", ">=", "1x"]
 
 
 def test_row_ratio_and_target() -> None:
@@ -58,4 +70,49 @@ def test_best_cpu_seconds_is_the_least_of_the_runs() -> None:
 def test_handshake_rows_compare_with_the_x25519_floor() -> None:
     [row] = handshake.run(seconds=0.01, repeat=1)
     assert row.unit == "pairs/s" and row.target == 0.75
-    assert row.walink > 0 and row.peer > 0
+    assert row.walink > 0 and row.peer is not None and row.peer > 0
+
+
+def test_history_rows_are_mib_per_second_without_peer() -> None:
+    rows = history.run(size_mib=0.05, repeat=1)
+    assert [row.unit for row in rows] == ["MiB/s", "MiB/s"]
+    assert all(row.name.startswith("history: ") for row in rows)
+    assert all(row.peer is None and row.walink > 0 for row in rows)
+    assert rows[0].walink > rows[1].walink  # the second adds the HistorySet
+
+
+def test_fleet_rows_from_its_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fleet.run() starts an emulator and two servers: too heavy for the suite. Its rows are
+    # built from measure()'s figures, checked here with figures given.
+    seen: list[tuple[int, float, int, float]] = []
+
+    def measure(
+        devices: int, rate: float, failover_devices: int, ttl: float, *, fresh: bool, idle: float
+    ) -> tuple[fleet.MemoryFigures, float]:
+        seen.append((devices, rate, failover_devices, ttl))
+        memory = fleet.MemoryFigures(
+            count=devices, rate=rate, took=0.5, before_kib=1000, after_kib=1000 + 256 * devices
+        )
+        return memory, 4.0
+
+    monkeypatch.setattr(fleet, "measure", measure)
+    rows = fleet.run()
+    assert seen == [(50, 200.0, 10, 2.0)]
+    assert [(row.walink, row.unit) for row in rows] == [
+        (4096.0, "sessions/GiB"),
+        (100.0, "opens/s"),
+        (2.5, "devices/s"),
+    ]
+    assert all(row.peer is None and row.name.startswith("fleet: ") for row in rows)
+
+
+@pytest.mark.peer
+def test_signal_rows_compare_with_libsignal_node(peer_dir: Path) -> None:
+    from benchmarks import signal
+
+    rows = signal.run(messages=4, pkmsgs=2, rounds=1)
+    assert [row.name for row in rows] == [
+        f"signal: {kind} decrypt vs libsignal-node" for kind in ("msg", "pkmsg", "skmsg")
+    ]
+    assert all(row.unit == "decrypts/s" and row.walink > 0 for row in rows)
+    assert all(row.peer is not None and row.peer > 0 for row in rows)

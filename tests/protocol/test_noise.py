@@ -231,6 +231,16 @@ def test_a_static_key_pair_is_loaded_once_for_every_handshake(
         NoiseInitiator(static=_ShortKey(), ephemeral=CLIENT_EPHEMERAL)
 
 
+def test_a_static_public_key_is_derived_once_per_key_and_never_mixed_up() -> None:
+    noise._static_public.cache_clear()
+    keys = [X25519PrivateKey.generate() for _ in range(20)]  # more than the cache holds
+    for _ in range(2):
+        for key in keys:
+            assert noise._static_public(key) == key.public_key().public_bytes_raw()
+    info = noise._static_public.cache_info()
+    assert info.currsize == info.maxsize
+
+
 class _ShortKey:
     private = b"\x01" * 31
     public = b"\x02" * 32

@@ -171,6 +171,13 @@ def _public_bytes(key: X25519PrivateKey) -> bytes:
     return key.public_key().public_bytes_raw()
 
 
+@functools.lru_cache(maxsize=16)
+def _static_public(key: X25519PrivateKey) -> bytes:
+    # A static key's public half goes into every handshake of its owner: derived once per key
+    # object (keyed by identity; the prepared static keys above are the same object each time).
+    return _public_bytes(key)
+
+
 def _dh(private: X25519PrivateKey, public: bytes) -> bytes:
     # Sizes are checked before this point; the only failure left is an all-zero shared secret,
     # which a low-order public key produces and which would make the handshake keys guessable.
@@ -182,6 +189,8 @@ def _dh(private: X25519PrivateKey, public: bytes) -> bytes:
 
 # --- primitives ---------------------------------------------------------------------------------
 
+
+_sha256 = hashlib.sha256  # bound once: called about 45 times per handshake pair
 
 _HMAC_INNER = bytes(byte ^ 0x36 for byte in range(256))
 _HMAC_OUTER = bytes(byte ^ 0x5C for byte in range(256))
@@ -195,11 +204,11 @@ def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
     handshake pair, and reusing the padded PRK state for both expand blocks halves its cost.
     """
     padded_salt = salt.ljust(_SHA256_BLOCK, b"\x00")
-    inner = hashlib.sha256(padded_salt.translate(_HMAC_INNER) + ikm).digest()
-    prk = hashlib.sha256(padded_salt.translate(_HMAC_OUTER) + inner).digest()
+    inner = _sha256(padded_salt.translate(_HMAC_INNER) + ikm).digest()
+    prk = _sha256(padded_salt.translate(_HMAC_OUTER) + inner).digest()
     padded_prk = prk.ljust(_SHA256_BLOCK, b"\x00")
-    expand_inner = hashlib.sha256(padded_prk.translate(_HMAC_INNER))
-    expand_outer = hashlib.sha256(padded_prk.translate(_HMAC_OUTER))
+    expand_inner = _sha256(padded_prk.translate(_HMAC_INNER))
+    expand_outer = _sha256(padded_prk.translate(_HMAC_OUTER))
     first_inner = expand_inner.copy()
     first_inner.update(b"\x01")
     first_outer = expand_outer.copy()
@@ -227,7 +236,7 @@ class _SymmetricState:
         self.mix_hash(prologue)
 
     def mix_hash(self, data: bytes) -> None:
-        self.h = hashlib.sha256(self.h + data).digest()
+        self.h = _sha256(self.h + data).digest()
 
     def mix_key(self, ikm: bytes) -> None:
         out = _hkdf64(self._ck, ikm)
@@ -496,7 +505,7 @@ class NoiseInitiator(_Handshake):
         self._enter(_Step.FINISH, "send ClientFinish")
         try:
             state = self._state
-            encrypted_static = state.encrypt_and_hash(_public_bytes(self._static))
+            encrypted_static = state.encrypt_and_hash(_static_public(self._static))
             state.mix_key(_dh(self._static, self._server_ephemeral))
             encrypted_payload = state.encrypt_and_hash(bytes(payload))
             message = wa_pb2.HandshakeMessage()
@@ -560,7 +569,7 @@ class NoiseResponder(_Handshake):
             ephemeral_public = _public_bytes(self._ephemeral)
             state.mix_hash(ephemeral_public)
             state.mix_key(_dh(self._ephemeral, self._client_ephemeral))
-            encrypted_static = state.encrypt_and_hash(_public_bytes(self._static))
+            encrypted_static = state.encrypt_and_hash(_static_public(self._static))
             state.mix_key(_dh(self._static, self._client_ephemeral))
             encrypted_chain = state.encrypt_and_hash(bytes(cert_chain))
         except BaseException:
