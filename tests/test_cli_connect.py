@@ -30,6 +30,7 @@ from tests.conftest import REPO_ROOT
 from tests.io.proxies import PASSWORD, USER, Pproxy, run_pproxy
 from walink.protocol.binary import Node
 from walink.protocol.pairing_code import PAIRING_CODE_ALPHABET
+from walink.testing.contacts import NoBundleError
 from walink.testing.emulator import Emulator
 from walink.testing.registry import DEFAULT_PHONE
 
@@ -192,6 +193,52 @@ async def test_qr_login_signals_and_saved_creds(tmp_path: Path) -> None:
             assert await again.stop(signal.SIGTERM) == 0
         assert all(line["qr"] is None for line in again.lines)
         assert again.lines[-1]["reason"] == "LOCAL_CLOSE"
+
+
+@pytest.mark.anyio
+async def test_received_messages_are_json_lines_of_exactly_this_shape(tmp_path: Path) -> None:
+    """A contact's text and a group text: one ``messages.upsert`` line each, keys in order."""
+    auth = tmp_path / "auth.db"
+    async with Emulator() as emulator, connect(emulator, auth) as run:
+        jid = await link(emulator, run)
+        alice = emulator.contact("15550002222", "Alice")
+        with anyio.fail_after(LINE_WAIT):
+            while True:  # the device's keys reach the server just after the open
+                try:
+                    first = await alice.send_text(jid, "hello")
+                    break
+                except NoBundleError:
+                    await anyio.sleep(0.02)
+        line = await run.until(event="messages.upsert")
+        assert line == {
+            "v": 1,
+            "event": "messages.upsert",
+            "type": "notify",
+            "messages": [
+                {
+                    "id": first,
+                    "remote_jid": "15550002222@s.whatsapp.net",
+                    "from_me": False,
+                    "participant": None,
+                    "timestamp": line["messages"][0]["timestamp"],
+                    "push_name": "Alice",
+                    "text": "hello",
+                }
+            ],
+        }
+        assert list(line) == ["v", "event", "type", "messages"]
+        assert list(line["messages"][0]) == [
+            *("id", "remote_jid", "from_me", "participant", "timestamp", "push_name", "text")
+        ]
+        assert type(line["messages"][0]["timestamp"]) is int
+        group = emulator.group("120363000000000007@g.us", ["15550003333"])
+        second = await group.send_text("15550003333", jid, "hi, group")
+        line = await run.until(event="messages.upsert")
+        [message] = line["messages"]
+        assert (message["id"], message["text"]) == (second, "hi, group")
+        assert message["remote_jid"] == "120363000000000007@g.us"
+        assert message["participant"] == "15550003333@s.whatsapp.net"
+        assert await run.stop(signal.SIGTERM) == 0
 
 
 @pytest.mark.anyio

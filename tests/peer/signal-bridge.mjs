@@ -7,6 +7,7 @@ import { SessionBuilder, SessionCipher, SessionRecord, ProtocolAddress } from 'l
 import {
   GroupCipher, GroupSessionBuilder, SenderKeyDistributionMessage, SenderKeyName, SenderKeyRecord,
 } from '@whiskeysockets/baileys/lib/Signal/Group/index.js';
+import { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { serve } from './bridge-lib.mjs';
 
 // libsignal logs session changes with console.info/log: keep stdout for the JSON replies.
@@ -89,6 +90,23 @@ await serve({
   setSession: async ({ party: name, address: addr, json }) => {
     const p = party(name);
     p.sessions.set(addr, p.cacheRecords ? SessionRecord.deserialize(JSON.parse(json)) : json);
+    return {};
+  },
+  // A party's session written into / read from an auth folder by Baileys' own multi-file store.
+  saveToFolder: async ({ party: name, address: addr, folder }) => {
+    const { state } = await useMultiFileAuthState(folder);
+    const stored = party(name).sessions.get(addr);
+    const json = typeof stored === 'string' ? stored : JSON.stringify(stored.serialize());
+    await state.keys.set({ session: { [addr]: JSON.parse(json) } });
+    return {};
+  },
+  loadFromFolder: async ({ party: name, address: addr, folder }) => {
+    const { state } = await useMultiFileAuthState(folder);
+    const { [addr]: value } = await state.keys.get('session', [addr]);
+    if (!value) throw new Error('no session ' + addr + ' in ' + folder);
+    const p = party(name);
+    const record = SessionRecord.deserialize(value);
+    p.sessions.set(addr, p.cacheRecords ? record : JSON.stringify(record.serialize()));
     return {};
   },
   hasPreKey: async ({ party: name, keyId }) => ({ present: party(name).pre.has(keyId) }),

@@ -32,7 +32,7 @@ async def test_slow_consumer_closes_visibly_and_drops_nothing() -> None:
         store = await paired_store(emulator)
         creds = store.load()
         assert creds is not None and creds.me is not None
-        config = config_for(emulator, max_pending_events=LIMIT)
+        config = config_for(emulator, max_pending_events=LIMIT, process_messages=False)
         async with Client(store, config) as client:
             # nobody consumes yet: wait for the open through the client's state only
             with anyio.fail_after(5):

@@ -446,7 +446,8 @@ async def test_a_contact_writes_live_then_into_the_backlog() -> None:
         assert _decrypt_text(stanza, keys) == b"\x0a\x05hello"  # Message{conversation}
         await client.aclose()
         await emulator.wait_idle()
-        # Offline now: the next text waits for the next login's backlog.
+        # Offline now: the next text waits for the next login's backlog, after "hello", which
+        # the client never acked: the server delivers it again, as the real one does.
         bob = emulator.contact("15550002222")
         queued_id = await bob.send_text(creds.me, "while away")
         client, first = await login(emulator, creds)
@@ -454,17 +455,30 @@ async def test_a_contact_writes_live_then_into_the_backlog() -> None:
         assert preview.children()[0] == Node(
             "offline_preview",
             {
-                "count": "1",
-                "message": "1",
+                "count": "2",
+                "message": "2",
                 "notification": "0",
                 "receipt": "0",
                 "call": "0",
                 "appdata": "0",
             },
         )
-        queued = await client.next_node()  # the client pulled a batch of 100
-        assert queued.attrs["id"] == queued_id and queued.attrs["offline"] == "1"
-        assert await client.next_node() == Node("ib", {}, [Node("offline", {"count": "1"})])
+        again = await client.next_node()  # the client pulled a batch of 100
+        assert again.attrs["id"] == answer["id"] and again.attrs["offline"] == "1"
+        assert again.content == stanza.content  # the same ciphertext
+        queued = await client.next_node()
+        assert queued.attrs["id"] == queued_id and queued.attrs["offline"] == "2"
+        assert await client.next_node() == Node("ib", {}, [Node("offline", {"count": "2"})])
+        for message_id in (answer["id"], queued_id):  # acked now: never delivered again
+            await client.send(Node("ack", {"class": "message", "id": message_id}))
+        [server] = emulator.sessions()
+        with anyio.fail_after(5):
+            while sum(n.tag == "ack" for n in server.received) < 2:
+                await anyio.sleep(0.01)
+        await client.aclose()
+        await emulator.wait_idle()
+        client, first = await login(emulator, creds)
+        assert await client.next_node() == Node("ib", {}, [Node("offline", {"count": "0"})])
         await client.aclose()
 
 

@@ -82,6 +82,8 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from walink._receive.events import IdentityChanged, MessagesUpsert, derived_events
+from walink._receive.processor import SignalProcessor
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
@@ -193,9 +195,13 @@ class Client:
         connect_gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``processor``: called once with the open store, returns the ``MessageProcessor`` that
-        decrypts and commits every ``<message>`` (see the module docstring); None: messages are
-        reported as ``NodeReceived`` and acked on arrival."""
+        decrypts and commits every ``<message>`` (see the module docstring). None: the default
+        ``SignalProcessor`` (``messages.upsert`` events), or, with
+        ``ClientConfig(process_messages=False)``, messages reported as ``NodeReceived`` and
+        acked on arrival."""
         self.config = config if config is not None else ClientConfig()
+        if processor is None and self.config.process_messages:
+            processor = SignalProcessor
         self._processor_factory = processor
         self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
         # awaited before every connection attempt (a fleet's shared connect rate limiter)
@@ -421,6 +427,12 @@ class Client:
     def on(self, name: Literal["closed"], handler: Handler[Closed]) -> None: ...
 
     @overload
+    def on(self, name: Literal["messages.upsert"], handler: Handler[MessagesUpsert]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["identity.changed"], handler: Handler[IdentityChanged]) -> None: ...
+
+    @overload
     def on(self, name: EventName, handler: Handler[ClientEvent]) -> None: ...
 
     def on(self, name: EventName, handler: Handler[Any]) -> None:
@@ -428,7 +440,9 @@ class Client:
 
         ``name`` is ``"connection.update"`` (the handler takes a ``ConnectionUpdate``),
         ``"creds.update"`` (``CredsUpdate``), ``"node"`` (``NodeReceived``), ``"pairing_code"``
-        (``PairingCode``) or ``"closed"`` (``Closed``); a type checker holds the handler to it.
+        (``PairingCode``), ``"closed"`` (``Closed``), ``"messages.upsert"``
+        (``MessagesUpsert``), ``"identity.changed"`` (``IdentityChanged``), ``"message"`` or
+        ``"message.failed"``; a type checker holds the handler to it.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
         queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
         closes the client and is raised, as itself, out of its ``async with`` block.
@@ -1081,6 +1095,9 @@ class Client:
             self._jobs.send_nowait(event)
         else:
             self._queue.put(event)
+            # what users read: the decrypted messages (or the stub), identity changes
+            for derived in derived_events(event, self._require_session().creds):
+                self._queue.put(derived)
 
     async def _message_worker(
         self, processor: MessageProcessor, jobs: MemoryObjectReceiveStream[ProcessMessage]

@@ -113,6 +113,10 @@ class ClientConfig:
     """The account's display name, when the application knows it (WhatsApp sends it to a new
     device only through app state sync): presence updates need one, and it goes in the login
     payload as whatsmeow sends it. None: the name the server gave (``creds.me.name``), if any."""
+    process_messages: bool = True
+    """Decrypt every ``<message>`` with walink's Signal processor (``messages.upsert`` events,
+    acked only after the commit); False: report them raw (``NodeReceived``), acked on arrival.
+    A ``processor`` given to the ``Client`` is used either way."""
     sync_full_history: bool = True
     """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
     connect_timeout: float = 20.0
