@@ -1,0 +1,329 @@
+"""SignalProcessor (walink._receive.processor): decrypt, commit in one batch, answer redeliveries.
+
+The senders here are walink's Signal core playing another user (initiator X3DH, sender keys);
+libsignal-node and Baileys as senders are in tests/interop and tests/receive/test_baileys_folder.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from walink._receive import IdentityChange, ReceivedMessage, SignalProcessor, signal_address
+from walink._receive.addresses import sender_key_name
+from walink.auth.key_values import WALINK_MESSAGE
+from walink.auth.memory_store import MemoryStore
+from walink.auth.model import Contact, Creds
+from walink.protocol.binary import Node
+from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.keys import KeyPair, generate_registration_id
+from walink.protocol.proto import e2e_pb2
+from walink.protocol.signal import (
+    PreKeyBundle,
+    SenderKeyRecord,
+    SessionRecord,
+    create_sender_key,
+    decrypt_message,
+    distribution_message,
+    encrypt,
+    group_encrypt,
+    pad,
+    start_session,
+)
+from walink.testing.contacts import sender_key_distribution_message, text_message
+
+T0 = 1_700_000_000
+ME = "15550001111:3@s.whatsapp.net"
+GROUP = "120363000000000001@g.us"
+DAY = 24 * 3600
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(T0)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Device:
+    """Our linked device: its store and its processor."""
+
+    store: MemoryStore
+    creds: Creds
+    clock: Clock
+    processor: SignalProcessor
+    pre_keys: dict[int, KeyPair]
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {
+            t: copy.deepcopy(self.store.get_keys(t, self.store.list_key_ids(t)))
+            for t in ("session", "pre-key", "identity-key", "sender-key", WALINK_MESSAGE)
+        }
+
+
+def make_device(seed: int = 1, pre_keys: int = 3) -> Device:
+    rng = random.Random(seed).randbytes
+    creds = replace(Creds.new(rng), me=Contact(id=ME, lid="99990001:3@lid"))
+    store = MemoryStore()
+    store.save(creds)
+    keys = {i: KeyPair.generate(rng) for i in range(1, pre_keys + 1)}
+    store.set_keys({"pre-key": {str(i): k for i, k in keys.items()}})
+    clock = Clock()
+    processor = SignalProcessor(store, clock=clock, randbytes=random.Random(seed + 1).randbytes)
+    return Device(store, creds, clock, processor, keys)
+
+
+@dataclass
+class Sender:
+    """Another user's device (phone number ``number``, device 0)."""
+
+    number: str
+    seed: int = 7
+    record: SessionRecord | None = None
+    sender_keys: dict[str, SenderKeyRecord] = field(default_factory=dict)
+    counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed).randbytes
+        self.identity = KeyPair.generate(self.rng)
+        self.registration_id = generate_registration_id(self.rng)
+
+    @property
+    def jid(self) -> str:
+        return f"{self.number}@s.whatsapp.net"
+
+    def _encrypt(self, device: Device, plaintext: bytes, pre_key_id: int | None) -> Node:
+        if self.record is None:
+            bundle = PreKeyBundle(
+                registration_id=device.creds.registration_id,
+                identity_key=device.creds.signed_identity_key.public,
+                signed_pre_key_id=device.creds.signed_pre_key.key_id,
+                signed_pre_key=device.creds.signed_pre_key.key_pair.public,
+                signed_pre_key_signature=device.creds.signed_pre_key.signature,
+                pre_key_id=pre_key_id,
+                pre_key=device.pre_keys[pre_key_id].public if pre_key_id else None,
+            )
+            self.record = start_session(
+                None, bundle, identity=self.identity, randbytes=self.rng, now_ms=T0 * 1000
+            )
+        result = encrypt(
+            self.record,
+            pad(plaintext, self.rng),
+            identity=self.identity,
+            registration_id=self.registration_id,
+            now_ms=T0 * 1000,
+        )
+        self.record = result.record
+        return Node("enc", {"v": "2", "type": result.kind}, result.ciphertext)
+
+    def _attrs(self, chat: str) -> dict[str, str]:
+        self.counter += 1
+        return {"from": chat, "id": f"3EB0{self.number}{self.counter:04d}", "t": str(T0)}
+
+    def text(self, device: Device, text: str, pre_key_id: int | None = 1) -> Node:
+        enc = self._encrypt(device, text_message(text), pre_key_id)
+        return Node("message", {**self._attrs(self.jid), "notify": "Alice"}, [enc])
+
+    def group_text(self, device: Device, text: str, *, with_key: bool) -> Node:
+        record = self.sender_keys.get(GROUP)
+        if record is None:
+            record, _ = create_sender_key(self.rng)
+        children = []
+        if with_key:
+            skdm = sender_key_distribution_message(GROUP, distribution_message(record))
+            children.append(self._encrypt(device, skdm, 1))
+        body, record = group_encrypt(record, pad(text_message(text), self.rng), randbytes=self.rng)
+        self.sender_keys[GROUP] = record
+        children.append(Node("enc", {"v": "2", "type": "skmsg"}, body))
+        return Node("message", {**self._attrs(GROUP), "participant": self.jid}, children)
+
+    def receive_reply(self, device: Device) -> None:
+        """Our device answers (so the sender's next message is a ``msg``, not a ``pkmsg``)."""
+        address = signal_address(self.jid)
+        stored = device.store.get_keys("session", [address])[address]
+        reply = encrypt(
+            SessionRecord.from_json(stored),
+            pad(text_message("hi back"), self.rng),
+            identity=device.creds.signed_identity_key,
+            registration_id=device.creds.registration_id,
+            now_ms=T0 * 1000,
+        )
+        device.store.set_keys({"session": {address: reply.record.to_json()}})
+        assert reply.kind == "msg"
+        assert self.record is not None
+        self.record = decrypt_message(
+            self.record, reply.ciphertext, identity=self.identity, randbytes=self.rng, now_ms=1
+        ).record
+
+
+def result_of(device: Device, node: Node) -> tuple[ReceivedMessage, bool]:
+    processed = device.processor.process(node)
+    assert isinstance(processed.result, ReceivedMessage)
+    return processed.result, processed.redelivered
+
+
+def test_pkmsg_then_msg_commits_session_identity_and_consumed_pre_key() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    first, redelivered = result_of(device, alice.text(device, "hello"))
+    assert not redelivered
+    (message,) = first.messages
+    assert message.text == "hello"
+    assert message.key.remote_jid == alice.jid and not message.key.from_me
+    assert message.push_name == "Alice" and message.timestamp == T0
+    assert first.decrypted[0].conversation == "hello"
+    keys = device.snapshot()
+    assert "15550002222.0" in keys["session"]
+    assert keys["identity-key"]["15550002222.0"] == b"\x05" + alice.identity.public
+    assert "1" not in keys["pre-key"]  # consumed, in the same batch
+    assert len(keys[WALINK_MESSAGE]) == 1
+
+    alice.receive_reply(device)
+    node = alice.text(device, "second")
+    assert node.children("enc")[0].attr("type") == "msg"
+    second, _ = result_of(device, node)
+    assert second.messages[0].text == "second"
+
+
+def test_a_redelivery_is_answered_from_the_buffer_without_touching_the_state() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    node = alice.text(device, "hello")
+    first, _ = result_of(device, node)
+    before = device.snapshot()
+    again, redelivered = result_of(device, node)
+    assert redelivered
+    assert again.messages == first.messages
+    assert again.messages[0].text == "hello"
+    assert [m.SerializeToString() for m in again.decrypted] == [
+        m.SerializeToString() for m in first.decrypted
+    ]
+    assert device.snapshot() == before
+
+
+def test_a_corrupt_ciphertext_raises_and_commits_nothing() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    node = alice.text(device, "hello")
+    enc = node.children("enc")[0]
+    assert isinstance(enc.content, bytes)
+    data = bytearray(enc.content)
+    data[-12] ^= 1
+    before = device.snapshot()
+    with pytest.raises(RemoteProtocolError):
+        device.processor.process(Node("message", node.attrs, [Node("enc", enc.attrs, bytes(data))]))
+    assert device.snapshot() == before
+    assert result_of(device, node)[0].messages[0].text == "hello"  # the genuine one still works
+
+
+def test_group_sender_key_in_the_same_stanza_then_skmsg_alone() -> None:
+    device, bob = make_device(), Sender("15550003333", seed=9)
+    first, _ = result_of(device, bob.group_text(device, "hi group", with_key=True))
+    (message,) = first.messages
+    assert message.text == "hi group"
+    assert message.key.remote_jid == GROUP and message.key.participant == bob.jid
+    assert len(first.decrypted) == 2 and first.decrypted[0].HasField(
+        "sender_key_distribution_message"
+    )
+    name = sender_key_name(GROUP, bob.jid)
+    assert name == f"{GROUP}::15550003333::0"
+    assert isinstance(device.store.get_keys("sender-key", [name])[name], bytes)
+    second, _ = result_of(device, bob.group_text(device, "again", with_key=False))
+    assert second.messages[0].text == "again"
+
+
+def test_an_identity_change_replaces_the_session_and_is_reported() -> None:
+    device = make_device()
+    old = Sender("15550002222", seed=7)
+    assert not result_of(device, old.text(device, "one"))[0].identity_changes
+    new = Sender("15550002222", seed=8)  # the same number on a reinstalled phone
+    result, _ = result_of(device, new.text(device, "two", pre_key_id=2))
+    assert result.messages[0].text == "two"
+    assert result.identity_changes == (
+        IdentityChange(
+            jid=new.jid,
+            address="15550002222.0",
+            old_identity=b"\x05" + old.identity.public,
+            new_identity=b"\x05" + new.identity.public,
+        ),
+    )
+    stored = device.store.get_keys("session", ["15550002222.0"])["15550002222.0"]
+    assert len(SessionRecord.from_json(stored).sessions) == 1  # the old one is gone
+
+
+def test_history_notification_from_our_own_phone_sets_history_sync() -> None:
+    device = make_device()
+    phone = Sender("15550001111", seed=11)  # our own account's phone (device 0)
+    notification = e2e_pb2.Message(
+        protocol_message=e2e_pb2.Message.ProtocolMessage(
+            type=e2e_pb2.Message.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+        )
+    )
+    enc = phone._encrypt(device, notification.SerializeToString(), 1)
+    node = Node("message", {**phone._attrs(phone.jid), "category": "peer"}, [enc])
+    processed = device.processor.process(node)
+    assert processed.history_sync
+    assert isinstance(processed.result, ReceivedMessage) and processed.result.history_sync
+    again = device.processor.process(node)
+    assert again.redelivered and again.history_sync
+
+
+def test_old_buffer_entries_are_pruned_by_message_time() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    result_of(device, alice.text(device, "old"))
+    assert len(device.store.list_key_ids(WALINK_MESSAGE)) == 1
+    device.clock.now += 13 * DAY
+    assert device.processor.prune() == 0
+    device.clock.now += 2 * DAY
+    assert device.processor.prune() == 1
+    assert device.store.list_key_ids(WALINK_MESSAGE) == []
+
+
+def test_pruning_runs_at_the_first_message_and_then_every_n() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    processor = SignalProcessor(device.store, clock=device.clock, prune_every=3)
+    result_of(replace(device, processor=processor), alice.text(device, "m0"))
+    device.clock.now += 20 * DAY
+    alice.receive_reply(device)
+    for i in range(1, 4):  # messages 1 and 2 do not prune; message 3 prunes all, then commits
+        processor.process(alice.text(device, f"m{i}"))
+        assert len(device.store.list_key_ids(WALINK_MESSAGE)) == (i + 1 if i < 3 else 1)
+
+
+@pytest.mark.parametrize(
+    ("jid", "address"),
+    [
+        ("15551234567@s.whatsapp.net", "15551234567.0"),
+        ("15551234567:2@s.whatsapp.net", "15551234567.2"),
+        ("99887766:5@lid", "99887766_1.5"),
+        ("15551234567:99@hosted", "15551234567_128.99"),
+        ("99887766@hosted.lid", "99887766_129.0"),
+    ],
+)
+def test_signal_addresses_as_baileys_names_them(jid: str, address: str) -> None:
+    assert signal_address(jid) == address
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(["pkmsg", "msg", "skmsg", "other"]),
+    data=st.binary(max_size=200),
+)
+def test_any_bytes_either_decrypt_or_raise_a_remote_error_changing_nothing(
+    kind: str, data: bytes
+) -> None:
+    device = make_device(pre_keys=1)
+    before = device.snapshot()
+    node = Node(
+        "message",
+        {"from": GROUP, "participant": "15550002222@s.whatsapp.net", "id": "X", "t": str(T0)},
+        [Node("enc", {"v": "2", "type": kind}, data)],
+    )
+    with pytest.raises(RemoteProtocolError):
+        device.processor.process(node)
+    assert device.snapshot() == before
