@@ -136,13 +136,25 @@ def check_story(lines: list[dict[str, Any]]) -> None:
     qr = position(lambda line: line.get("qr") is not None)
     new_login = position(update(is_new_login=True, connection="connecting"), qr)
     restart = position(step("decision", reason="RESTART_REQUIRED", restart=True), new_login)
-    messages = [i for i, line in enumerate(lines) if step("message", offline=True)(line)]
-    assert len(messages) == 2 and messages[0] > restart
     opened = position(update(connection="open", received_pending_notifications=True), restart)
+    # issue 13: texts from an emulator contact and a group, decrypted, live then offline
+    live = [i for i, line in enumerate(lines) if step("message", offline=False)(line)]
+    assert [lines[i]["body"] for i in live] == ["hello", "hi, group"] and live[0] > opened
+    upserts = [line for line in lines if line["event"] == "messages.upsert"]
+    assert [(u["type"], [m["text"] for m in u["messages"]]) for u in upserts] == [
+        ("notify", ["hello"]),
+        ("notify", ["hi, group"]),
+        ("append", ["are you there?"]),
+        ("append", ["call me when you are back"]),
+    ]
+    assert upserts[1]["messages"][0]["participant"] == "15550003333@s.whatsapp.net"
+    assert upserts[0]["messages"][0]["push_name"] == "Alice"
     lost = position(update(connection="close", reason="KEEPALIVE_TIMEOUT", status=408), opened)
     backoff = position(step("decision", reason="KEEPALIVE_TIMEOUT", reconnect=True), lost)
     assert lines[backoff]["delay"] > 0
     reopened = position(update(connection="open"), backoff)
+    offline = [i for i, line in enumerate(lines) if step("message", offline=True)(line)]
+    assert len(offline) == 2 and offline[0] > reopened
     # issue 8: a second device links by pairing code, its code line in the connect format
     second = position(step("pairing_code_login"), reopened)
     code = position(lambda line: line["event"] == "pairing_code", second)

@@ -90,11 +90,21 @@ _EXPORTS: dict[str, str] = {
     "StoreAccessError": "walink.auth",
     "StoreReadError": "walink.auth",
     "StoreWriteError": "walink.auth",
+    "SignalProcessor": "walink._receive",
+    "ReceivedMessage": "walink._receive",
+    "IdentityChange": "walink._receive",
+    "MessagesUpsert": "walink._receive",
+    "IdentityChanged": "walink._receive",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
+    from walink._receive import IdentityChange as IdentityChange
+    from walink._receive import IdentityChanged as IdentityChanged
+    from walink._receive import MessagesUpsert as MessagesUpsert
+    from walink._receive import ReceivedMessage as ReceivedMessage
+    from walink._receive import SignalProcessor as SignalProcessor
     from walink.auth import AuthStore as AuthStore
     from walink.auth import AuthStoreError as AuthStoreError
     from walink.auth import CorruptStoreError as CorruptStoreError

@@ -290,7 +290,7 @@ async def test_a_client_before_entering() -> None:
     with pytest.raises(ClientClosedError):
         _ = client.session
     with pytest.raises(ValueError):
-        client.on("message.upsert", print)  # type: ignore[arg-type]
+        client.on("message.upsert", print)  # type: ignore[call-overload]
     await client.aclose()  # nothing to close: a no-op
     assert await client.wait_closed() is None
 

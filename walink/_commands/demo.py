@@ -6,10 +6,12 @@ lives through, with short timers so that it takes seconds:
 
 1. the QR is drawn (stderr) and the simulated phone scans it;
 2. pair-success: ``is_new_login``; the server's 515 makes the client restart at once;
-3. the login: ``open``, then the messages held while the device was away arrive and
-   ``received_pending_notifications`` turns true;
+3. the login: ``open``, ``received_pending_notifications`` turns true; an emulator contact
+   (Alice) writes "hello" and a group member writes in a group: the texts are decrypted and
+   shown (``messages.upsert``, type ``notify``);
 4. the route goes dead (the server falls silent): the keepalive notices, the connection closes
-   with ``KEEPALIVE_TIMEOUT`` and the backoff reconnects;
+   with ``KEEPALIVE_TIMEOUT``; two texts Alice writes meanwhile wait on the server, and arrive
+   decrypted as the offline backlog (type ``append``) when the backoff reconnects;
 5. a second device, on a second store, links by pairing code (``request_pairing_code``): the
    code is printed (the ``pairing_code`` line of ``walink connect``), the simulated phone types
    it, and that device ends in open; its readable lines carry ``[2]``, and in JSON its updates
@@ -20,10 +22,11 @@ lives through, with short timers so that it takes seconds:
    the application asks for itself (``client.logout()``) is reported as ``LOCAL_LOGOUT``.
 
 Output: a readable timeline on stdout, or with ``--json`` the lines of ``walink connect --json``
-(``connection.update``, ``pairing_code``) plus ``{"v": 1, "event": "demo.step", "step": …}``
-lines that narrate what the demo itself does. Exit 0 when the story ran to its end, 1 if a step
-did not happen in time; SIGINT and SIGTERM stop it cleanly (exit 0). Several demos can run at
-once: each has its own port and its own temporary folder.
+(``connection.update``, ``pairing_code``, ``messages.upsert``) plus
+``{"v": 1, "event": "demo.step", "step": …}`` lines that narrate what the demo itself does.
+Exit 0 when the story ran to its end, 1 if a step did not happen in time; SIGINT and SIGTERM
+stop it cleanly (exit 0). Several demos can run at once: each has its own port and its own
+temporary folder.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +57,10 @@ KEEPALIVE = 0.5
 """The demo's keepalive interval and deadline: a dead route is noticed in about a second."""
 BACKOFF_UNIT = 0.5
 """Seconds per Fibonacci backoff step: the first reconnect after a failure waits this long."""
-_CONTACT = "15550002222@s.whatsapp.net"
+_CONTACT = "15550002222"
+_CONTACT_NAME = "Alice"
+_GROUP = "120363000000000001@g.us"
+_MEMBER = "15550003333"
 
 
 def register(subparsers: Any) -> None:
@@ -218,8 +224,10 @@ class Story:
         )
 
     def observe(self, event: ClientEvent) -> None:
-        """Narrate the messages the demo queued, and in JSON the policy's decisions."""
-        from walink.io.events import Closed, NodeReceived
+        """In JSON, narrate the messages received and the policy's decisions."""
+        from walink._commands.messages import message_text_line
+        from walink._receive.events import MessagesUpsert
+        from walink.io.events import Closed
 
         if isinstance(event, Closed) and self.json_lines:
             # readable mode prints the decision in the timeline already
@@ -232,17 +240,16 @@ class Story:
                 reconnect=decision.reconnect,
                 delay=round(decision.delay, 3),
             )
-        if not isinstance(event, NodeReceived) or event.node.tag != "message":
-            return
-        node = event.node
-        message_id, offline = node.attr("id") or "", node.attr("offline")
-        self.step(
-            "message",
-            f"received message {message_id} from {node.attr('from')}"
-            + (f" (offline backlog #{offline})" if offline else ""),
-            id=message_id,
-            offline=offline is not None,
-        )
+        if not isinstance(event, MessagesUpsert) or not self.json_lines:
+            return  # readable mode: the timeline prints each message already
+        for message in event.messages:
+            self.step(
+                "message",
+                message_text_line(message),
+                id=message.key.id,
+                body=message.text,
+                offline=event.type == "append",
+            )
 
     def config(self, emulator: Emulator, **overrides: Any) -> ClientConfig:
         from walink.fsm.policy import PolicyConfig
@@ -272,25 +279,39 @@ class Story:
         assert isinstance(shown, ConnectionUpdate) and shown.qr is not None
         self.step("scan_qr", "the phone scans the QR")
         jid = await emulator.phone.scan_qr(shown.qr)
-        # Messages that reach the account before the new device's first login are held for it
-        # and delivered as its offline backlog; queued now, they arrive at the login after 515.
-        for number in (1, 2):
-            emulator.queue_offline(jid, _message(number))
-        self.step(
-            "paired",
-            f"linked as {jid}; 2 messages wait for it on the server",
-            jid=jid,
-            queued=2,
-        )
+        self.step("paired", f"linked as {jid}", jid=jid)
         await watch.wait_for("the open after the restart", _is_open)
         await watch.wait_for(
             "the pending notifications",
             lambda e: isinstance(e, ConnectionUpdate) and e.received_pending_notifications,
         )
+        # Contacts encrypt to the keys the device uploaded at that login.
+        alice = emulator.contact(_CONTACT, _CONTACT_NAME)
+        await self.send(lambda: alice.send_text(jid, "hello"))
+        emulator.contact(_MEMBER, "Bob")
+        group = emulator.group(_GROUP, [_CONTACT, _MEMBER])
+        await self.send(lambda: group.send_text(_MEMBER, jid, "hi, group"))
+        await watch.wait_for("the two texts", lambda e: _texts(watch) >= 2)
         return jid
 
+    async def send(self, send: Callable[[], Awaitable[str]]) -> None:
+        """``send()`` once the device's keys are on the server (the upload follows the login)."""
+        import anyio
+
+        from walink.testing.contacts import NoBundleError
+
+        with anyio.fail_after(STEP_TIMEOUT):
+            while True:
+                try:
+                    await send()
+                    return
+                except NoBundleError:
+                    await anyio.sleep(0.02)
+
     async def lost_connection(self, emulator: Emulator, watch: Watch, jid: str) -> None:
-        """The server falls silent; the keepalive closes; the backoff reconnects to open."""
+        """The server falls silent; the keepalive closes; texts wait; the backoff reconnects."""
+        import anyio
+
         from walink.fsm.reasons import CloseReason
         from walink.io.events import Closed
 
@@ -305,7 +326,17 @@ class Story:
                 isinstance(e, Closed) and e.disconnect.reason is CloseReason.KEEPALIVE_TIMEOUT
             ),
         )
+        # once the server has seen the socket close, what Alice writes waits for the device
+        with anyio.fail_after(STEP_TIMEOUT):
+            while any(s.device is not None and s.device.jid == jid for s in emulator.sessions()):
+                await anyio.sleep(0.01)
+        texts = _texts(watch)
+        alice = emulator.contact(_CONTACT, _CONTACT_NAME)
+        for text in ("are you there?", "call me when you are back"):
+            await alice.send_text(jid, text)
+        self.step("queued", f"{_CONTACT_NAME} wrote 2 texts while the device was away", queued=2)
         await watch.wait_for("the reconnect", lambda e: watch.count(_is_open) > opens)
+        await watch.wait_for("the offline texts", lambda e: _texts(watch) >= texts + 2)
 
     async def pairing_code_login(self, emulator: Emulator, clients: Any) -> tuple[str, Watch]:
         """A second device, on a second store, links by pairing code and opens."""
@@ -374,14 +405,10 @@ def _is_open(event: ClientEvent) -> bool:
     return isinstance(event, ConnectionUpdate) and event.connection == "open"
 
 
-def _message(number: int) -> Any:
-    from walink.protocol.binary import Node
+def _texts(watch: Watch) -> int:
+    from walink._receive.events import MessagesUpsert
 
-    return Node(
-        "message",
-        {"id": f"DEMO{number:04d}", "from": _CONTACT, "type": "text", "t": str(int(time.time()))},
-        [Node("plaintext", {}, f"message {number}, sent while the device was away".encode())],
-    )
+    return watch.count(lambda e: isinstance(e, MessagesUpsert))
 
 
 def _configure_logging(verbose: bool) -> None:

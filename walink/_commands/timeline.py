@@ -108,14 +108,23 @@ class Timeline:
     def show(self, event: object) -> None:
         """Print what a person or a tool needs to know about one client event.
 
-        Connection updates and closes only: creds updates and nodes are not lifecycle news.
+        Connection updates, closes and received messages (``messages.upsert``); creds updates
+        and nodes are not news.
         """
+        from walink._commands.messages import message_text_line, upsert_json
+        from walink._receive.events import MessagesUpsert
         from walink._session.events import Closed, ConnectionUpdate
 
         if isinstance(event, ConnectionUpdate):
             self._update(event)
         elif isinstance(event, Closed) and not self.json_lines:
             self.note(closed_text(event))
+        elif isinstance(event, MessagesUpsert):
+            if self.json_lines:
+                emit_json(upsert_json(event))
+            else:
+                for message in event.messages:
+                    self.note(message_text_line(message))
 
     def pairing_code(self, code: str) -> None:
         if self.json_lines:

@@ -62,15 +62,17 @@ import math
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from walink._receive.events import IdentityChanged, MessagesUpsert, derived_events
+from walink._receive.processor import SignalProcessor
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
@@ -155,9 +157,13 @@ class Client:
         processor: Callable[[AuthStore], MessageProcessor] | None = None,
     ) -> None:
         """``processor``: called once with the open store, returns the ``MessageProcessor`` that
-        decrypts and commits every ``<message>`` (see the module docstring); None: messages are
-        reported as ``NodeReceived`` and acked on arrival."""
+        decrypts and commits every ``<message>`` (see the module docstring). None: the default
+        ``SignalProcessor`` (``messages.upsert`` events), or, with
+        ``ClientConfig(process_messages=False)``, messages reported as ``NodeReceived`` and
+        acked on arrival."""
         self.config = config if config is not None else ClientConfig()
+        if processor is None and self.config.process_messages:
+            processor = SignalProcessor
         self._processor_factory = processor
         self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
         self._capture_path = capture if capture is not None else self.config.capture
@@ -306,11 +312,26 @@ class Client:
         self._iterating = True
         return EventIterator(self._queue)
 
-    def on(self, name: EventName, handler: EventHandler) -> None:
+    @overload
+    def on(
+        self,
+        name: Literal["messages.upsert"],
+        handler: Callable[[MessagesUpsert], Awaitable[None] | None],
+    ) -> None: ...
+    @overload
+    def on(
+        self,
+        name: Literal["identity.changed"],
+        handler: Callable[[IdentityChanged], Awaitable[None] | None],
+    ) -> None: ...
+    @overload
+    def on(self, name: EventName, handler: EventHandler) -> None: ...
+    def on(self, name: EventName, handler: Callable[..., Awaitable[None] | None]) -> None:
         """Call ``handler(event)`` (a function or coroutine function) for every ``name`` event.
 
-        ``name`` is ``"connection.update"``, ``"creds.update"``, ``"node"``, ``"pairing_code"``
-        or ``"closed"``.
+        ``name`` is ``"connection.update"``, ``"creds.update"``, ``"node"``,
+        ``"messages.upsert"``, ``"identity.changed"``, ``"message"``, ``"message.failed"``,
+        ``"pairing_code"`` or ``"closed"``.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
         queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
         ends the client and propagates out of its ``async with`` block.
@@ -733,6 +754,9 @@ class Client:
             self._jobs.send_nowait(event)
         else:
             self._queue.put(event)
+            # what users read: the decrypted messages (or the stub), identity changes
+            for derived in derived_events(event, self._require_session().creds):
+                self._queue.put(derived)
 
     async def _message_worker(
         self, processor: MessageProcessor, jobs: MemoryObjectReceiveStream[ProcessMessage]

@@ -58,6 +58,10 @@ class ClientConfig:
     """The WhatsApp Web build announced in the ClientPayload."""
     country_code: str = "US"
     """The user agent's country (ISO 3166-1 alpha-2)."""
+    process_messages: bool = True
+    """Decrypt every ``<message>`` with walink's Signal processor (``messages.upsert`` events,
+    acked only after the commit); False: report them raw (``NodeReceived``), acked on arrival.
+    A ``processor`` given to the ``Client`` is used either way."""
     sync_full_history: bool = True
     """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
     connect_timeout: float = 20.0

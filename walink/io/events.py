@@ -10,6 +10,10 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
 - ``MessageProcessed`` / ``MessageFailed`` (only for a client given a message processor): a
   ``<message>`` after its commit (then its receipt and ack are sent), or one that could not be
   decrypted (a stub carrying the error; a retry receipt asked for it again);
+- ``MessagesUpsert`` (Baileys' ``messages.upsert``, with the default ``SignalProcessor``): the
+  decrypted messages of a ``MessageProcessed``, ``type`` ``"notify"`` live or ``"append"`` (the
+  offline backlog, our own other devices); a ``MessageFailed`` is upserted too, as a CIPHERTEXT
+  stub carrying the error; ``IdentityChanged``: a sender's identity key changed;
 - ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
   user; its ``code`` is kept out of its repr), also what that call returns;
 - ``Closed``: one per connection, right after its close update: the policy's decision
@@ -30,6 +34,7 @@ from typing import Literal
 import anyio
 import anyio.lowlevel
 
+from walink._receive.events import IdentityChanged, MessagesUpsert
 from walink._session.events import (
     Closed,
     ConnectionUpdate,
@@ -48,8 +53,10 @@ __all__ = [
     "CredsUpdate",
     "EventHandler",
     "EventName",
+    "IdentityChanged",
     "MessageFailed",
     "MessageProcessed",
+    "MessagesUpsert",
     "NodeReceived",
     "PairingCode",
     "event_name",
@@ -61,6 +68,8 @@ ClientEvent = (
     | NodeReceived
     | MessageProcessed
     | MessageFailed
+    | MessagesUpsert
+    | IdentityChanged
     | PairingCode
     | Closed
 )
@@ -72,15 +81,18 @@ EventName = Literal[
     "node",
     "message",
     "message.failed",
+    "messages.upsert",
+    "identity.changed",
     "pairing_code",
     "closed",
 ]
-"""Names for ``client.on(name, handler)``: Baileys' names, plus ``node``, ``message``,
-``message.failed``, ``pairing_code`` and ``closed``."""
+"""Names for ``client.on(name, handler)``: Baileys' names (``messages.upsert`` too), plus
+``node``, ``message``, ``message.failed``, ``identity.changed``, ``pairing_code`` and
+``closed``."""
 
 EVENT_NAMES: frozenset[str] = frozenset(
     {"connection.update", "creds.update", "node", "message", "message.failed", "pairing_code"}
-    | {"closed"}
+    | {"messages.upsert", "identity.changed", "closed"}
 )
 """Every valid ``EventName``."""
 
@@ -100,6 +112,10 @@ def event_name(event: ClientEvent) -> EventName:
         return "message"
     if isinstance(event, MessageFailed):
         return "message.failed"
+    if isinstance(event, MessagesUpsert):
+        return "messages.upsert"
+    if isinstance(event, IdentityChanged):
+        return "identity.changed"
     if isinstance(event, PairingCode):
         return "pairing_code"
     return "closed"

@@ -147,9 +147,10 @@ class Hub:
     def _forget(self, session: ServerSession) -> None:
         # Refs stay known (a late scan is "expired", not "unknown") until long after they expire.
         self._pending_codes = [p for p in self._pending_codes if p.session is not session]
-        # What the client never pulled stays queued for its next login, in order.
+        # What the device never acked, then what it never pulled, is queued for its next
+        # login, in order: the real server redelivers every message stanza not acked.
         if session.device is not None:
-            unsent = session.take_unsent_backlog()
+            unsent = session.take_unacked_messages() + session.take_unsent_backlog()
             if unsent:
                 jid = session.device.jid
                 self._offline[jid] = unsent + self._offline.get(jid, [])

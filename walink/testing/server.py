@@ -16,7 +16,9 @@ sends pair-device with 6 refs, then pair-success when the phone is handed the QR
 checks pair-device-sign, registers the device and ends with a 515; the login path answers
 ``<success>`` or ``<failure reason="401">``, delivers offline stanzas (a backlog larger than
 ``OFFLINE_PUSHED`` is previewed, pushed in part, then served per ``offline_batch`` request until
-``<offline>``, as the real server pulls it) and answers the queries of
+``<offline>``, as the real server pulls it; message stanzas a connection sent and the device
+did not ack are queued again at its end, as the real server redelivers them) and answers the
+queries of
 SERVER.md §3-§4. Faults (``walink.testing.faults``) replace or follow the answer at their step.
 """
 
@@ -194,6 +196,8 @@ class ServerSession:
         self._next_ping_at: float | None = None
         self._backlog: list[Node] = []
         self._backlog_sent = 0
+        self._unacked: dict[str, Node] = {}
+        """Message stanzas sent and not acked yet, by id, in the order sent."""
         self.offline_batches: list[int] = []
         """The ``count`` of every ``offline_batch`` request the client made."""
         self._apply_faults(Step.CONNECTED)
@@ -366,6 +370,10 @@ class ServerSession:
         return f"{self.number}.{next(self._ids)}"
 
     def _send(self, node: Node) -> None:
+        if node.tag == "message" and self.device is not None and "id" in node.attrs:
+            # kept without its backlog position: a redelivery gets a new one
+            attrs = {k: v for k, v in node.attrs.items() if k != "offline"}
+            self._unacked[node.attrs["id"]] = Node(node.tag, attrs, node.content)
         self._conn.send_node(node)
 
     def _flush(self) -> None:
@@ -541,6 +549,9 @@ class ServerSession:
             self._on_iq(node, now)
         elif node.tag == "presence":
             self.presence = node.attr("type")
+        elif node.tag == "ack" and node.attr("class") == "message":
+            # acked or nacked, the device is done with it: the server never sends it again
+            self._unacked.pop(node.attr("id") or "", None)
         elif node.tag == "receipt" and node.attr("type") == "server-error":
             self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
         # acks, ib (unified_session): nothing to answer
@@ -601,6 +612,13 @@ class ServerSession:
             return
         for stanza in stanzas:
             self._send(stanza)
+
+    def take_unacked_messages(self) -> list[Node]:
+        """The message stanzas this connection sent that the device never acked, in the order
+        sent (the hub queues them again at its end: the real server redelivers them)."""
+        unacked = list(self._unacked.values())
+        self._unacked.clear()
+        return unacked
 
     def take_unsent_backlog(self) -> list[Node]:
         """The queued stanzas this connection never sent (the hub requeues them at its end)."""
