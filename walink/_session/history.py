@@ -178,6 +178,8 @@ class HistorySync:
     @property
     def downloads_pending(self) -> frozenset[int]:
         """Tokens of ``DownloadHistory`` jobs whose outcome was not reported yet."""
+        if self._ctx.attempt_number == 0:
+            return frozenset()  # outcomes now would be dropped: the next login resumes them
         return frozenset(t for t, d in self._downloads.items() if d.retry_at is None)
 
     # -- the session's hooks ---------------------------------------------------------------------
@@ -196,6 +198,10 @@ class HistorySync:
         """A committed message: take what our phone sent (history, app-state keys)."""
         if node.attr("category") != "peer":
             return  # only our own phone sends these
+        if self._ctx.attempt_number == 0:
+            # No connection: the message is not acked, so the server delivers it again at the
+            # next login, and it is taken then (a save now could outlive the client's store).
+            return
         result = processed.result
         if not isinstance(result, _Decrypted):
             return
@@ -215,13 +221,14 @@ class HistorySync:
     def downloaded(self, token: int, sync: e2e_pb2.HistorySync, now: float) -> None:
         """Job ``token`` has its verified, inflated, parsed chunk."""
         download = self._take(token)
-        if download is not None:
+        if download is not None and self._ctx.attempt_number != 0:
             self._publish(download.pending, sync, now)
+        # else: no connection any more; the notification stays pending for the next login
 
     def download_failed(self, token: int, error: Exception, *, reupload: bool, now: float) -> None:
         """Job ``token`` failed; ``reupload``: the blob is gone or failed a check."""
         download = self._take(token)
-        if download is None:
+        if download is None or _no_attempt(self._ctx):
             return
         pending, ctx = download.pending, self._ctx
         kind = sync_type_name(pending.notification.sync_type)
@@ -435,6 +442,11 @@ class HistorySync:
             why="app-state sync keys shared by our phone",
             keys={"app-state-sync-key": values},
         )
+
+
+def _no_attempt(ctx: PartContext) -> bool:
+    """No attempt runs: what a job reports now waits for the next login's resumption."""
+    return ctx.attempt_number == 0
 
 
 def _without(pending: Sequence[_Pending], message_id: str) -> list[_Pending]:

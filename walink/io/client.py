@@ -815,9 +815,15 @@ class Client:
                     self._log.warning(
                         "message %s could not be processed: %s", job.node.attr("id"), error
                     )
+                    if self._lifecycle_done.is_set():
+                        continue  # the session, its saver and its capture are gone
                     if job.token in session.jobs_pending:
                         session.message_failed(job.token, error, now=self.now())
                 else:
+                    if self._lifecycle_done.is_set():
+                        # committed but never acked: the server delivers it again at the next
+                        # run, and the committed result answers it there
+                        continue
                     if job.token in session.jobs_pending:
                         session.message_processed(job.token, processed, now=self.now())
                 self._pump()
@@ -871,7 +877,10 @@ class Client:
                     failure = error
                 else:
                     failure = None
-                if job.token not in session.history_downloads_pending:
+                if (
+                    self._lifecycle_done.is_set()
+                    or job.token not in session.history_downloads_pending
+                ):
                     continue  # its connection ended: the next login resumes it
                 if failure is None:
                     session.history_downloaded(job.token, sync, now=self.now())

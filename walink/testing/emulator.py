@@ -275,6 +275,8 @@ class Emulator:
             log=logger.info,
         )
         """The sans-IO hub behind the sockets, for what this class does not wrap."""
+        self.blob_delay = 0.0
+        """Seconds the blob route waits before it answers (a slow media server, for tests)."""
         self.hub.history = default_fixture() if isinstance(history, _Default) else history
         self.hub.history_faults = history_faults
         self.phone = EmulatorPhone(self)
@@ -525,7 +527,9 @@ class Emulator:
         return planned
 
     async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
-        answer = self.hub.blobs.answer(target)
+        answer = self.hub.blobs.answer(target)  # the request is recorded as it arrives
+        if self.blob_delay > 0:
+            await anyio.sleep(self.blob_delay)  # a slow media server
         return answer.status, answer.body, answer.content_length
 
     async def flush(self) -> None:
