@@ -19,8 +19,9 @@ from tests.scenarios.harness import Recorder, config_for, paired_store, running
 from walink._receive import signal_address
 from walink.auth import AuthStore, MultiFileStore, SQLiteStore
 from walink.io.client import Client
-from walink.io.events import MessageFailed, MessagesUpsert
+from walink.io.events import IdentityChanged, MessageFailed, MessagesUpsert
 from walink.protocol.binary import Node
+from walink.protocol.keys import KeyPair
 from walink.protocol.signal import SessionRecord, decrypt_message, encrypt, pad
 from walink.testing.contacts import text_message
 from walink.testing.emulator import Emulator
@@ -154,5 +155,61 @@ async def test_texts_live_group_offline_and_redelivered(store_kind: str, tmp_pat
                 # the sessions still work after all that
                 last = await alice.send_text(jid, "still there")
                 assert (await upsert_for(recorder, last)).messages[0].text == "still there"
+        finally:
+            store.close()
+
+
+async def test_a_corrupt_ciphertext_gets_a_retry_receipt_and_a_stub(tmp_path: Path) -> None:
+    async with Emulator() as emulator:
+        store, jid = await paired_on_disk(emulator, "sqlite", tmp_path)
+        try:
+            async with connected(emulator, store) as recorder:
+                stanza = emulator.hub.contacts.text_stanza(ALICE, jid, "hello", now=emulator.now())
+                [enc] = stanza.children("enc")
+                assert isinstance(enc.content, bytes)
+                damaged = bytearray(enc.content)
+                damaged[-10] ^= 0x40  # inside the MAC
+                await emulator.deliver(
+                    jid, Node("message", stanza.attrs, [Node("enc", enc.attrs, bytes(damaged))])
+                )
+                upsert = await upsert_for(recorder, stanza.attrs["id"])
+                (stub,) = upsert.messages
+                assert stub.message is None and stub.text is None
+                assert stub.decrypt_error is not None and "Mac" in stub.decrypt_error
+                failed = await recorder.wait_for(lambda e: isinstance(e, MessageFailed))
+                assert isinstance(failed, MessageFailed) and failed.retry_count == 1
+                answers = await answered(emulator, stanza.attrs["id"])
+                assert (answers[0].tag, answers[0].attr("type")) == ("receipt", "retry")
+                assert answers[-1].attr("error") is not None  # a nack, not an ack
+                # the state was left alone: the genuine stanza still decrypts
+                await emulator.deliver(jid, Node("message", {**stanza.attrs, "id": "X2"}, [enc]))
+                assert (await upsert_for(recorder, "X2")).messages[0].text == "hello"
+        finally:
+            store.close()
+
+
+async def test_an_identity_change_is_an_event_and_the_new_session_works(tmp_path: Path) -> None:
+    async with Emulator() as emulator:
+        store, jid = await paired_on_disk(emulator, "multifile", tmp_path)
+        alice = emulator.contact(ALICE, "Alice")
+        try:
+            async with connected(emulator, store) as recorder:
+                first = await alice.send_text(jid, "before")
+                await upsert_for(recorder, first)
+                contact = emulator.hub.contacts.contact(ALICE)
+                old = contact.identity
+                contact.identity = KeyPair.generate(os.urandom)  # Alice reinstalled WhatsApp
+                contact.sessions.clear()
+                second = await alice.send_text(jid, "after")
+                change = await recorder.wait_for(lambda e: isinstance(e, IdentityChanged))
+                assert isinstance(change, IdentityChanged)
+                assert change.jid == f"{ALICE}@s.whatsapp.net"
+                assert change.address == f"{ALICE}.0"
+                assert change.old_identity == b"\x05" + old.public
+                assert change.new_identity == b"\x05" + contact.identity.public
+                assert (await upsert_for(recorder, second)).messages[0].text == "after"
+                third = await alice.send_text(jid, "still after")
+                assert (await upsert_for(recorder, third)).messages[0].text == "still after"
+            assert len([e for e in recorder.events if isinstance(e, IdentityChanged)]) == 1
         finally:
             store.close()

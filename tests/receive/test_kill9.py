@@ -1,0 +1,169 @@
+"""kill -9 of ``walink connect --json`` at random moments while contacts write: nothing is lost.
+
+A child process runs ``walink connect --json`` on a SQLite store against the emulator in this
+process; contacts send texts (1:1 and in a group) the whole time, live or into the offline
+backlog. The test kills the child with SIGKILL at a random moment after it opened, many times,
+restarting it each time; the emulator redelivers what the device did not ack. Then a last run
+ends cleanly. Checked: every text sent was printed, as its text (never a stub: a committed message
+is answered from its committed copy, never decrypted twice); no run prints a message twice; a
+message printed by two runs was printed first by a run that was killed before its ack and again
+as a redelivery (``append``) with the same text; and the sessions still decrypt the next texts.
+
+``WALINK_KILL_ROUNDS`` (default 10) and ``WALINK_KILL_SEED`` change the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from tests.receive.test_client_messages import paired_on_disk
+from walink.testing.emulator import Emulator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = int(os.environ.get("WALINK_KILL_ROUNDS", "10"))
+SEED = int(os.environ.get("WALINK_KILL_SEED", "13"))
+ALICE, BOB = "15550002222", "15550003333"
+GROUP = "120363000000000042@g.us"
+WAIT = 30.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the child's backend does not matter here; both are covered elsewhere
+
+
+pytestmark = pytest.mark.anyio
+
+
+def command(emulator: Emulator, auth: Path) -> list[str]:
+    return [
+        *(sys.executable, "-m", "walink.cli", "connect", "--json", "--auth", str(auth)),
+        *("--url", emulator.url, "--trust-root", emulator.trust_root_hex),
+    ]
+
+
+async def read_lines(process: anyio.abc.Process, lines: list[dict[str, Any]]) -> None:
+    """Every complete JSON line of the child's stdout until it ends (a cut last line is not
+    a printed message)."""
+    assert process.stdout is not None
+    stream = BufferedByteReceiveStream(process.stdout)
+    while True:
+        try:
+            raw = await stream.receive_until(b"\n", 1 << 20)
+        except (anyio.EndOfStream, anyio.IncompleteRead):
+            return
+        lines.append(json.loads(raw))
+
+
+def messages(lines: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (line["type"], message)
+        for line in lines
+        if line["event"] == "messages.upsert"
+        for message in line["messages"]
+    ]
+
+
+def opened(lines: list[dict[str, Any]]) -> bool:
+    return any(line.get("connection") == "open" for line in lines)
+
+
+async def wait_until(predicate: Any, what: str) -> None:
+    with anyio.fail_after(WAIT):
+        while not predicate():
+            await anyio.sleep(0.01)
+
+
+async def test_kill9_between_commit_and_ack_loses_nothing(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    async with Emulator() as emulator:
+        store, jid = await paired_on_disk(emulator, "sqlite", tmp_path)
+        store.close()
+        auth = tmp_path / "auth.db"
+        alice = emulator.contact(ALICE, "Alice")
+        emulator.contact(BOB, "Bob")
+        group = emulator.group(GROUP, [ALICE, BOB])
+        sent: dict[str, str] = {}
+        runs: list[list[dict[str, Any]]] = []
+
+        def device_connected() -> bool:
+            return any(s.device is not None and s.device.jid == jid for s in emulator.sessions())
+
+        async def write(count: int) -> None:
+            for _ in range(count):
+                n = len(sent)
+                if n % 3 == 2:
+                    text = f"group {n}"
+                    sent[await group.send_text(BOB, jid, text)] = text
+                else:
+                    text = f"text {n}"
+                    sent[await alice.send_text(jid, text)] = text
+                await anyio.sleep(rng.uniform(0.0, 0.02))
+
+        for _ in range(ROUNDS):
+            lines: list[dict[str, Any]] = []
+            runs.append(lines)
+            async with (
+                await anyio.open_process(command(emulator, auth), cwd=REPO_ROOT) as process,
+                anyio.create_task_group() as tasks,
+            ):
+                tasks.start_soon(read_lines, process, lines)
+                await write(rng.randint(0, 3))  # some wait on the server, some arrive live
+                await wait_until(lambda run=lines: opened(run), "open")
+                async with anyio.create_task_group() as writers:
+                    writers.start_soon(write, rng.randint(2, 6))
+                    await anyio.sleep(rng.uniform(0.0, 0.25))
+                    process.kill()  # SIGKILL, anywhere: mid-decrypt, mid-commit, before the ack
+                await process.wait()
+            await wait_until(lambda: not device_connected(), "the server to drop the socket")
+
+        # the last run ends cleanly, once everything arrived; then the sessions still work
+        lines = []
+        runs.append(lines)
+        async with (
+            await anyio.open_process(command(emulator, auth), cwd=REPO_ROOT) as process,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(read_lines, process, lines)
+            await wait_until(lambda: opened(lines), "open")
+
+            def printed() -> set[str]:
+                return {m["id"] for run in runs for _, m in messages(run)}
+
+            await wait_until(lambda: set(sent) <= printed(), "every text")
+            after = {
+                await alice.send_text(jid, "after the kills"): "after the kills",
+                await group.send_text(BOB, jid, "group after the kills"): "group after the kills",
+            }
+            await wait_until(lambda: set(after) <= {m["id"] for _, m in messages(lines)}, "after")
+            process.terminate()
+            assert await process.wait() == 0
+
+    seen: dict[str, int] = {}
+    duplicates = 0
+    for number, run in enumerate(runs):
+        ids = [m["id"] for _, m in messages(run)]
+        assert len(ids) == len(set(ids)), f"run {number} printed a message twice"
+        for kind, message in messages(run):
+            expected = {**sent, **after}[message["id"]]
+            assert message["text"] == expected, message  # never a stub, never another text
+            if message["id"] in seen:
+                duplicates += 1
+                assert seen[message["id"]] < len(runs) - 1  # first printed by a killed run
+                assert kind == "append"  # and now redelivered by the server
+            else:
+                seen[message["id"]] = number
+    assert set(sent) | set(after) == set(seen)
+    kills_with_messages = sum(1 for run in runs[:-1] if messages(run))
+    assert kills_with_messages >= ROUNDS // 2, "the kills hardly ever hit a run with messages"
+    print(f"{len(sent)} texts over {ROUNDS} kills: {duplicates} printed again after a kill")
