@@ -8,21 +8,26 @@ hub's blob store. Time is the pair's fake clock.
 
 from __future__ import annotations
 
+import base64
 import random
 
 import pytest
 
 from walink._receive import SignalProcessor
 from walink._session.history import PENDING_FIELD, pending_history
+from walink.auth.model import AppStateSyncKeyData
+from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.history import decrypt_server_error_receipt, was_processed
 from walink.protocol.messages import MessageKey
+from walink.protocol.proto import e2e_pb2
 from walink.session import (
     DownloadHistory,
     HistoryFailed,
     HistoryReceived,
     HistoryStatusChanged,
     MessageProcessed,
+    ProcessedMessage,
     SaveRequest,
     SessionConfig,
 )
@@ -273,3 +278,74 @@ def test_a_redelivered_notification_is_not_published_twice() -> None:
     again.run_until(lambda: False, limit=2)
     assert received(again) == []
     assert receipts(again, "hist_sync") == [stanza.attrs["id"]]
+
+
+class _Shared:
+    """A processor result holding the decrypted messages (what the history part reads)."""
+
+    def __init__(self, *messages: e2e_pb2.Message) -> None:
+        self.decrypted = messages
+
+
+class _ShareProcessor:
+    """Answers every stanza with an app-state key share from our phone."""
+
+    def __init__(self, message: e2e_pb2.Message) -> None:
+        self.message = message
+
+    def process(self, node: Node) -> ProcessedMessage:
+        return ProcessedMessage(result=_Shared(self.message))
+
+
+def test_app_state_keys_our_phone_shares_are_stored() -> None:
+    hub = make_hub()
+    hub.history = None
+    pair = linked(hub)
+    m = e2e_pb2.Message
+    keys = [
+        m.AppStateSyncKey(
+            key_id=m.AppStateSyncKeyId(key_id=bytes([n]) * 6),
+            key_data=m.AppStateSyncKeyData(
+                key_data=bytes([n]) * 32,
+                fingerprint=m.AppStateSyncKeyFingerprint(raw_id=n, current_index=1),
+                timestamp=1_700_000_000 + n,
+            ),
+        )
+        for n in (1, 2)
+    ]
+    share = m(
+        protocol_message=m.ProtocolMessage(
+            type=m.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE,
+            app_state_sync_key_share=m.AppStateSyncKeyShare(keys=keys),
+        )
+    )
+    pair.processor = _ShareProcessor(share)
+    me = pair.session.creds.me
+    assert me is not None
+    own = me.id.split(":")[0].split("@")[0] + "@s.whatsapp.net"
+    stanza = Node(
+        "message",
+        {"id": "3EB0SHARE", "from": own, "t": "1780000000", "type": "text", "category": "peer"},
+        [Node("enc", {"v": "2", "type": "msg"}, b"x")],
+    )
+    pair.servers[-1].send_node(stanza)
+    pair.pump()
+    ids = [base64.b64encode(bytes([n]) * 6).decode() for n in (1, 2)]
+    stored = pair.store.get_keys("app-state-sync-key", ids)
+    first = stored[ids[0]]
+    assert isinstance(first, AppStateSyncKeyData) and first.key_data == bytes([1]) * 32
+    assert first.fingerprint is not None and first.fingerprint.raw_id == 1
+    assert isinstance(stored[ids[1]], AppStateSyncKeyData)
+    saved = pair.store.load()
+    assert saved is not None and saved.my_app_state_key_id == ids[1]
+    # from anyone but our own phone (not a peer message) a share is ignored
+    pair.processor = _ShareProcessor(share)
+    other = Node(
+        "message",
+        {"id": "3EB0OTHER", "from": "15550002222@s.whatsapp.net", "t": "1", "type": "text"},
+        [Node("enc", {"v": "2", "type": "msg"}, b"y")],
+    )
+    saves = len([e for e in pair.events if isinstance(e, SaveRequest)])
+    pair.servers[-1].send_node(other)
+    pair.pump()
+    assert len([e for e in pair.events if isinstance(e, SaveRequest)]) == saves
