@@ -1,6 +1,7 @@
 """History chunk throughput: verify + decrypt + inflate + parse (+ the HistorySet) of one chunk.
 
-Run: ``python benchmarks/history.py`` (``--size-mib 32`` by default; ``make bench`` calls
+Run: ``python -m benchmarks.history`` (``--size-mib 32`` by default; ``--login CHATS MESSAGES``
+times a new login to the last ``messaging-history.set`` against the emulator; ``make bench`` calls
 ``run()``: an 8 MiB chunk, best of 2, two rows of walink's own MiB/s, no peer). It builds a
 deterministic RECENT chunk of about that many MiB of inflated ``HistorySync`` (chats of varied
 text messages, so that zlib compresses it about as much as real chats), encrypts it as the phone
@@ -129,6 +130,43 @@ async def emulator_login(chats: int, messages: int, recent_chunks: int) -> None:
     )
 
 
+async def client_login(chats: int, messages: int, recent_chunks: int) -> None:
+    """From a new login's QR scan to the last ``HistorySet`` a ``Client`` publishes."""
+    import anyio
+
+    from walink.auth.memory_store import MemoryStore
+    from walink.io.client import Client
+    from walink.io.config import ClientConfig
+    from walink.io.events import ConnectionUpdate
+    from walink.protocol.history import HistorySet
+    from walink.testing import Emulator
+    from walink.testing.history import generated_fixture
+
+    fixture = generated_fixture(chats, messages, recent_chunks=recent_chunks)
+    async with Emulator(ping_interval=None, history=fixture) as emulator:
+        config = ClientConfig(url=emulator.url, trust_root=emulator.trust_root)
+        received = chunks = 0
+        scanned_at = 0.0
+        async with Client(MemoryStore(), config) as client:
+            with anyio.fail_after(600):
+                async for event in client:
+                    if isinstance(event, ConnectionUpdate) and event.qr and not scanned_at:
+                        await emulator.phone.scan_qr(event.qr)
+                        scanned_at = time.perf_counter()
+                    elif isinstance(event, HistorySet):
+                        received += len(event.messages)
+                        chunks += 1
+                        if received >= messages:
+                            break
+            done = time.perf_counter()
+    assert received == messages
+    print(
+        f"client history: {chats} chats, {messages} messages in {chunks} chunks: "
+        f"{(done - scanned_at) * 1000:.0f} ms from the new login (QR scan) to the last "
+        f"messaging-history.set"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkTimes:
     """Best seconds of each step on one chunk, and the chunk's sizes."""
@@ -218,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=float, default=32.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--emulator", type=int, nargs=2, metavar=("CHATS", "MESSAGES"))
+    parser.add_argument("--login", type=int, nargs=2, metavar=("CHATS", "MESSAGES"))
     parser.add_argument("--recent-chunks", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.login is not None:
+        import anyio
+
+        anyio.run(client_login, args.login[0], args.login[1], args.recent_chunks)
+        return 0
     if args.emulator is not None:
         import anyio
 

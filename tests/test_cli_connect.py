@@ -135,6 +135,11 @@ class Connect:
         return b"".join(chunks).decode()
 
 
+def last_update(run: Connect) -> dict[str, Any]:
+    """The last connection.update line (history chunks saved late may still follow it)."""
+    return [line for line in run.lines if line["event"] == "connection.update"][-1]
+
+
 def connect_command(emulator: Emulator, auth: Path | str, *args: str) -> list[str]:
     backend = sniffio.current_async_library()
     command = [sys.executable, "-m", "walink.cli", "connect", "--json", "--backend", backend]
@@ -183,7 +188,7 @@ async def test_qr_login_signals_and_saved_creds(tmp_path: Path) -> None:
             opened = await run.until(connection="open")
             assert opened["is_new_login"] is True
             assert await run.stop(signal.SIGINT) == 0
-        last = run.lines[-1]
+        last = last_update(run)
         assert (last["connection"], last["reason"], last["status"]) == ("close", "LOCAL_CLOSE", 428)
         assert jid.endswith("@s.whatsapp.net") and auth.is_file()
 
@@ -191,8 +196,8 @@ async def test_qr_login_signals_and_saved_creds(tmp_path: Path) -> None:
             opened = await again.until(connection="open")
             assert opened["is_new_login"] is False and opened["received_pending_notifications"]
             assert await again.stop(signal.SIGTERM) == 0
-        assert all(line["qr"] is None for line in again.lines)
-        assert again.lines[-1]["reason"] == "LOCAL_CLOSE"
+        assert all(line.get("qr") is None for line in again.lines)
+        assert last_update(again)["reason"] == "LOCAL_CLOSE"
 
 
 @pytest.mark.anyio
@@ -272,7 +277,7 @@ async def test_logged_out_by_the_server_exits_3(tmp_path: Path) -> None:
         jid = await link(emulator, run)
         assert await emulator.send_node(DEVICE_REMOVED, jid=jid) == 1
         assert await run.finish() == 3
-    last = run.lines[-1]
+    last = last_update(run)
     assert (last["connection"], last["reason"], last["status"]) == ("close", "LOGGED_OUT", 401)
 
 
@@ -288,7 +293,9 @@ async def test_folder_is_baileys_multi_file_layout(tmp_path: Path) -> None:
         assert await run.stop(signal.SIGTERM) == 0
     creds = json.loads((folder / "creds.json").read_text())
     assert creds["me"]["id"].endswith("@s.whatsapp.net")
-    assert (folder / "pre-key-1.json").is_file()
+    # the phone's history took one one-time pre-key (X3DH), so not every id is left
+    assert len(list(folder.glob("pre-key-*.json"))) > 1
+    assert list(folder.glob("session-*.json"))  # the phone's Signal session, Baileys' layout
 
 
 @pytest.mark.anyio
@@ -315,7 +322,7 @@ async def test_qr_exhausted_exits_4(tmp_path: Path) -> None:
         assert await run.finish() == 4
     qrs = [line["qr"] for line in run.lines if line["qr"] is not None]
     assert len(qrs) > 1 and len(set(qrs)) == len(qrs)  # the QR rotated
-    last = run.lines[-1]
+    last = last_update(run)
     assert (last["connection"], last["reason"]) == ("close", "QR_EXHAUSTED")
 
 
@@ -348,7 +355,7 @@ async def test_pairing_timeout_exits_4(tmp_path: Path) -> None:
     async with Emulator() as emulator, connect(emulator, tmp_path / "auth.db", *args) as run:
         assert await run.finish() == 4
     assert [line["event"] for line in run.lines].count("pairing_code") == 1
-    last = run.lines[-1]
+    last = last_update(run)
     assert (last["connection"], last["reason"]) == ("close", "PAIRING_TIMEOUT")
 
 
@@ -570,3 +577,55 @@ async def test_a_proxy_refusing_the_credentials_exits_1_with_proxy_error(
     assert "407" in close["message"] and "http://***@127.0.0.1" in close["message"]
     assert "refused the credentials" in err
     assert PASSWORD not in err and PASSWORD not in json.dumps(run.lines)
+
+
+HISTORY_KEYS = [
+    "v",
+    "event",
+    "sync_type",
+    "chunk_order",
+    "progress",
+    "is_latest",
+    "chats",
+    "contacts",
+    "messages",
+]
+
+
+@pytest.mark.anyio
+async def test_the_history_is_shown_one_json_line_per_chunk(tmp_path: Path) -> None:
+    """A new login gets the emulator phone's history: one exact line per chunk, one per
+    status; the blobs come from the emulator with no further option."""
+    from walink.testing.history import default_fixture
+
+    fixture = default_fixture()
+    async with Emulator() as emulator, connect(emulator, tmp_path / "auth.db") as run:
+        await link(emulator, run)
+        chunks = [await run.until(event="messaging-history.set") for _ in range(4)]
+        for line in chunks:
+            assert list(line) == HISTORY_KEYS, line
+        by_order = sorted(chunks, key=lambda line: line["chunk_order"])
+        assert [c["sync_type"] for c in by_order] == [
+            "INITIAL_BOOTSTRAP",
+            "RECENT",
+            "RECENT",
+            "PUSH_NAME",
+        ]
+        assert [c["is_latest"] for c in by_order] == [True, False, False, False]
+        assert [c["progress"] for c in by_order] == [0, 50, 100, None]
+        assert by_order[0]["chats"] == len(fixture.bootstrap)
+        assert by_order[0]["messages"] == sum(len(c.messages) for c in fixture.bootstrap)
+        assert by_order[3]["contacts"] == len(fixture.push_names)
+        assert sum(c["messages"] for c in chunks) == fixture.message_count()
+
+        def statuses() -> list[dict[str, Any]]:
+            return [line for line in run.lines if line["event"] == "messaging-history.status"]
+
+        while len(statuses()) < 2:
+            await run.until(event="messaging-history.status")
+        assert {(s["sync_type"], s["status"]) for s in statuses()} == {
+            ("INITIAL_BOOTSTRAP", "complete"),
+            ("RECENT", "complete"),
+        }
+        assert all(list(s) == ["v", "event", "sync_type", "status"] for s in statuses())
+        assert await run.stop(signal.SIGINT) == 0

@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from walink.protocol.pairing_code import PAIRING_CODE_ALPHABET
+from walink.testing.history import default_fixture
 
 DEMO_BOUND = 30.0
 """A demo must finish within this (it takes about 2 s; the issue says well under a minute)."""
@@ -103,6 +104,11 @@ def demos(tmp_path: Path, *runs: tuple[str, ...]) -> Iterator[list[Demo]]:
             demo.kill()
 
 
+HISTORY_KINDS = ["INITIAL_BOOTSTRAP", "RECENT", "RECENT", "PUSH_NAME"]
+HISTORY_KEYS = ["v", "event", "sync_type", "chunk_order", "progress", "is_latest"]
+HISTORY_KEYS += ["chats", "contacts", "messages"]
+
+
 def check_story(lines: list[dict[str, Any]]) -> None:
     """The events the issue asks the demo to show, in their order."""
     assert all(line["v"] == 1 for line in lines)
@@ -140,7 +146,13 @@ def check_story(lines: list[dict[str, Any]]) -> None:
     # issue 13: texts from an emulator contact and a group, decrypted, live then offline
     live = [i for i, line in enumerate(lines) if step("message", offline=False)(line)]
     assert [lines[i]["body"] for i in live] == ["hello", "hi, group"] and live[0] > opened
-    upserts = [line for line in lines if line["event"] == "messages.upsert"]
+    # the phone's history notifications are upserts too (protocol messages, no text), as in
+    # Baileys; the contacts' texts are the rest
+    upserts = [
+        line
+        for line in lines
+        if line["event"] == "messages.upsert" and line["messages"][0]["text"] is not None
+    ]
     assert [(u["type"], [m["text"] for m in u["messages"]]) for u in upserts] == [
         ("notify", ["hello"]),
         ("notify", ["hi, group"]),
@@ -149,11 +161,29 @@ def check_story(lines: list[dict[str, Any]]) -> None:
     ]
     assert upserts[1]["messages"][0]["participant"] == "15550003333@s.whatsapp.net"
     assert upserts[0]["messages"][0]["push_name"] == "Alice"
+    # issue 14: each new device gets the emulator phone's history, one line per chunk
+    history = [line for line in lines if line["event"] == "messaging-history.set"]
+    kinds = [h["sync_type"] for h in history]
+    # the first device's whole history at least (the second may be logged out before its end)
+    assert all(kinds.count(kind) >= HISTORY_KINDS.count(kind) for kind in HISTORY_KINDS), kinds
+    assert position(lambda line: line["event"] == "messaging-history.set") > opened
+    assert all(list(h) == HISTORY_KEYS for h in history)
+    assert sum(h["messages"] for h in history) >= default_fixture().message_count()
+    statuses = {
+        (line["sync_type"], line["status"])
+        for line in lines
+        if line["event"] == "messaging-history.status"
+    }
+    assert {("INITIAL_BOOTSTRAP", "complete"), ("RECENT", "complete")} <= statuses
     lost = position(update(connection="close", reason="KEEPALIVE_TIMEOUT", status=408), opened)
     backoff = position(step("decision", reason="KEEPALIVE_TIMEOUT", reconnect=True), lost)
     assert lines[backoff]["delay"] > 0
     reopened = position(update(connection="open"), backoff)
-    offline = [i for i, line in enumerate(lines) if step("message", offline=True)(line)]
+    offline = [
+        i
+        for i, line in enumerate(lines)
+        if step("message", offline=True)(line) and line["body"] is not None  # not history
+    ]
     assert len(offline) == 2 and offline[0] > reopened
     # issue 8: a second device links by pairing code, its code line in the connect format
     second = position(step("pairing_code_login"), reopened)
@@ -212,6 +242,8 @@ def test_plain_demo_prints_a_timeline(tmp_path: Path) -> None:
         "reconnecting in 0.50 s",
         "LOGGED_OUT (401)",
         "a second device links by pairing code",
+        "history INITIAL_BOOTSTRAP chunk 0 (0%): 4 chats, 4 contacts, 9 messages",
+        "history RECENT sync complete",
         "[2] open",
         "done in",
     ):

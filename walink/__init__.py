@@ -46,6 +46,10 @@ _EXPORTS: dict[str, str] = {
     "ProcessMessage": "walink.session",
     "MessageProcessed": "walink.session",
     "MessageFailed": "walink.session",
+    "DownloadHistory": "walink.session",
+    "HistoryReceived": "walink.session",
+    "HistoryStatusChanged": "walink.session",
+    "HistoryFailed": "walink.session",
     "MessageProcessor": "walink.session",
     "ProcessedMessage": "walink.session",
     "Closed": "walink.session",
@@ -199,6 +203,10 @@ if TYPE_CHECKING:
     from walink.session import Closed as Closed
     from walink.session import ConnectionUpdate as ConnectionUpdate
     from walink.session import CredsUpdate as CredsUpdate
+    from walink.session import DownloadHistory as DownloadHistory
+    from walink.session import HistoryFailed as HistoryFailed
+    from walink.session import HistoryReceived as HistoryReceived
+    from walink.session import HistoryStatusChanged as HistoryStatusChanged
     from walink.session import MessageFailed as MessageFailed
     from walink.session import MessageProcessed as MessageProcessed
     from walink.session import MessageProcessor as MessageProcessor

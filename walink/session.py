@@ -67,6 +67,12 @@ after pair-device) returns a number; ``PairingCode`` with that number carries th
 once the server accepted it, ``PairingCodeError`` says why not (``retry`` for a 429). The QR stops
 for that attempt; it ends in ``open`` after the phone pairs and the 515 restart, or with
 ``PAIRING_TIMEOUT`` (final) after ``SessionConfig.pairing_code_timeout``.
+
+History sync (with ``process_messages``): our phone's history notifications become
+``DownloadHistory`` jobs for blobs (fetch, verify, inflate, parse; answer with
+``history_downloaded(token, sync, now=)`` or ``history_download_failed(token, error, reupload=,
+now=)``), ``HistoryReceived`` per chunk once its creds are saved, ``HistoryStatusChanged``
+(complete or paused) and ``HistoryFailed`` for a chunk that could not be had.
 """
 
 from __future__ import annotations
@@ -84,6 +90,10 @@ from walink._session.events import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    DownloadHistory,
+    HistoryFailed,
+    HistoryReceived,
+    HistoryStatusChanged,
     MessageFailed,
     MessageProcessed,
     NodeReceived,
@@ -109,6 +119,10 @@ __all__ = [
     "ConnectionUpdate",
     "CredsUpdate",
     "Direction",
+    "DownloadHistory",
+    "HistoryFailed",
+    "HistoryReceived",
+    "HistoryStatusChanged",
     "MessageFailed",
     "MessageProcessed",
     "MessageProcessor",

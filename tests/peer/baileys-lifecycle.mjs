@@ -32,6 +32,9 @@
 //   {"event":"messages.upsert","type":"notify|append","id":…,"remoteJid":…,"participant":…,
 //    "fromMe":…,"pushName":…,"text":<conversation>|null,"stub":<messageStubType>|null,
 //    "stubParams":[…]|null}                 one line per message Baileys emits
+//   {"event":"messaging-history.set","syncType":<HistorySyncType number>,"isLatest":…,"progress":…,
+//    "chats":[id…],"contacts":[{"id","name","notify"}…],"messages":[{"id","remoteJid",
+//    "participant","fromMe","text"}…]}           one line per history chunk Baileys processed
 //   {"event":"pairing-code","code":"ABCD1234"} | {"event":"command-error","cmd":…,"error":…}
 //   {"event":"exit","status":<final close status>|null}                 just before exiting 0
 //   {"event":"uncaught","error":…}  an exception escaped Baileys (it would kill Node); exit 3
@@ -167,6 +170,23 @@ const connect = () => {
         stubParams: m.messageStubParameters ?? null,
       });
     }
+  });
+  sock.ev.on('messaging-history.set', ({ chats, contacts, messages, isLatest, progress, syncType }) => {
+    out({
+      event: 'messaging-history.set',
+      syncType: syncType ?? null,
+      isLatest: isLatest ?? null,
+      progress: progress ?? null,
+      chats: chats.map((c) => c.id),
+      contacts: contacts.map((c) => ({ id: c.id, name: c.name ?? null, notify: c.notify ?? null })),
+      messages: messages.map((m) => ({
+        id: m.key?.id ?? null,
+        remoteJid: m.key?.remoteJid ?? null,
+        participant: m.key?.participant ?? null,
+        fromMe: m.key?.fromMe ?? null,
+        text: m.message?.conversation ?? null,
+      })),
+    });
   });
   sock.ev.on('connection.update', (update) => {
     if (update.qr) out({ event: 'qr', qr: update.qr });

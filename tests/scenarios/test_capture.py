@@ -35,7 +35,7 @@ def _contents(node: dict[str, Any]) -> list[bytes]:
 
 async def test_a_qr_login_capture_replays_to_the_same_events(tmp_path: Path) -> None:
     path = tmp_path / "login.jsonl"
-    async with Emulator() as emulator:
+    async with Emulator(history=None) as emulator:
         client = Client(MemoryStore(), config_for(emulator), capture=path)
         async with running(client) as recorder:
             await scan_when_shown(emulator, recorder)
@@ -72,7 +72,7 @@ async def test_a_qr_login_capture_replays_to_the_same_events(tmp_path: Path) -> 
 
 async def test_a_capture_without_redaction_keeps_the_device_identity(tmp_path: Path) -> None:
     path = tmp_path / "raw.jsonl"
-    async with Emulator() as emulator:
+    async with Emulator(history=None) as emulator:
         config = config_for(emulator, capture=path, capture_redact=False)
         async with running(Client(MemoryStore(), config)) as recorder:
             await scan_when_shown(emulator, recorder)

@@ -116,7 +116,7 @@ async def test_qr_drawn_on_stderr_and_secrets_never_logged(
 
 
 async def test_a_slow_handler_never_starves_the_keepalive() -> None:
-    async with Emulator() as emulator:
+    async with Emulator(history=None) as emulator:
         store = await paired_store(emulator)
         config = config_for(emulator, keepalive_interval=0.05, keepalive_timeout=0.1)
         handled: list[ClientEvent] = []

@@ -305,3 +305,46 @@ async def test_send_history_to_a_logged_in_device() -> None:
         ]
         assert sum(len(r.messages) for r in results) == default_fixture().message_count()
         await client.aclose()
+
+
+def test_the_phone_encrypts_its_history_for_a_new_device() -> None:
+    """The account's phone (device 0, its own identity) runs X3DH on the device's bundle and
+    sends every notification as a pkmsg the device decrypts: the inline bootstrap, the RECENT
+    blobs (served from the hub's blob store) and the push names; a never-sent chunk is left out."""
+    from tests.testing.test_contacts import PairedDevice
+
+    hub = Hub(rng=seeded(31), now=T0)
+    paired = PairedDevice(hub.registry)
+    hub.history_faults = HistoryFaults(never=frozenset({1}))
+    stanzas = hub.history_stanzas(paired.device, now=T0)
+    fixture = default_fixture()
+    assert len(stanzas) == 3  # bootstrap, the first RECENT chunk, push names
+    own = f"{paired.device.phone}@s.whatsapp.net"
+    kinds = []
+    for stanza in stanzas:
+        assert stanza.attrs["from"] == own and stanza.attrs["category"] == "peer"
+        assert "to" not in stanza.attrs and "participant" not in stanza.attrs
+        (plaintext,) = paired.decrypt(stanza)
+        message = e2e_pb2.Message.FromString(plaintext)
+        notification = history_notification(message, from_me=True)
+        assert notification is not None
+        source = history_source(notification, stanza.attrs["id"])
+        if isinstance(source, HistoryDownload):
+            path = "/" + source.direct_path.split("/", 3)[3] if "//" in source.direct_path else ""
+            source = source.verify(hub.blobs.answer(path or source.direct_path).body)
+        chunk = history_set(decode_history(source), notification, is_latest=False)
+        kinds.append(chunk.sync_type)
+        if chunk.sync_type == "INITIAL_BOOTSTRAP":
+            assert {c.id for c in chunk.chats} == {c.id for c in fixture.bootstrap}
+            assert len(chunk.messages) == sum(len(c.messages) for c in fixture.bootstrap)
+    assert kinds == ["INITIAL_BOOTSTRAP", "RECENT", "PUSH_NAME"]
+    # only the account's phone has a session with the device: no contact was made for it
+    assert hub.contacts.phone(paired.device.phone).sessions.keys() == {paired.device.jid}
+
+
+def test_no_history_when_the_emulator_has_none() -> None:
+    from tests.testing.test_contacts import PairedDevice
+
+    hub = Hub(rng=seeded(32), now=T0)
+    hub.history = None
+    assert hub.history_stanzas(PairedDevice(hub.registry).device, now=T0) == []

@@ -126,6 +126,7 @@ def test_wrong_noise_key_gets_failure_401(hub: Hub, logs: list[str]) -> None:
 
 
 def test_queries_are_answered(hub: Hub) -> None:
+    hub.history = None  # the phone would take a pre-key of the first upload for its history
     client = login(hub, register(hub).creds)
 
     def iq(kind: str, xmlns: str, *children: Node) -> Node:

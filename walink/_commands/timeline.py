@@ -108,8 +108,8 @@ class Timeline:
     def show(self, event: object) -> None:
         """Print what a person or a tool needs to know about one client event.
 
-        Connection updates, closes and received messages (``messages.upsert``); creds updates
-        and nodes are not news.
+        Connection updates, closes, received messages (``messages.upsert``) and the history
+        (``messaging-history.set``/``.status``); creds updates and nodes are not news.
         """
         from walink._commands.messages import message_text_line, upsert_json
         from walink._receive.events import MessagesUpsert
@@ -125,6 +125,33 @@ class Timeline:
             else:
                 for message in event.messages:
                     self.note(message_text_line(message))
+        else:
+            self._history(event)
+
+    def _history(self, event: object) -> None:
+        """The history the phone sends: chunks, statuses, failures (``_commands.history``)."""
+        from walink._commands.history import (
+            history_failed_line,
+            history_json,
+            history_line,
+            status_json,
+            status_line,
+        )
+        from walink._session.events import HistoryFailed
+        from walink.protocol.history import HistorySet, HistoryStatus
+
+        if isinstance(event, HistorySet):
+            if self.json_lines:
+                emit_json(history_json(event))
+            else:
+                self.note(history_line(event))
+        elif isinstance(event, HistoryStatus):
+            if self.json_lines:
+                emit_json(status_json(event))
+            else:
+                self.note(status_line(event))
+        elif isinstance(event, HistoryFailed):
+            self.note(history_failed_line(event))
 
     def pairing_code(self, code: str) -> None:
         if self.json_lines:

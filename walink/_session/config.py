@@ -9,9 +9,15 @@ from walink.fsm.policy import PolicyConfig
 from walink.protocol.binary import Node
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
 from walink.protocol.connection import ServerVerifier
+from walink.protocol.history import DEFAULT_MAX_HISTORY_SIZE, HISTORY_PAUSED_TIMEOUT
 from walink.protocol.payload import PayloadOptions
+from walink.protocol.proto import e2e_pb2
 
-__all__ = ["SessionConfig"]
+HistoryGate = Callable[[e2e_pb2.Message.HistorySyncNotification], bool]
+"""Decides whether a history notification is processed (its ``hist_sync`` receipt goes out
+either way)."""
+
+__all__ = ["HistoryGate", "SessionConfig"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +66,18 @@ class SessionConfig:
     auto_ack: bool = True
     """Ack messages, receipts, notifications and calls as they are reported
     (docs/protocol/lifecycle.md#offline)."""
+    should_sync_history: HistoryGate | None = field(default=None, repr=False, compare=False)
+    """Baileys' ``shouldSyncHistoryMessage``: None is its default, every type but FULL, and FULL
+    too when ``payload.sync_full_history`` is set."""
+    max_history_size: int = DEFAULT_MAX_HISTORY_SIZE
+    """Largest inflated history chunk accepted (bytes); a larger one is reported failed."""
+    history_paused_timeout: float = HISTORY_PAUSED_TIMEOUT
+    """Without a RECENT chunk for this long, the recent sync is reported paused."""
+    history_reupload_wait: float = 2.0
+    """After asking the phone to upload a gone or corrupt blob again, wait this long before the
+    next download."""
+    history_reuploads: int = 2
+    """How many times one blob is asked for again before the chunk is given up (reported)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The reconnection policy's numbers and rules."""
     trace: Callable[[str, Node], None] | None = field(default=None, repr=False, compare=False)
@@ -77,9 +95,14 @@ class SessionConfig:
             "pairing_code_timeout",
             "pairing_ready_timeout",
             "logout_timeout",
+            "history_paused_timeout",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
+        if not self.max_history_size > 0:
+            raise ValueError("max_history_size must be positive")
+        if not self.history_reupload_wait >= 0 or self.history_reuploads < 0:
+            raise ValueError("history_reupload_wait and history_reuploads must not be negative")
         if not self.offline_batch_size > 0:
             raise ValueError("offline_batch_size must be positive")
         if not self.offline_batch_delay >= 0:

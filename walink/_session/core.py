@@ -33,6 +33,7 @@ from walink._session.events import (
     SessionEvent,
 )
 from walink._session.flows import client_payload, usable_routing_info
+from walink._session.history import HistorySync
 from walink._session.keepalive import Keepalive
 from walink._session.login import Login
 from walink._session.messages import MessagePipeline, ProcessedMessage
@@ -61,6 +62,7 @@ from walink.protocol.connection import ClientConnection
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.events import ConnectionClosed, ServerAuthenticated
 from walink.protocol.events import NodeReceived as TransportNode
+from walink.protocol.proto import e2e_pb2
 
 __all__ = [
     "ABORT_REASONS",
@@ -154,6 +156,7 @@ class ClientSession:
         self._notices = AccountNotices(ctx)
         self._messages = MessagePipeline(ctx)
         self._offline = Offline(ctx, busy=lambda: bool(self._messages.pending))
+        self._history_sync = HistorySync(ctx)
         # the dispatch table: the handlers of a tag are tried in order until one consumes it
         self._handlers: dict[str, tuple[Handler, ...]] = {
             "iq": (self._keepalive.on_iq, self._on_pairing_iq),
@@ -266,6 +269,7 @@ class ClientSession:
             self._keepalive.dead_at(),
             attempt.queries.next_deadline(),
             self._offline.next_deadline(),
+            self._history_sync.next_deadline(),
         ]
         present = [deadline for deadline in candidates if deadline is not None]
         return min(present) if present else None
@@ -295,6 +299,7 @@ class ClientSession:
         self._login.attempt_started()
         self._keepalive.attempt_started(now)
         self._offline.attempt_started()
+        self._history_sync.attempt_started()
         self._presence.attempt_started()
         self._reconnect_at = None
         self._outbox.discard()
@@ -433,6 +438,9 @@ class ClientSession:
                 if self._attempt is not attempt:
                     return
         self._offline.handle_timeout(now)
+        self._history_sync.handle_timeout(now)
+        if self._attempt is not attempt:
+            return
         if attempt.authenticated:
             self._keepalive.maybe_ping(now)
         self._flush(attempt)
@@ -458,8 +466,35 @@ class ClientSession:
     def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
         """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
         then its receipt and ack are sent (if its connection is still the current one)."""
-        self._messages.node_of(token)
+        node = self._messages.node_of(token)
+        # history first: what it saves holds the receipts and the ack back until it is on disk
+        self._history_sync.on_processed(node, processed, now)
         self._messages.processed(token, processed)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    @property
+    def history_downloads_pending(self) -> frozenset[int]:
+        """Tokens of ``DownloadHistory`` jobs whose outcome was not reported yet."""
+        return self._history_sync.downloads_pending
+
+    def history_downloaded(self, token: int, sync: e2e_pb2.HistorySync, *, now: float) -> None:
+        """Job ``token`` (a ``DownloadHistory``) has its verified, inflated, parsed chunk: it is
+        recorded in the creds, then published (``HistoryReceived``) once that save is confirmed.
+        A job of an earlier connection is ignored (the next login resumes it); an unknown token
+        is a ``LocalProtocolError``."""
+        self._history_sync.downloaded(token, sync, now)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    def history_download_failed(
+        self, token: int, error: Exception, *, reupload: bool, now: float
+    ) -> None:
+        """Job ``token`` failed. ``reupload``: the blob is gone (404/410) or failed a check, so
+        the phone is asked to upload it again (a ``server-error`` receipt) and the download is
+        tried again later; otherwise the notification waits for the next login. Either way a
+        ``HistoryFailed`` event reports it."""
+        self._history_sync.download_failed(token, error, reupload=reupload, now=now)
         if self._attempt is not None:
             self._flush(self._attempt)
 
@@ -690,6 +725,7 @@ class ClientSession:
         self._fire("login_success")
         self._history = self._policy.opened(self._history, at=now)
         self._emit_update()
+        self._history_sync.opened(now)
 
     # -- ending an attempt -------------------------------------------------------------------
 

@@ -18,11 +18,17 @@ if TYPE_CHECKING:
     from walink.auth.model import Creds
     from walink.auth.store import KeyUpdates
     from walink.protocol.binary import Node
+    from walink.protocol.history import HistoryDownload, HistorySet, HistoryStatus
+    from walink.protocol.proto import e2e_pb2
 
 __all__ = [
     "Closed",
     "ConnectionUpdate",
     "CredsUpdate",
+    "DownloadHistory",
+    "HistoryFailed",
+    "HistoryReceived",
+    "HistoryStatusChanged",
     "MessageFailed",
     "MessageProcessed",
     "NodeReceived",
@@ -241,6 +247,53 @@ class MessageFailed:
     """The retries are spent: no retry receipt was sent this time."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownloadHistory:
+    """A job for the I/O layer: fetch the history blob ``request`` names (trying ``hosts``, the
+    server's ``media_conn`` hosts, in order), verify and decrypt it, inflate it (no more than
+    ``max_size`` bytes) and parse the ``HistorySync``; then call
+    ``history_downloaded(token, sync)``, or ``history_download_failed(token, error, reupload=)``
+    with ``reupload=True`` when the blob is gone (404/410) or failed a check. The session never
+    fetches anything itself."""
+
+    token: int
+    request: HistoryDownload
+    hosts: tuple[str, ...]
+    max_size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryReceived:
+    """One history chunk from our phone (Baileys' ``messaging-history.set``). Published once the
+    creds recording it as processed are saved, so a restart never publishes it again."""
+
+    history: HistorySet
+    message_id: str
+    """The id of the notification that carried it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryStatusChanged:
+    """A kind of history sync is complete, or paused (Baileys' ``messaging-history.status``)."""
+
+    status: HistoryStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryFailed:
+    """A history chunk could not be had: its blob is gone or failed a check (``reupload``: a
+    ``server-error`` receipt asked the phone to upload it again, and the download is tried again
+    after ``SessionConfig.history_reupload_wait``), or it is malformed. ``final``: the session
+    gave up on it (it will not be published)."""
+
+    message_id: str
+    sync_type: str
+    error: Exception
+    reupload: bool
+    final: bool
+    notification: e2e_pb2.Message.HistorySyncNotification | None = field(default=None, repr=False)
+
+
 SessionEvent = (
     ConnectionUpdate
     | CredsUpdate
@@ -248,6 +301,10 @@ SessionEvent = (
     | ProcessMessage
     | MessageProcessed
     | MessageFailed
+    | DownloadHistory
+    | HistoryReceived
+    | HistoryStatusChanged
+    | HistoryFailed
     | NodeReceived
     | QueryResult
     | QueryError

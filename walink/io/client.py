@@ -89,6 +89,10 @@ from walink._session.events import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    DownloadHistory,
+    HistoryFailed,
+    HistoryReceived,
+    HistoryStatusChanged,
     MessageFailed,
     MessageProcessed,
     NodeReceived,
@@ -138,6 +142,7 @@ from walink.io.events import (
     event_name,
 )
 from walink.io.health import Health
+from walink.io.media import Downloader, HttpDownloader, MediaGoneError
 from walink.io.websocket import (
     ProxyError,
     WebSocketConnection,
@@ -147,6 +152,9 @@ from walink.io.websocket import (
 from walink.protocol.binary import Node
 from walink.protocol.binary.jid import Jid
 from walink.protocol.errors import LocalProtocolError
+from walink.protocol.history import HistorySet, HistoryStatus, decode_history
+from walink.protocol.media import MediaIntegrityError
+from walink.protocol.proto import e2e_pb2
 
 if TYPE_CHECKING:
     from walink.capture import CaptureWriter
@@ -193,13 +201,19 @@ class Client:
         capture: str | os.PathLike[str] | None = None,
         processor: Callable[[AuthStore], MessageProcessor] | None = None,
         connect_gate: Callable[[], Awaitable[None]] | None = None,
+        downloader: Downloader | None = None,
     ) -> None:
         """``processor``: called once with the open store, returns the ``MessageProcessor`` that
         decrypts and commits every ``<message>`` (see the module docstring). None: the default
         ``SignalProcessor`` (``messages.upsert`` events), or, with
         ``ClientConfig(process_messages=False)``, messages reported as ``NodeReceived`` and
-        acked on arrival."""
+        acked on arrival.
+
+        ``downloader``: fetches history blobs (default ``HttpDownloader``: the ``media_conn``
+        hosts over HTTPS, an emulator's loopback URL as is)."""
         self.config = config if config is not None else ClientConfig()
+        self._downloader: Downloader = downloader if downloader is not None else HttpDownloader()
+        self._downloads: MemoryObjectSendStream[DownloadHistory] | None = None
         if processor is None and self.config.process_messages:
             processor = SignalProcessor
         self._processor_factory = processor
@@ -283,6 +297,7 @@ class Client:
         task_group.start_soon(self._saver, receive)
         if self._processor_factory is not None:
             self._start_message_worker(task_group, self._processor_factory(store))
+            self._start_history_worker(task_group)
         task_group.start_soon(self._lifecycle)
         if isinstance(store, LeasedStore):
             task_group.start_soon(self._keep_lease, store)
@@ -433,6 +448,19 @@ class Client:
     def on(self, name: Literal["identity.changed"], handler: Handler[IdentityChanged]) -> None: ...
 
     @overload
+    def on(self, name: Literal["messaging-history.set"], handler: Handler[HistorySet]) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messaging-history.status"], handler: Handler[HistoryStatus]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messaging-history.failed"], handler: Handler[HistoryFailed]
+    ) -> None: ...
+
+    @overload
     def on(self, name: EventName, handler: Handler[ClientEvent]) -> None: ...
 
     def on(self, name: EventName, handler: Handler[Any]) -> None:
@@ -441,8 +469,10 @@ class Client:
         ``name`` is ``"connection.update"`` (the handler takes a ``ConnectionUpdate``),
         ``"creds.update"`` (``CredsUpdate``), ``"node"`` (``NodeReceived``), ``"pairing_code"``
         (``PairingCode``), ``"closed"`` (``Closed``), ``"messages.upsert"``
-        (``MessagesUpsert``), ``"identity.changed"`` (``IdentityChanged``), ``"message"`` or
-        ``"message.failed"``; a type checker holds the handler to it.
+        (``MessagesUpsert``), ``"identity.changed"`` (``IdentityChanged``),
+        ``"messaging-history.set"`` (``HistorySet``), ``"messaging-history.status"``
+        (``HistoryStatus``), ``"messaging-history.failed"`` (``HistoryFailed``), ``"message"``
+        or ``"message.failed"``; a type checker holds the handler to it.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
         queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
         closes the client and is raised, as itself, out of its ``async with`` block.
@@ -1018,6 +1048,11 @@ class Client:
         if isinstance(event, (ProcessMessage, MessageProcessed, MessageFailed)):
             self._route_message_event(event)
             return
+        if isinstance(
+            event, (DownloadHistory, HistoryReceived, HistoryStatusChanged, HistoryFailed)
+        ):
+            self._route_history_event(event)
+            return
         if self._router.route(event) and self._attempt is not None:
             self._attempt.end()  # Closed: the writer says goodbye, a dial stops at once
 
@@ -1117,13 +1152,85 @@ class Client:
                     self._log.warning(
                         "message %s could not be processed: %s", job.node.attr("id"), error
                     )
+                    if self._lifecycle_done.is_set():
+                        continue  # the session, its saver and its capture are gone
                     if job.token in session.jobs_pending:
                         session.message_failed(job.token, error, now=self.now())
                 else:
+                    if self._lifecycle_done.is_set():
+                        # committed but never acked: the server delivers it again at the next
+                        # run, and the committed result answers it there
+                        continue
                     if job.token in session.jobs_pending:
                         session.message_processed(job.token, processed, now=self.now())
                 self._pump()
 
+    # -- internals: history downloads ------------------------------------------------------------
+
+    def _start_history_worker(self, task_group: anyio.abc.TaskGroup) -> None:
+        send, receive = anyio.create_memory_object_stream[DownloadHistory](math.inf)
+        self._downloads = send
+        task_group.start_soon(self._history_worker, receive)
+
+    def _route_history_event(
+        self, event: DownloadHistory | HistoryReceived | HistoryStatusChanged | HistoryFailed
+    ) -> None:
+        if isinstance(event, DownloadHistory):
+            assert self._downloads is not None  # history comes only with a processor
+            self._downloads.send_nowait(event)
+        elif isinstance(event, HistoryReceived):
+            self._queue.put(event.history)
+        elif isinstance(event, HistoryStatusChanged):
+            self._queue.put(event.status)
+        else:
+            self._log.warning(
+                "history chunk %s (%s) failed%s: %s",
+                event.message_id,
+                event.sync_type,
+                ", asked the phone to upload it again" if event.reupload else "",
+                event.error,
+            )
+            self._queue.put(event)
+
+    async def _history_worker(self, jobs: MemoryObjectReceiveStream[DownloadHistory]) -> None:
+        """Run the history downloads one at a time, in order; report each outcome, then pump.
+
+        The download is the ``downloader``'s; verifying, decrypting, inflating and parsing are
+        CPU work on up to hundreds of megabytes, done in a worker thread. A blob that is gone or
+        fails a check is reported with ``reupload=True``; any other failure (the network, a
+        user downloader's own exception, a chunk over the size cap) with ``reupload=False``.
+        """
+        session = self._require_session()
+        async with jobs:
+            async for job in jobs:
+                reupload = False
+                try:
+                    data = await self._downloader.download(job.request, job.hosts)
+                    sync = await anyio.to_thread.run_sync(_open_chunk, job, data)
+                except (MediaGoneError, MediaIntegrityError) as error:
+                    failure: Exception | None = error
+                    reupload = True
+                except Exception as error:  # a user downloader may raise anything
+                    failure = error
+                else:
+                    failure = None
+                if (
+                    self._lifecycle_done.is_set()
+                    or job.token not in session.history_downloads_pending
+                ):
+                    continue  # its connection ended: the next login resumes it
+                if failure is None:
+                    session.history_downloaded(job.token, sync, now=self.now())
+                else:
+                    session.history_download_failed(
+                        job.token, failure, reupload=reupload, now=self.now()
+                    )
+                self._pump()
+
+
+def _open_chunk(job: DownloadHistory, data: bytes) -> e2e_pb2.HistorySync:
+    """Verify and decrypt a downloaded blob, inflate it within the cap and parse it."""
+    return decode_history(job.request.verify(data), max_size=job.max_size)
 
 def _parse_jid(jid: Jid | str) -> Jid:
     if isinstance(jid, Jid):

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from walink._session.config import SessionConfig
+from walink._session.config import HistoryGate, SessionConfig
 from walink.fsm.policy import PolicyConfig
 from walink.io._support import node_tracer
 from walink.io.browsers import Browser
 from walink.io.proxy import Proxy
 from walink.io.websocket import DEFAULT_MAX_MESSAGE_SIZE, WHATSAPP_WEB_ORIGIN
 from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
+from walink.protocol.history import DEFAULT_MAX_HISTORY_SIZE
 from walink.protocol.payload import DEFAULT_BROWSER, DEFAULT_VERSION, PayloadOptions
 
 __all__ = ["DEFAULT_URL", "ClientConfig", "check_headers", "check_url"]
@@ -119,6 +120,15 @@ class ClientConfig:
     A ``processor`` given to the ``Client`` is used either way."""
     sync_full_history: bool = True
     """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
+    should_sync_history: HistoryGate | None = field(default=None, repr=False, compare=False)
+    """Baileys' ``shouldSyncHistoryMessage``: which history notifications are processed (None:
+    every type but FULL, and FULL too with ``sync_full_history``). The phone gets its
+    ``hist_sync`` receipt either way."""
+    max_history_size: int = DEFAULT_MAX_HISTORY_SIZE
+    """Largest inflated history chunk accepted (bytes); a larger one is reported failed."""
+    history_reupload_wait: float = 2.0
+    """After asking the phone to upload a gone or corrupt history blob again, wait this long
+    before downloading it again."""
     connect_timeout: float = 20.0
     """From dialing until the server's first node (Baileys ``connectTimeoutMs``)."""
     keepalive_interval: float = 30.0
@@ -222,4 +232,7 @@ class ClientConfig:
             auto_ack=True,
             policy=self.policy,
             trace=node_tracer(self.log),
+            should_sync_history=self.should_sync_history,
+            max_history_size=self.max_history_size,
+            history_reupload_wait=self.history_reupload_wait,
         )

@@ -14,6 +14,10 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
   decrypted messages of a ``MessageProcessed``, ``type`` ``"notify"`` live or ``"append"`` (the
   offline backlog, our own other devices); a ``MessageFailed`` is upserted too, as a CIPHERTEXT
   stub carrying the error; ``IdentityChanged``: a sender's identity key changed;
+- ``HistorySet`` / ``HistoryStatus`` (with a message processor): Baileys'
+  ``messaging-history.set`` (one history chunk from our phone, once recorded in the creds) and
+  ``messaging-history.status`` (a kind of sync complete, or paused); ``HistoryFailed``: a chunk
+  that could not be had (its blob gone or corrupt: the phone was asked to upload it again);
 - ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
   user; its ``code`` is kept out of its repr), also what that call returns;
 - ``Closed``: one per connection, right after its close update: the policy's decision
@@ -39,11 +43,13 @@ from walink._session.events import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    HistoryFailed,
     MessageFailed,
     MessageProcessed,
     NodeReceived,
     PairingCode,
 )
+from walink.protocol.history import HistorySet, HistoryStatus
 
 __all__ = [
     "EVENT_NAMES",
@@ -54,6 +60,9 @@ __all__ = [
     "EventHandler",
     "EventName",
     "Handler",
+    "HistoryFailed",
+    "HistorySet",
+    "HistoryStatus",
     "IdentityChanged",
     "MessageFailed",
     "MessageProcessed",
@@ -71,6 +80,9 @@ ClientEvent = (
     | MessageFailed
     | MessagesUpsert
     | IdentityChanged
+    | HistorySet
+    | HistoryStatus
+    | HistoryFailed
     | PairingCode
     | Closed
 )
@@ -84,16 +96,21 @@ EventName = Literal[
     "message.failed",
     "messages.upsert",
     "identity.changed",
+    "messaging-history.set",
+    "messaging-history.status",
+    "messaging-history.failed",
     "pairing_code",
     "closed",
 ]
 """Names for ``client.on(name, handler)``: Baileys' names (``messages.upsert`` too), plus
 ``node``, ``message``, ``message.failed``, ``identity.changed``, ``pairing_code`` and
-``closed``."""
+``closed``; ``messaging-history.set`` and ``messaging-history.status`` are Baileys' names,
+``messaging-history.failed`` a history chunk that could not be had."""
 
 EVENT_NAMES: frozenset[str] = frozenset(
     {"connection.update", "creds.update", "node", "message", "message.failed", "pairing_code"}
     | {"messages.upsert", "identity.changed", "closed"}
+    | {"messaging-history.set", "messaging-history.status", "messaging-history.failed"}
 )
 """Every valid ``EventName``."""
 
@@ -125,6 +142,12 @@ def event_name(event: ClientEvent) -> EventName:
         return "messages.upsert"
     if isinstance(event, IdentityChanged):
         return "identity.changed"
+    if isinstance(event, HistorySet):
+        return "messaging-history.set"
+    if isinstance(event, HistoryStatus):
+        return "messaging-history.status"
+    if isinstance(event, HistoryFailed):
+        return "messaging-history.failed"
     if isinstance(event, PairingCode):
         return "pairing_code"
     return "closed"

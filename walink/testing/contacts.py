@@ -135,6 +135,7 @@ class Contacts:
         self._registry = registry
         self._rng = rng
         self._contacts: dict[str, Contact] = {}
+        self._phones: dict[str, Contact] = {}
         self._groups: dict[str, Group] = {}
 
     def contact(self, number: str, name: str | None = None) -> Contact:
@@ -153,6 +154,29 @@ class Contacts:
         elif name is not None:
             contact.name = name
         return contact
+
+    def phone(self, number: str) -> Contact:
+        """The account ``number``'s own phone (device 0) as a sender: its own Signal identity,
+        kept apart from the contacts (a contact may not share the account's number)."""
+        if not number.isdigit():
+            raise ValueError(f"a phone number is digits only, got {number!r}")
+        phone = self._phones.get(number)
+        if phone is None:
+            phone = Contact(
+                number=number,
+                name="phone",
+                identity=KeyPair.generate(self._rng),
+                registration_id=generate_registration_id(self._rng),
+            )
+            self._phones[number] = phone
+        return phone
+
+    def encrypt_from(
+        self, sender: Contact, device_jid: str, message: bytes, *, now: float
+    ) -> tuple[str, bytes]:
+        """``message`` (a serialized ``Message``) padded and encrypted from ``sender`` to device
+        ``device_jid``: ``(enc type, ciphertext)``, X3DH on the device's bundle the first time."""
+        return self._encrypt(sender, device_jid, message, now)
 
     def group(self, jid: str, members: list[str] | None = None) -> Group:
         """The group ``jid`` (``…@g.us``), created with ``members`` (numbers) the first time."""

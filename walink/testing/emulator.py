@@ -29,6 +29,7 @@ certificates and stamps ``<success t=…>`` with. Logs go to the ``walink.testin
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import logging
 import math
@@ -87,6 +88,13 @@ _FLUSH_WAIT = 5.0
 """Bound on how long a phone call waits for the connections to write what it made them send."""
 _KEYS_FILE = "emulator-keys.json"
 _KEYS_FORMAT = 1
+
+
+class _Default(enum.Enum):
+    DEFAULT = "default"
+
+
+_DEFAULT = _Default.DEFAULT
 
 
 class StateError(Exception):
@@ -229,6 +237,8 @@ class Emulator:
         server_key: KeyPair | None = None,
         pairing_code_wait: float = PAIRING_CODE_WAIT,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        history: HistoryFixture | _Default | None = _DEFAULT,
+        history_faults: HistoryFaults = HistoryFaults(),  # noqa: B008  # frozen: shared is safe
     ) -> None:
         """Make the hub now, so ``trust_root`` is known before the server starts.
 
@@ -241,6 +251,9 @@ class Emulator:
         - ``trust_root``/``server_key``: fixed keys (they win over the state folder's).
         - ``pairing_code_wait``: how long an entered pairing code waits for its companion_hello.
         - ``close_timeout``: how long a close waits for the client's Close frame (also on exit).
+        - ``history``: what the phone sends each device after its new login, once the device
+          has uploaded its keys (default: the built-in ``default_fixture()``; None: nothing);
+          ``history_faults`` make its RECENT blobs missing, corrupt, truncated or never sent.
         """
         self.host = host
         self._port = port
@@ -265,6 +278,10 @@ class Emulator:
             log=logger.info,
         )
         """The sans-IO hub behind the sockets, for what this class does not wrap."""
+        self.blob_delay = 0.0
+        """Seconds the blob route waits before it answers (a slow media server, for tests)."""
+        self.hub.history = default_fixture() if isinstance(history, _Default) else history
+        self.hub.history_faults = history_faults
         self.phone = EmulatorPhone(self)
         """The simulated phone: ``await emulator.phone.scan_qr(qr)``."""
         self._server: WebSocketServer | None = None
@@ -295,6 +312,7 @@ class Emulator:
         self._stack = stack
         # media_conn names this port, so a client downloads history blobs from the emulator
         self.hub.media_hosts = (self.server.http_url.split("/")[2],)
+        self.hub.blob_url = self.blob_url
         logger.info("listening on %s (phone endpoint %s)", self.url, self.phone_url)
         return self
 
@@ -520,7 +538,9 @@ class Emulator:
         return planned
 
     async def _serve_blob(self, target: str) -> tuple[int, bytes, int | None]:
-        answer = self.hub.blobs.answer(target)
+        answer = self.hub.blobs.answer(target)  # the request is recorded as it arrives
+        if self.blob_delay > 0:
+            await anyio.sleep(self.blob_delay)  # a slow media server
         return answer.status, answer.body, answer.content_length
 
     async def flush(self) -> None:

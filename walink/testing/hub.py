@@ -20,14 +20,21 @@ from walink.protocol.certs import TestRoot, TrustRoot, make_cert_chain, make_tes
 from walink.protocol.keys import KeyPair
 from walink.testing.contacts import Contacts
 from walink.testing.faults import Fault, Step, StreamError
-from walink.testing.history import BlobStore
+from walink.testing.history import (
+    BlobStore,
+    HistoryFaults,
+    HistoryFixture,
+    default_fixture,
+    history_stanza,
+    plan_history,
+)
 from walink.testing.phone import (
     ExpiredRefError,
     PendingCodePairing,
     SimulatedPhone,
     UnknownRefError,
 )
-from walink.testing.registry import Registry
+from walink.testing.registry import Device, Registry
 from walink.testing.server import ServerSession
 
 __all__ = ["CERT_LIFETIME", "FIRST_REF_LIFETIME", "NEXT_REF_LIFETIME", "Hub"]
@@ -97,6 +104,12 @@ class Hub:
         """The media blobs the phone uploaded (history chunks), served by the emulator."""
         self.media_hosts: tuple[str, ...] = ("mmg.whatsapp.net",)
         """The hosts a ``media_conn`` query is answered with (the emulator's own address)."""
+        self.history: HistoryFixture | None = default_fixture()
+        """What the phone sends a device after its new login (None: no history at all)."""
+        self.history_faults = HistoryFaults()
+        """Faults of that history's RECENT chunks (missing, corrupt, truncated, never sent)."""
+        self.blob_url: Callable[[str], str] = lambda path: path
+        """A blob path as the notification names it (the emulator gives its own full URL)."""
         self._log = log
         self._refs: dict[str, _RefGrant] = {}
         self._pending_codes: list[PendingCodePairing] = []
@@ -182,6 +195,38 @@ class Hub:
 
     def _take_offline(self, jid: str) -> list[Node]:
         return self._offline.pop(jid, [])
+
+    def history_stanzas(self, device: Device, *, now: float) -> list[Node]:
+        """The phone's history for a device that has just logged in for the first time and
+        uploaded its keys: each notification of ``history`` (inline bootstrap, RECENT blobs put
+        in ``blobs``, push names) encrypted by the account's phone (device 0, X3DH on the
+        device's bundle) into a peer ``<message>`` from the account's own JID. Empty when
+        ``history`` is None."""
+        if self.history is None:
+            return []
+        planned = plan_history(
+            self.history,
+            rng=self.rng,
+            blobs=self.blobs,
+            blob_url=self.blob_url,
+            faults=self.history_faults,
+        )
+        phone = self.contacts.phone(device.phone)
+        stanzas = []
+        for item in planned:
+            enc_type, ciphertext = self.contacts.encrypt_from(
+                phone, device.jid, item.message.SerializeToString(), now=now
+            )
+            stanzas.append(
+                history_stanza(
+                    item,
+                    phone_jid=f"{device.phone}@s.whatsapp.net",
+                    t=int(now),
+                    enc_type=enc_type,
+                    ciphertext=ciphertext,
+                )
+            )
+        return stanzas
 
     def log(self, message: str) -> None:
         """One diagnostic line (stderr unless a ``log`` callable was given)."""

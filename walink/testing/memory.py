@@ -5,7 +5,9 @@
 ``SaveRequest`` into an ``AuthStore`` and confirms it, closes the server side when the session
 reports ``Closed``, carries the server's close requests to the session, and reconnects at the
 policy's ``reconnect_at``. With a ``processor`` it runs every ``ProcessMessage`` job at once,
-synchronously, and reports the outcome (without one, the jobs wait in ``pending_jobs``).
+synchronously, and reports the outcome (without one, the jobs wait in ``pending_jobs``). History
+downloads (``DownloadHistory``) are served from the hub's blob store at once, verified, inflated
+and parsed as a client does (``hold_downloads``: they wait in ``pending_downloads``).
 Time passes only through ``advance``: it jumps from deadline to deadline (the client's, the
 server's, the reconnect), so minutes of keepalive and backoff run in microseconds and every run
 with the same seeds is identical.
@@ -27,10 +29,15 @@ from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.reasons import WebSocketClosed
+from walink.io.media import MediaGoneError, MediaUnavailableError
+from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.history import decode_history
+from walink.protocol.media import MediaIntegrityError
 from walink.session import (
     ClientSession,
     Closed,
     ConnectionUpdate,
+    DownloadHistory,
     MessageProcessor,
     ProcessMessage,
     SaveRequest,
@@ -81,6 +88,9 @@ class MemoryPair:
         """Runs the message jobs as they come (None: they wait in ``pending_jobs``)."""
         self.pending_jobs: list[ProcessMessage] = []
         """Message jobs not run (only without a ``processor``)."""
+        self.hold_downloads = False
+        """Keep history download jobs in ``pending_downloads`` instead of running them."""
+        self.pending_downloads: list[DownloadHistory] = []
 
     @classmethod
     def create(
@@ -287,7 +297,39 @@ class MemoryPair:
                     self._run_job(self.processor, event)
                 else:
                     self.pending_jobs.append(event)
+            elif isinstance(event, DownloadHistory):
+                if self.hold_downloads:
+                    self.pending_downloads.append(event)
+                else:
+                    self.run_download(event)
         return got
+
+    def run_download(self, job: DownloadHistory) -> None:
+        """Serve a history download from the hub's blobs, as a client's downloader would: a
+        404/410 or a failed check asks for a re-upload, a truncated body does not."""
+        path = job.request.direct_path
+        if "://" in path:
+            path = "/" + path.split("://", 1)[1].split("/", 1)[1]
+        answer = self.hub.blobs.answer(path)
+        session = self.session
+        if answer.status in (404, 410):
+            error: Exception = MediaGoneError(f"history blob gone ({answer.status})")
+            session.history_download_failed(job.token, error, reupload=True, now=self.now)
+            return
+        if answer.status != 200 or (
+            answer.content_length is not None and answer.content_length > len(answer.body)
+        ):
+            error = MediaUnavailableError(f"history blob not served whole ({answer.status})")
+            session.history_download_failed(job.token, error, reupload=False, now=self.now)
+            return
+        try:
+            sync = decode_history(job.request.verify(answer.body), max_size=job.max_size)
+        except MediaIntegrityError as failed:
+            session.history_download_failed(job.token, failed, reupload=True, now=self.now)
+        except RemoteProtocolError as malformed:
+            session.history_download_failed(job.token, malformed, reupload=False, now=self.now)
+        else:
+            session.history_downloaded(job.token, sync, now=self.now)
 
     def _run_job(self, processor: MessageProcessor, job: ProcessMessage) -> None:
         # what a client's job runner does, synchronously: a decrypt failure is the message's,

@@ -40,6 +40,7 @@ from walink.protocol.events import (
 )
 from walink.protocol.pairing import verify_device_signature
 from walink.protocol.proto import wa_pb2
+from walink.testing.contacts import NoBundleError, UnknownDeviceError
 from walink.testing.faults import (
     Drop,
     Failure,
@@ -576,8 +577,11 @@ class ServerSession:
             count = self.device.pre_key_count if self.device is not None else 0
             self._result(iq_id, [Node("count", {"value": str(count)})])
         elif xmlns == "encrypt" and kind == "set" and node.child("list") is not None:
+            first_upload = self.device is not None and self.device.signed_pre_key is None
             self._store_pre_keys(node)
             self._result(iq_id)
+            if first_upload and self.device is not None and self.device.signed_pre_key is not None:
+                self._send_history(now)
         elif xmlns == "encrypt" and kind == "get" and first == "digest":
             self._result(iq_id, [self._digest()])
         elif xmlns == "usync" and kind == "get":
@@ -600,6 +604,18 @@ class ServerSession:
             self._result(iq_id, [empty_app_state_sync(node)])
         else:
             self._error(iq_id, 501, "feature-not-implemented")
+
+    def _send_history(self, now: float) -> None:
+        # A new login: the phone now has the device's keys and sends it the history. Keys the
+        # phone cannot start a Signal session on (a test's placeholder upload) mean no history.
+        assert self.device is not None
+        try:
+            stanzas = self.hub.history_stanzas(self.device, now=now)
+        except (NoBundleError, UnknownDeviceError, RemoteProtocolError, ValueError) as exc:
+            self.hub.log(f"connection {self.number}: no history sent: {exc!r}")
+            return
+        for stanza in stanzas:
+            self._send(stanza)
 
     def take_unacked_messages(self) -> list[Node]:
         """The message stanzas this connection sent that the device never acked, in the order

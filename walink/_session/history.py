@@ -1,0 +1,466 @@
+"""History sync, the session's part: from a processed notification to ``HistoryReceived``.
+
+Theory of operation
+-------------------
+The message pipeline decrypts and commits every ``<message>``; a peer message from our own phone
+that carries a history sync notification comes back flagged (``ProcessedMessage.history_sync``)
+with its decrypted ``Message``s. The core hands it here BEFORE the pipeline sends its receipts
+and ack, so every save this part asks for holds them back: the server redelivers a notification
+until what we made of it is on disk.
+
+- The ``hist_sync`` receipt goes out for every notification (the pipeline sends it), whatever
+  happens here: otherwise the phone uploads it again and again.
+- A notification already recorded in ``creds.processed_history_messages`` (a redelivery after a
+  crash) or already pending is not processed twice. The gate (``SessionConfig.should_sync_history``,
+  Baileys' default when None) and the processable types decide whether it is processed at all.
+- An inline chunk is inflated (capped) and parsed at once. A blob becomes a ``DownloadHistory``
+  job for the I/O layer (the core never fetches), with the ``media_conn`` hosts this part asks
+  the server for once per connection. Before the ack can leave, the notification is saved in the
+  creds as pending (``extra["walinkPendingHistory"]``, a field other clients ignore), so a kill
+  -9 during the download loses nothing: the next login resumes every pending notification.
+- A chunk in hand is published only after a save that records it in
+  ``processed_history_messages`` (Baileys' ``{key, messageTimestamp}``) and drops it from the
+  pending list: a restart never publishes it twice. (A process killed between that save and the
+  publication loses that one chunk's event; the save coming first is what keeps it from being
+  published twice.)
+- A blob that is gone (404/410) or fails a check is answered with the ``server-error`` receipt
+  (the phone uploads it again), reported (``HistoryFailed``) and downloaded again after
+  ``history_reupload_wait``, at most ``history_reuploads`` times; then it is given up, reported
+  ``final`` and dropped from the pending list. Any other download failure is reported and the
+  notification stays pending until the next login. Nothing is skipped silently.
+- ``HistoryStatusTracker`` turns the processed chunks into ``HistoryStatusChanged``: complete,
+  or paused after ``history_paused_timeout`` without a RECENT chunk, on the session's clock.
+- App-state sync key shares from our own phone are stored under ``app-state-sync-key`` and the
+  newest becomes ``creds.my_app_state_key_id``, as Baileys does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+
+from google.protobuf.message import DecodeError
+
+from walink._session.events import (
+    DownloadHistory,
+    HistoryFailed,
+    HistoryReceived,
+    HistoryStatusChanged,
+)
+from walink.auth.model import AppStateSyncKeyData, AppStateSyncKeyFingerprint
+from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
+from walink.protocol.history import (
+    HistoryDownload,
+    HistoryStatusTracker,
+    app_state_key_shares,
+    decode_history,
+    history_notification,
+    history_set,
+    history_source,
+    is_latest,
+    is_processable,
+    record_processed,
+    server_error_receipt,
+    should_sync_history,
+    sync_type_name,
+    was_processed,
+)
+from walink.protocol.media import media_conn_query, parse_media_conn
+from walink.protocol.messages import MessageKey
+from walink.protocol.proto import e2e_pb2
+
+if TYPE_CHECKING:
+    from walink._session.context import PartContext
+    from walink._session.messages import ProcessedMessage
+    from walink.auth.bufferjson import JSONValue
+    from walink.auth.model import Creds
+    from walink.protocol.binary import Node
+
+__all__ = ["PENDING_FIELD", "HistorySync", "pending_history"]
+
+PENDING_FIELD = "walinkPendingHistory"
+"""The creds field that keeps the notifications whose chunk is not published yet."""
+
+_Notification = e2e_pb2.Message.HistorySyncNotification
+
+
+@runtime_checkable
+class _Decrypted(Protocol):
+    """What this part reads of a processor's result: the decrypted ``Message`` of each
+    ``<enc>`` (the Signal processor's ``ReceivedMessage`` has it)."""
+
+    @property
+    def decrypted(self) -> Sequence[e2e_pb2.Message]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    key: MessageKey
+    timestamp: int
+    notification: _Notification
+
+    def to_json(self) -> JSONValue:
+        return {
+            "id": self.key.id,
+            "remoteJid": self.key.remote_jid,
+            "t": self.timestamp,
+            "notification": self.notification.SerializeToString(),
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> _Pending | None:
+        if not isinstance(value, dict):
+            return None
+        message_id, chat, t, data = (
+            value.get("id"),
+            value.get("remoteJid"),
+            value.get("t"),
+            value.get("notification"),
+        )
+        if not (
+            isinstance(message_id, str)
+            and isinstance(chat, str)
+            and isinstance(t, int)
+            and isinstance(data, bytes)
+        ):
+            return None
+        try:
+            notification = _Notification.FromString(data)
+        except DecodeError:
+            return None
+        return cls(MessageKey(remote_jid=chat, from_me=True, id=message_id), t, notification)
+
+
+def pending_history(creds: Creds) -> tuple[str, ...]:
+    """The message ids of the history notifications saved as pending in ``creds``."""
+    return tuple(p.key.id for p in _read_pending(creds))
+
+
+def _read_pending(creds: Creds) -> list[_Pending]:
+    raw = creds.extra.get(PENDING_FIELD)
+    entries = raw if isinstance(raw, list) else []
+    return [p for entry in entries if (p := _Pending.from_json(entry)) is not None]
+
+
+def _with_pending(creds: Creds, pending: Sequence[_Pending]) -> Creds:
+    extra = dict(creds.extra)
+    if pending:
+        extra[PENDING_FIELD] = [p.to_json() for p in pending]
+    else:
+        extra.pop(PENDING_FIELD, None)
+    return replace(creds, extra=MappingProxyType(extra))
+
+
+@dataclass(slots=True)
+class _Download:
+    pending: _Pending
+    request: HistoryDownload
+    reuploads: int = 0
+    retry_at: float | None = None
+
+
+class HistorySync:
+    """Our phone's history notifications: gating, inline decoding, download jobs, publication,
+    pending notifications across restarts, re-upload requests, and the sync status."""
+
+    def __init__(self, ctx: PartContext) -> None:
+        self._ctx = ctx
+        self._tracker = HistoryStatusTracker(paused_timeout=ctx.config.history_paused_timeout)
+        self._downloads: dict[int, _Download] = {}
+        self._next_token = 1
+        self._attempt_first_token = 1
+        self._hosts: tuple[str, ...] | None = None
+        self._asking_hosts = False
+        self._waiting_hosts: list[_Download] = []
+
+    @property
+    def downloads_pending(self) -> frozenset[int]:
+        """Tokens of ``DownloadHistory`` jobs whose outcome was not reported yet."""
+        if self._ctx.attempt_number == 0:
+            return frozenset()  # outcomes now would be dropped: the next login resumes them
+        return frozenset(t for t, d in self._downloads.items() if d.retry_at is None)
+
+    # -- the session's hooks ---------------------------------------------------------------------
+
+    def attempt_started(self) -> None:
+        # Downloads belong to their connection: what was in flight is resumed from the pending
+        # list at the next login, and a late outcome of an older job is ignored. The media_conn
+        # hosts are asked again on every connection (they expire).
+        self._downloads.clear()
+        self._waiting_hosts.clear()
+        self._attempt_first_token = self._next_token
+        self._hosts = None
+        self._asking_hosts = False
+
+    def on_processed(self, node: Node, processed: ProcessedMessage, now: float) -> None:
+        """A committed message: take what our phone sent (history, app-state keys)."""
+        if node.attr("category") != "peer":
+            return  # only our own phone sends these
+        if self._ctx.attempt_number == 0:
+            # No connection: the message is not acked, so the server delivers it again at the
+            # next login, and it is taken then (a save now could outlive the client's store).
+            return
+        result = processed.result
+        if not isinstance(result, _Decrypted):
+            return
+        for message in result.decrypted:
+            self._store_app_state_keys(message)
+            notification = history_notification(message, from_me=True)
+            if notification is not None and processed.history_sync:
+                self._on_notification(node, notification, now)
+
+    def opened(self, now: float) -> None:
+        """The login is complete: resume every notification a previous run left pending."""
+        in_flight = {d.pending.key.id for d in self._downloads.values()}
+        for pending in _read_pending(self._ctx.creds):
+            if pending.key.id not in in_flight:
+                self._start(pending, now)
+
+    def downloaded(self, token: int, sync: e2e_pb2.HistorySync, now: float) -> None:
+        """Job ``token`` has its verified, inflated, parsed chunk."""
+        download = self._take(token)
+        if download is not None and self._ctx.attempt_number != 0:
+            self._publish(download.pending, sync, now)
+        # else: no connection any more; the notification stays pending for the next login
+
+    def download_failed(self, token: int, error: Exception, *, reupload: bool, now: float) -> None:
+        """Job ``token`` failed; ``reupload``: the blob is gone or failed a check."""
+        download = self._take(token)
+        if download is None or _no_attempt(self._ctx):
+            return
+        pending, ctx = download.pending, self._ctx
+        kind = sync_type_name(pending.notification.sync_type)
+        me = ctx.creds.me
+        if not reupload or me is None or not self._connected():
+            # a network failure: the notification stays pending for the next login
+            ctx.emit(_failed(pending, kind, error, reupload=False, final=False))
+            return
+        if download.reuploads >= ctx.config.history_reuploads:
+            ctx.save_creds(
+                _with_pending(ctx.creds, _without(_read_pending(ctx.creds), pending.key.id)),
+                why=f"history chunk {pending.key.id} given up",
+            )
+            ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            return
+        ctx.send(
+            server_error_receipt(
+                pending.key.id, me.id, pending.notification.media_key, ctx.rng.randbytes(12)
+            )
+        )
+        ctx.emit(_failed(pending, kind, error, reupload=True, final=False))
+        download.reuploads += 1
+        download.retry_at = now + ctx.config.history_reupload_wait
+        self._downloads[token] = download
+
+    def next_deadline(self) -> float | None:
+        candidates = [d.retry_at for d in self._downloads.values() if d.retry_at is not None]
+        paused = self._tracker.next_deadline()
+        if paused is not None:
+            candidates.append(paused)
+        return min(candidates) if candidates else None
+
+    def handle_timeout(self, now: float) -> None:
+        for token, download in list(self._downloads.items()):
+            if download.retry_at is not None and download.retry_at <= now:
+                download.retry_at = None
+                del self._downloads[token]
+                self._request(download, now)
+        for status in self._tracker.handle_timeout(now):
+            self._ctx.emit(HistoryStatusChanged(status=status))
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    def _on_notification(self, node: Node, notification: _Notification, now: float) -> None:
+        ctx = self._ctx
+        key = MessageKey(remote_jid=node.attr("from") or "", from_me=True, id=node.attr("id") or "")
+        creds = ctx.creds
+        if was_processed(creds.processed_history_messages, key):
+            return  # published before a restart: the server delivered it again
+        if any(p.key.id == key.id for p in _read_pending(creds)):
+            return  # already on its way (resumed at login, or delivered twice)
+        if not is_processable(notification) or not self._wanted(notification):
+            return  # its hist_sync receipt is all it gets
+        t = node.attr("t") or ""
+        pending = _Pending(key, int(t) if t.isdigit() else 0, notification)
+        try:
+            source = history_source(notification, key.id)
+        except RemoteProtocolError as error:
+            kind = sync_type_name(notification.sync_type)
+            ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            return
+        if isinstance(source, bytes):
+            self._decode_inline(pending, source, now)
+            return
+        # saved before the ack can leave: a crash during the download loses nothing
+        ctx.save_creds(
+            _with_pending(creds, [*_read_pending(creds), pending]),
+            why=f"history notification {key.id} pending",
+        )
+        self._start(pending, now, source)
+
+    def _wanted(self, notification: _Notification) -> bool:
+        config = self._ctx.config
+        if config.should_sync_history is not None:
+            return config.should_sync_history(notification)
+        return should_sync_history(notification, sync_full_history=config.payload.sync_full_history)
+
+    def _decode_inline(self, pending: _Pending, payload: bytes, now: float) -> None:
+        try:
+            sync = decode_history(payload, max_size=self._ctx.config.max_history_size)
+        except RemoteProtocolError as error:
+            kind = sync_type_name(pending.notification.sync_type)
+            self._ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            return
+        self._publish(pending, sync, now)
+
+    def _publish(self, pending: _Pending, sync: e2e_pb2.HistorySync, now: float) -> None:
+        ctx = self._ctx
+        creds = ctx.creds
+        try:
+            chunk = history_set(
+                sync, pending.notification, is_latest=is_latest(creds.processed_history_messages)
+            )
+        except RemoteProtocolError as error:
+            kind = sync_type_name(pending.notification.sync_type)
+            ctx.save_creds(
+                _with_pending(creds, _without(_read_pending(creds), pending.key.id)),
+                why=f"history chunk {pending.key.id} malformed",
+            )
+            ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            return
+        processed = record_processed(
+            creds.processed_history_messages, pending.key, pending.timestamp, pending.notification
+        )
+        updated = replace(
+            creds, processed_history_messages=cast("tuple[JSONValue, ...]", processed)
+        )
+        ctx.save_creds(
+            _with_pending(updated, _without(_read_pending(creds), pending.key.id)),
+            why=f"history chunk {pending.key.id} processed",
+        )
+        statuses = self._tracker.on_notification(pending.notification, now)
+
+        def publish() -> None:
+            ctx.emit(HistoryReceived(history=chunk, message_id=pending.key.id))
+            for status in statuses:
+                ctx.emit(HistoryStatusChanged(status=status))
+
+        ctx.defer(publish)  # published once the save is confirmed: never twice
+
+    # -- downloads -------------------------------------------------------------------------------
+
+    def _start(self, pending: _Pending, now: float, source: HistoryDownload | None = None) -> None:
+        if source is None:
+            try:
+                found = history_source(pending.notification, pending.key.id)
+            except RemoteProtocolError:
+                return  # it was checked before it was saved as pending
+            if isinstance(found, bytes):
+                self._decode_inline(pending, found, now)
+                return
+            source = found
+        self._request(_Download(pending, source), now)
+
+    def _request(self, download: _Download, now: float) -> None:
+        if not self._connected():
+            return  # no connection to ask media_conn on: the next login resumes it
+        hosts = self._hosts
+        if hosts is not None:
+            self._emit_job(download, hosts)
+            return
+        self._waiting_hosts.append(download)
+        if not self._asking_hosts:
+            self._asking_hosts = True
+            self._ctx.ask(media_conn_query(), now, self._on_media_conn)
+
+    def _on_media_conn(self, reply: Node | None, now: float) -> None:
+        self._asking_hosts = False
+        hosts: tuple[str, ...] = ()
+        if reply is not None and reply.attr("type") == "result":
+            try:
+                hosts = parse_media_conn(reply).hosts
+            except RemoteProtocolError:
+                hosts = ()  # the downloader falls back to the default media host
+        self._hosts = hosts
+        waiting, self._waiting_hosts = self._waiting_hosts, []
+        for download in waiting:
+            self._emit_job(download, hosts)
+
+    def _emit_job(self, download: _Download, hosts: tuple[str, ...]) -> None:
+        token = self._next_token
+        self._next_token += 1
+        self._downloads[token] = download
+        self._ctx.emit(
+            DownloadHistory(
+                token=token,
+                request=download.request,
+                hosts=hosts,
+                max_size=self._ctx.config.max_history_size,
+            )
+        )
+
+    def _take(self, token: int) -> _Download | None:
+        if token < self._attempt_first_token:
+            return None  # a job of an earlier connection: resumed from the pending list
+        download = self._downloads.get(token)
+        if download is None or download.retry_at is not None:
+            raise LocalProtocolError(f"no history download {token} is waiting")
+        del self._downloads[token]
+        return download
+
+    def _connected(self) -> bool:
+        ctx = self._ctx
+        return ctx.attempt_number != 0 and ctx.require_attempt().authenticated
+
+    # -- app-state keys --------------------------------------------------------------------------
+
+    def _store_app_state_keys(self, message: e2e_pb2.Message) -> None:
+        try:
+            shares = app_state_key_shares(message, from_me=True)
+        except RemoteProtocolError:
+            return  # a malformed share carries nothing usable
+        if not shares:
+            return
+        ctx = self._ctx
+        values = {
+            share.store_id: AppStateSyncKeyData(
+                key_data=share.key_data,
+                fingerprint=AppStateSyncKeyFingerprint(
+                    raw_id=share.raw_id,
+                    current_index=share.current_index,
+                    device_indexes=share.device_indexes,
+                ),
+                timestamp=share.timestamp,
+            )
+            for share in shares
+        }
+        newest = shares[-1].store_id
+        ctx.save_creds(
+            replace(ctx.creds, my_app_state_key_id=newest),
+            why="app-state sync keys shared by our phone",
+            keys={"app-state-sync-key": values},
+        )
+
+
+def _no_attempt(ctx: PartContext) -> bool:
+    """No attempt runs: what a job reports now waits for the next login's resumption."""
+    return ctx.attempt_number == 0
+
+
+def _without(pending: Sequence[_Pending], message_id: str) -> list[_Pending]:
+    return [p for p in pending if p.key.id != message_id]
+
+
+def _failed(
+    pending: _Pending, kind: str, error: Exception, *, reupload: bool, final: bool
+) -> HistoryFailed:
+    return HistoryFailed(
+        message_id=pending.key.id,
+        sync_type=kind,
+        error=error,
+        reupload=reupload,
+        final=final,
+        notification=pending.notification,
+    )
