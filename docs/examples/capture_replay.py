@@ -3,6 +3,9 @@
 A capture holds every node in and out (decrypted, secrets redacted), the timers and the events;
 ``walink replay FILE`` or ``replay_capture`` plays it back without a network, and says whether
 the replayed events match the recorded ones. Attach a capture to a bug report.
+
+Replay covers the connection lifecycle: the outcomes of message and history processing (which
+read and write the store) are not in a capture yet, so this emulator sends no history.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from walink.testing import Emulator
 
 
 async def record(path: Path, auth: str) -> None:
-    async with Emulator() as emulator:
+    async with Emulator(history=None) as emulator:
         config = ClientConfig(url=emulator.url, trust_root=emulator.trust_root)
         async with Client(auth, config, capture=path) as client:
             async for event in client:

@@ -297,7 +297,7 @@ class Client:
         task_group.start_soon(self._saver, receive)
         if self._processor_factory is not None:
             self._start_message_worker(task_group, self._processor_factory(store))
-            self._start_history_worker(task_group)
+        self._start_history_worker(task_group)  # the session may ask for a download whatever runs
         task_group.start_soon(self._lifecycle)
         if isinstance(store, LeasedStore):
             task_group.start_soon(self._keep_lease, store)
@@ -1176,7 +1176,7 @@ class Client:
         self, event: DownloadHistory | HistoryReceived | HistoryStatusChanged | HistoryFailed
     ) -> None:
         if isinstance(event, DownloadHistory):
-            assert self._downloads is not None  # history comes only with a processor
+            assert self._downloads is not None  # started with the task group
             self._downloads.send_nowait(event)
         elif isinstance(event, HistoryReceived):
             self._queue.put(event.history)
@@ -1231,6 +1231,7 @@ class Client:
 def _open_chunk(job: DownloadHistory, data: bytes) -> e2e_pb2.HistorySync:
     """Verify and decrypt a downloaded blob, inflate it within the cap and parse it."""
     return decode_history(job.request.verify(data), max_size=job.max_size)
+
 
 def _parse_jid(jid: Jid | str) -> Jid:
     if isinstance(jid, Jid):
