@@ -60,7 +60,7 @@ async def _linked(run: BaileysRun, emulator: Emulator) -> str:
 
 async def test_baileys_decrypts_contact_and_group_texts(peer_dir: Path) -> None:
     async with (
-        Emulator(ping_interval=None) as emulator,
+        Emulator(ping_interval=None, history=None) as emulator,
         baileys(peer_dir, emulator, timers=NO_HISTORY_WAIT) as run,
     ):
         jid = await _linked(run, emulator)
@@ -92,7 +92,7 @@ async def test_baileys_decrypts_contact_and_group_texts(peer_dir: Path) -> None:
 
 async def test_baileys_pulls_a_text_sent_while_it_was_away(peer_dir: Path, tmp_path: Path) -> None:
     auth = tmp_path / "baileys-auth"
-    async with Emulator(ping_interval=None) as emulator:
+    async with Emulator(ping_interval=None, history=None) as emulator:
         async with baileys(peer_dir, emulator, auth_dir=auth, timers=NO_HISTORY_WAIT) as run:
             jid = await _linked(run, emulator)
             await run.send("end")
