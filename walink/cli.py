@@ -3,8 +3,9 @@
 Contract (docs/protocol/architecture.md#command-line): with ``--json`` every stdout line is one JSON
 object with ``"v": 1``, flushed when written; logs go to stderr. Exit codes: 0 normal end, 2 bad
 arguments or input, 3 logged out by the server, 4 QR refs exhausted or pairing timed out, 1 anything
-else. Each subcommand module in ``walink._commands`` exposes ``register(subparsers)``, which adds
-its parser and sets ``func`` to a ``(args) -> int`` callable.
+else (the constants below; ``walink._commands.timeline`` defines them). Each subcommand module in
+``walink._commands`` exposes ``register(subparsers)``, which adds its parser and sets ``func`` to a
+``(args) -> int`` callable; the options several commands share are in ``walink._commands.options``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,24 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from walink._commands.timeline import (
+    EXIT_ERROR,
+    EXIT_LOGGED_OUT,
+    EXIT_OK,
+    EXIT_QR_EXHAUSTED,
+    EXIT_USAGE,
+)
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_LOGGED_OUT",
+    "EXIT_OK",
+    "EXIT_QR_EXHAUSTED",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 # subcommand modules, in the order `walink --help` lists them
 _COMMAND_MODULES = (
@@ -26,12 +45,6 @@ _COMMAND_MODULES = (
     "walink._commands.emulator",
     "walink._commands.replay",
 )
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_LOGGED_OUT = 3
-EXIT_QR_EXHAUSTED = 4
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ import pytest
 
 from walink._receive import SignalProcessor
 from walink._session.history import PENDING_FIELD, pending_history
-from walink.auth.model import AppStateSyncKeyData
+from walink.auth.model import AppStateSyncKeyData, Creds
 from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.history import decrypt_server_error_receipt, was_processed
@@ -202,6 +202,24 @@ def test_a_chunk_that_never_comes_reports_the_recent_sync_paused() -> None:
     assert statuses(pair) == [("INITIAL_BOOTSTRAP", "complete"), ("RECENT", "paused")]
 
 
+def restarted(hub: Hub, pair: MemoryPair, saved: Creds) -> MemoryPair:
+    """``pair``'s device in a new process, 5 s later: its store and ``saved`` creds, logging in."""
+    hub.now = pair.now + 5
+    again = with_processor(
+        MemoryPair.create(
+            hub,
+            seed=4,
+            now=hub.now,
+            creds=saved,
+            config=with_config(process_messages=True),
+            store=pair.store,
+        ),
+        seed=10,
+    )
+    again.start()
+    return again
+
+
 def test_a_chunk_past_the_size_cap_is_reported() -> None:
     hub = make_hub()
     pair = linked(hub, with_config(process_messages=True, max_history_size=64))
@@ -224,19 +242,7 @@ def test_a_restart_during_a_download_resumes_it_and_publishes_once() -> None:
     assert saved is not None and len(pending_history(saved)) == 2
     held = {d.request.message_id for d in pair.pending_downloads}
     assert set(pending_history(saved)) == held
-    hub.now = pair.now + 5
-    again = with_processor(
-        MemoryPair.create(
-            hub,
-            seed=4,
-            now=hub.now,
-            creds=saved,
-            config=with_config(process_messages=True),
-            store=pair.store,
-        ),
-        seed=10,
-    )
-    again.start()
+    again = restarted(hub, pair, saved)
     assert again.run_until(lambda: len(received(again)) == 2, limit=30)
     resumed = received(again)
     assert {c.message_id for c in resumed} == held
@@ -262,19 +268,7 @@ def test_a_redelivered_notification_is_not_published_twice() -> None:
         if isinstance(e, MessageProcessed) and e.node.attrs.get("category") == "peer"
     ]
     hub.queue_offline(saved.me.id, stanza)  # type: ignore[union-attr]
-    hub.now = pair.now + 5
-    again = with_processor(
-        MemoryPair.create(
-            hub,
-            seed=4,
-            now=hub.now,
-            creds=saved,
-            config=with_config(process_messages=True),
-            store=pair.store,
-        ),
-        seed=10,
-    )
-    again.start()
+    again = restarted(hub, pair, saved)
     again.run_until(lambda: False, limit=2)
     assert received(again) == []
     assert receipts(again, "hist_sync") == [stanza.attrs["id"]]

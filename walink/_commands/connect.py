@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from walink._commands.options import trust_root_hex as _trust_root_hex
-from walink._commands.options import ws_url as _url
+from walink._commands.options import (
+    add_loop_options,
+    add_trust_root_option,
+    add_url_option,
+    client_config,
+    configure_logging,
+    seconds,
+)
 from walink._commands.timeline import (
     EXIT_ERROR,
     EXIT_LOGGED_OUT,
@@ -89,14 +94,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--lease-ttl",
         default=30.0,
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="with a device store URL: how long the device's lease lasts unless renewed "
         "(default 30; renewed every third of it)",
     )
-    parser.add_argument(
-        "--url", default=None, type=_url, help="server WebSocket URL (default WhatsApp Web's)"
-    )
+    add_url_option(parser)
     parser.add_argument(
         "--proxy",
         default=None,
@@ -106,13 +109,7 @@ def register(subparsers: Any) -> None:
         f"http://[USER:PASS@]HOST:PORT (HTTP CONNECT); default ${PROXY_ENV}, so that the "
         "credentials need not show in the process list",
     )
-    parser.add_argument(
-        "--trust-root",
-        default=None,
-        type=_trust_root_hex,
-        metavar="HEX",
-        help="the server certificate root key, 64 hex digits (an emulator's; default WhatsApp's)",
-    )
+    add_trust_root_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     parser.add_argument(
         "--pairing-code",
@@ -124,14 +121,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--qr-timeout",
         default=None,
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="how long each QR is shown (default 60 s for the first, 20 s after)",
     )
     parser.add_argument(
         "--pairing-timeout",
         default=None,
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="with --pairing-code: how long the phone has to take the code (default 180 s)",
     )
@@ -142,10 +139,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="record the session (nodes decrypted, secrets redacted) to PATH for `walink replay`",
     )
-    parser.add_argument(
-        "--backend", choices=("asyncio", "trio"), default="asyncio", help="the event loop to use"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    add_loop_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -174,16 +168,6 @@ def _phone(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise argparse.ArgumentTypeError(f"seconds must be positive: {text!r}")
-    return seconds
-
-
 # -- running -----------------------------------------------------------------------------------
 
 
@@ -193,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     from walink.auth.errors import AuthStoreError
     from walink.io import LoggedOutError
 
-    _configure_logging(args.verbose)
+    configure_logging("connect", args.verbose)
     from walink.auth.devices import is_store_url
 
     if is_store_url(args.auth):
@@ -296,13 +280,13 @@ def _run_store_device(args: argparse.Namespace) -> int:
     except BaseException:
         store.close()
         raise
-    args.auth_label = f"{store.where} (device {device_id})"
+    where = f"{store.where} (device {device_id})"  # the URL alone names no one device
     try:
-        return anyio.run(_connect, args, config, handle, backend=args.backend)
+        return anyio.run(_connect, args, config, handle, where, backend=args.backend)
     except AuthStoreError as exc:
         return _usage(str(exc))
     except LoggedOutError as exc:
-        print(f"walink connect: {args.auth_label}: {exc}", file=sys.stderr)
+        print(f"walink connect: {where}: {exc}", file=sys.stderr)
         return EXIT_LOGGED_OUT
     finally:
         handle.close()
@@ -314,12 +298,6 @@ def _usage(message: str) -> int:
 
 
 def _config(args: argparse.Namespace) -> ClientConfig:
-    from walink.io.config import DEFAULT_URL, ClientConfig
-    from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
-
-    trust_root = WHATSAPP_ROOT
-    if args.trust_root is not None:
-        trust_root = TrustRoot(public_key=args.trust_root, name="--trust-root")
     options: dict[str, Any] = {}
     if args.pairing_timeout is not None:
         options["pairing_code_timeout"] = args.pairing_timeout
@@ -328,19 +306,21 @@ def _config(args: argparse.Namespace) -> ClientConfig:
     proxy = args.proxy if args.proxy is not None else os.environ.get(PROXY_ENV) or None
     if proxy is not None:
         options["proxy"] = proxy  # ClientConfig checks it: a ValueError is a usage error
-    return ClientConfig(
-        url=args.url or DEFAULT_URL,
-        trust_root=trust_root,
+    return client_config(
+        args,
         qr_timeout=args.qr_timeout,
         print_qr_in_terminal=args.pairing_code is None,
-        close_timeout=3.0,
         **options,
     )
 
 
 async def _connect(
-    args: argparse.Namespace, config: ClientConfig, store: AuthStore | None = None
+    args: argparse.Namespace,
+    config: ClientConfig,
+    store: AuthStore | None = None,
+    where: str | None = None,
 ) -> int:
+    """Run the client on ``store`` (else on ``--auth``); ``where``: how the output names it."""
     import anyio
 
     from walink.io.client import Client
@@ -348,7 +328,7 @@ async def _connect(
     timeline = Timeline(json_lines=args.json)
     proxy = config.proxy_settings()
     via = f" through the proxy {proxy}" if proxy is not None else ""  # str() masks credentials
-    where = getattr(args, "auth_label", args.auth)
+    where = where if where is not None else args.auth
     timeline.note(f"{'start':<10}  {config.url}{via} with the credentials in {where}")
     failure: list[int] = []  # an exit code that overrides the last close's (a refused code)
     # The signals are taken over before the client starts, so an early one is a clean stop too.
@@ -406,11 +386,3 @@ async def _pairing_code(client: Client, phone: str) -> str | int:
         later = " (try again later)" if error.retry else ""
         log.error("no pairing code: %s%s", error, later)
         return EXIT_ERROR
-
-
-def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("walink connect: %(levelname)s %(message)s"))
-    root = logging.getLogger("walink")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)

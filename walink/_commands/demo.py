@@ -32,7 +32,6 @@ temporary folder.
 from __future__ import annotations
 
 import argparse
-import logging
 import shutil
 import signal
 import sys
@@ -42,6 +41,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from walink._commands.options import add_loop_options, configure_logging
 from walink._commands.output import emit_json
 from walink._commands.timeline import EXIT_ERROR, EXIT_OK, Timeline
 
@@ -74,17 +74,14 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
-    parser.add_argument(
-        "--backend", choices=("asyncio", "trio"), default="asyncio", help="the event loop to use"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    add_loop_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    _configure_logging(args.verbose)
+    configure_logging("demo", args.verbose, fields="%(name)s %(levelname)s %(message)s")
     folder = Path(tempfile.mkdtemp(prefix="walink-demo-"))
     try:
         result: int = anyio.run(_main, args.json, folder, backend=args.backend)
@@ -409,11 +406,3 @@ def _texts(watch: Watch) -> int:
     from walink._receive.events import MessagesUpsert
 
     return watch.count(lambda e: isinstance(e, MessagesUpsert))
-
-
-def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("walink demo: %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger("walink")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_EXIT_OK = 0
-_EXIT_ERROR = 1
-_EXIT_USAGE = 2
+from walink._commands.options import add_verbose_option, configure_logging
+from walink._commands.timeline import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +34,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="keep the device registry, test root and server key in DIR across restarts",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    add_verbose_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -63,18 +62,19 @@ def run(args: argparse.Namespace) -> int:
     from walink.testing.emulator import StateError
     from walink.testing.registry import RegistryError
 
-    _configure_logging(args.verbose)
+    # INFO too: the emulator says who connects and what its phone does
+    configure_logging("emulator", args.verbose, fields="%(message)s", level=logging.INFO)
     if args.state is not None and args.state.exists() and not args.state.is_dir():
         print(f"walink emulator: --state {args.state} is not a folder", file=sys.stderr)
-        return _EXIT_USAGE
+        return EXIT_USAGE
     try:
         return anyio.run(_serve, args)
     except (StateError, RegistryError) as exc:
         print(f"walink emulator: unusable state folder: {exc}", file=sys.stderr)
-        return _EXIT_USAGE
+        return EXIT_USAGE
     except OSError as exc:
         print(f"walink emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return _EXIT_ERROR
+        return EXIT_ERROR
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -101,12 +101,4 @@ async def _serve(args: argparse.Namespace) -> int:
                     "%s received: shutting down", signal.Signals(received).name
                 )
                 break
-    return _EXIT_OK
-
-
-def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("walink emulator: %(message)s"))
-    root = logging.getLogger("walink")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return EXIT_OK

@@ -14,12 +14,17 @@ within the bounds: the device may still be linked). With ``--json`` one line,
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from walink._commands.options import trust_root_hex, ws_url
+from walink._commands.options import (
+    add_loop_options,
+    add_trust_root_option,
+    add_url_option,
+    client_config,
+    configure_logging,
+)
 from walink._commands.output import emit_json, emit_text
 from walink._commands.timeline import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
@@ -48,21 +53,10 @@ def register(subparsers: Any) -> None:
         help=f"the credentials: a SQLite file or a Baileys multi-file folder "
         f"(default ./{DEFAULT_AUTH})",
     )
-    parser.add_argument(
-        "--url", default=None, type=ws_url, help="server WebSocket URL (default WhatsApp Web's)"
-    )
-    parser.add_argument(
-        "--trust-root",
-        default=None,
-        type=trust_root_hex,
-        metavar="HEX",
-        help="the server certificate root key, 64 hex digits (an emulator's; default WhatsApp's)",
-    )
+    add_url_option(parser)
+    add_trust_root_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.add_argument(
-        "--backend", choices=("asyncio", "trio"), default="asyncio", help="the event loop to use"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    add_loop_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -71,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     from walink.auth.errors import AuthStoreError
 
-    _configure_logging(args.verbose)
+    configure_logging("logout", args.verbose)
     auth: Path = args.auth
     if not auth.exists():
         return _fail(f"no store at {auth}: nothing to log out", EXIT_USAGE)
@@ -85,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         _report(args, me, confirmed=False, already=True)
         return EXIT_OK
     try:
-        config = _config(args)
+        config = client_config(args)
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)
     try:
@@ -104,16 +98,6 @@ def _saved_device(auth: Path) -> tuple[str | None, bool]:
     if creds is None or creds.me is None:
         return None, False
     return creds.me.id, creds.logged_out
-
-
-def _config(args: argparse.Namespace) -> ClientConfig:
-    from walink.io.config import DEFAULT_URL, ClientConfig
-    from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
-
-    trust_root = WHATSAPP_ROOT
-    if args.trust_root is not None:
-        trust_root = TrustRoot(public_key=args.trust_root, name="--trust-root")
-    return ClientConfig(url=args.url or DEFAULT_URL, trust_root=trust_root, close_timeout=3.0)
 
 
 async def _logout(args: argparse.Namespace, config: ClientConfig, me: str) -> int:
@@ -163,11 +147,3 @@ def _report(args: argparse.Namespace, me: str, *, confirmed: bool, already: bool
 def _fail(message: str, code: int) -> int:
     print(f"walink logout: {message}", file=sys.stderr, flush=True)
     return code
-
-
-def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("walink logout: %(levelname)s %(message)s"))
-    root = logging.getLogger("walink")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -23,9 +23,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from walink._commands.connect import _seconds
-from walink._commands.options import trust_root_hex as _trust_root_hex
-from walink._commands.options import ws_url as _url
+from walink._commands.options import (
+    add_loop_options,
+    add_trust_root_option,
+    add_url_option,
+    client_config,
+    configure_logging,
+    seconds,
+)
 from walink._commands.output import emit_json, emit_text
 from walink._commands.timeline import EXIT_OK, EXIT_USAGE, update_json, update_text
 
@@ -43,14 +48,8 @@ def register(subparsers: Any) -> None:
         "and take over those of a process that died once their leases lapse.",
     )
     parser.add_argument("--auth", required=True, metavar="URL", help="the device store")
-    parser.add_argument("--url", default=None, type=_url, help="server WebSocket URL")
-    parser.add_argument(
-        "--trust-root",
-        default=None,
-        type=_trust_root_hex,
-        metavar="HEX",
-        help="the server certificate root key, 64 hex digits (an emulator's)",
-    )
+    add_url_option(parser, say_default=False)
+    add_trust_root_option(parser, say_default=False)
     parser.add_argument(
         "--max-devices", default=None, type=_count, metavar="N", help="run at most N devices"
     )
@@ -58,14 +57,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--lease-ttl",
         default=30.0,
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="how long a lease lasts unless renewed (default 30; renewed every third of it)",
     )
     parser.add_argument(
         "--claim-interval",
         default=10.0,
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="how often to look for free devices (default 10)",
     )
@@ -79,14 +78,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--connect-rate",
         default=20.0,
-        type=_seconds,
+        type=seconds,  # the same rule: a positive, finite number
         metavar="PER_SECOND",
         help="connection attempts per second for the whole process (default 20)",
     )
-    parser.add_argument(
-        "--backend", choices=("asyncio", "trio"), default="asyncio", help="the event loop to use"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    add_loop_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -106,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from walink.auth.devices import is_store_url, open_device_store
     from walink.auth.errors import AuthStoreError
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("walink serve: %(levelname)s %(message)s"))
-    root = logging.getLogger("walink")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    configure_logging("serve", args.verbose)
     if not is_store_url(args.auth):
         return _usage(
             f"--auth must be a device store URL (postgresql://…, sqlite:///…): {args.auth}"
@@ -135,22 +127,12 @@ def _usage(message: str) -> int:
 
 
 def _fleet_config(args: argparse.Namespace) -> FleetConfig:
-    from walink.io.config import DEFAULT_URL, ClientConfig
     from walink.io.fleet import FleetConfig
-    from walink.protocol.certs import WHATSAPP_ROOT, TrustRoot
 
-    trust_root = WHATSAPP_ROOT
-    if args.trust_root is not None:
-        trust_root = TrustRoot(public_key=args.trust_root, name="--trust-root")
-    client = ClientConfig(
-        url=args.url or DEFAULT_URL,
-        trust_root=trust_root,
-        print_qr_in_terminal=False,
-        close_timeout=3.0,
-    )
     return FleetConfig(
-        client=client,
+        client=client_config(args, print_qr_in_terminal=False),
         connect_rate=args.connect_rate,
+        # the bucket holds one second's worth of attempts: a cold start dials at the full rate
         connect_burst=max(1, int(args.connect_rate)),
         claim_interval=args.claim_interval,
         claim_batch=args.claim_batch,

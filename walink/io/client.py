@@ -124,6 +124,7 @@ from walink.io._support import (
     query_error,
     transport_cause,
 )
+from walink.io._taskgroup import enter_task_group, exit_task_group
 from walink.io.config import ClientConfig
 from walink.io.errors import (
     ClientClosedError,
@@ -291,9 +292,7 @@ class Client:
         self._pairing_lock = anyio.Lock()
         send, receive = anyio.create_memory_object_stream[SaveRequest](math.inf)
         self._router.saves = send
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        self._task_group = task_group = await enter_task_group()
         task_group.start_soon(self._saver, receive)
         if self._processor_factory is not None:
             self._start_message_worker(task_group, self._processor_factory(store))
@@ -311,14 +310,10 @@ class Client:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        task_group = self._task_group
         try:
-            await self.aclose()
+            await exit_task_group(self._task_group, self.aclose)
         finally:
             self._task_group = None
-            if task_group is not None:
-                task_group.cancel_scope.cancel()
-                await task_group.__aexit__(exc_type, exc, traceback)
             await self._close_store()
         error = self._handler_error
         if error is not None and exc is None:

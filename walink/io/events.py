@@ -32,7 +32,8 @@ puts every event, and when the backlog goes over the bound it closes the connect
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Literal, TypeVar
 
 import anyio
@@ -53,6 +54,7 @@ from walink.protocol.history import HistorySet, HistoryStatus
 
 __all__ = [
     "EVENT_NAMES",
+    "EVENT_NAME_BY_TYPE",
     "ClientEvent",
     "Closed",
     "ConnectionUpdate",
@@ -107,11 +109,27 @@ EventName = Literal[
 ``closed``; ``messaging-history.set`` and ``messaging-history.status`` are Baileys' names,
 ``messaging-history.failed`` a history chunk that could not be had."""
 
-EVENT_NAMES: frozenset[str] = frozenset(
-    {"connection.update", "creds.update", "node", "message", "message.failed", "pairing_code"}
-    | {"messages.upsert", "identity.changed", "closed"}
-    | {"messaging-history.set", "messaging-history.status", "messaging-history.failed"}
+EVENT_NAME_BY_TYPE: Mapping[type[ClientEvent], EventName] = MappingProxyType(
+    {
+        ConnectionUpdate: "connection.update",
+        CredsUpdate: "creds.update",
+        NodeReceived: "node",
+        MessageProcessed: "message",
+        MessageFailed: "message.failed",
+        MessagesUpsert: "messages.upsert",
+        IdentityChanged: "identity.changed",
+        HistorySet: "messaging-history.set",
+        HistoryStatus: "messaging-history.status",
+        HistoryFailed: "messaging-history.failed",
+        PairingCode: "pairing_code",
+        Closed: "closed",
+    }
 )
+"""The ``on()`` name of each ``ClientEvent`` type: the one place a new event gets its name
+(``EVENT_NAMES`` and ``event_name`` follow from it; a test holds it to ``ClientEvent`` and
+``EventName``)."""
+
+EVENT_NAMES: frozenset[str] = frozenset(EVENT_NAME_BY_TYPE.values())
 """Every valid ``EventName``."""
 
 E = TypeVar("E")
@@ -127,30 +145,15 @@ EventHandler = Handler[ClientEvent]
 
 
 def event_name(event: ClientEvent) -> EventName:
-    """The ``on()`` name of an event."""
-    if isinstance(event, ConnectionUpdate):
-        return "connection.update"
-    if isinstance(event, CredsUpdate):
-        return "creds.update"
-    if isinstance(event, NodeReceived):
-        return "node"
-    if isinstance(event, MessageProcessed):
-        return "message"
-    if isinstance(event, MessageFailed):
-        return "message.failed"
-    if isinstance(event, MessagesUpsert):
-        return "messages.upsert"
-    if isinstance(event, IdentityChanged):
-        return "identity.changed"
-    if isinstance(event, HistorySet):
-        return "messaging-history.set"
-    if isinstance(event, HistoryStatus):
-        return "messaging-history.status"
-    if isinstance(event, HistoryFailed):
-        return "messaging-history.failed"
-    if isinstance(event, PairingCode):
-        return "pairing_code"
-    return "closed"
+    """The ``on()`` name of an event (of a subclass too: its nearest named base decides).
+
+    Raises ``TypeError`` for an object that is no ``ClientEvent``.
+    """
+    for cls in type(event).__mro__:
+        name = EVENT_NAME_BY_TYPE.get(cls)
+        if name is not None:
+            return name
+    raise TypeError(f"not a client event: {type(event).__name__}")
 
 
 class EventQueue:

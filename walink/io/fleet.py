@@ -43,6 +43,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import AuthStoreError, DeviceLeasedError
+from walink.io._taskgroup import enter_task_group, exit_task_group
 from walink.io.client import Client
 from walink.io.config import ClientConfig
 from walink.io.errors import ClientClosedError
@@ -211,9 +212,7 @@ class Fleet:
         if isinstance(self._store_arg, str):
             self._store = await anyio.to_thread.run_sync(open_device_store, self._store_arg)
         self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](10_000)
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        self._task_group = task_group = await enter_task_group()
         task_group.start_soon(self._claimer)
         return self
 
@@ -223,14 +222,10 @@ class Fleet:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        task_group = self._task_group
         try:
-            await self.aclose()
+            await exit_task_group(self._task_group, self.aclose)
         finally:
             self._task_group = None
-            if task_group is not None:
-                task_group.cancel_scope.cancel()
-                await task_group.__aexit__(exc_type, exc, traceback)
             if self._send is not None:
                 self._send.close()
             if isinstance(self._store_arg, str) and self._store is not None:
