@@ -28,7 +28,9 @@ names=(lint typecheck docs pytest)
 run() {
   case "$1" in
     lint) "$bin/ruff" check . && "$bin/ruff" format --check . ;;
-    typecheck) "$bin/mypy" ;;
+    # a cache of its own: tests/io/test_client_typing.py runs mypy on .mypy_cache meanwhile, and
+    # two mypy processes writing one SQLite cache at once can meet a locked database
+    typecheck) "$bin/mypy" --cache-dir .mypy_cache/make-test ;;
     docs) NO_MKDOCS_2_WARNING=1 "$bin/mkdocs" build --strict --site-dir site ;;
     pytest) "$bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" ;;
   esac
