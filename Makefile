@@ -4,13 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.walink-installed
 PEER_STAMP := tests/peer/node_modules/.walink-installed
+# pytest-xdist workers for `make test` and `make pytest`: 0 runs the suite in one process (the
+# default until the suite is shown green on every core); auto is one worker per core
+PYTEST_WORKERS ?= 0
+export PYTEST_WORKERS
 
 .PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto docs clean
 
 demo: $(STAMP)
 	$(BIN)/walink demo
 
-test: $(STAMP) peer lint typecheck pytest docs
+# Everything CI runs: ruff, mypy --strict, the strict docs build and pytest, side by side
+# (scripts/checks.sh prints each one's output whole when it ends, pytest's last).
+test: $(STAMP) peer
+	@bash scripts/checks.sh $(BIN)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -20,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) peer
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The virtual environment: an editable install with the test, trio and docs extras.
 # setup.py compiles the codec with mypyc where a C compiler exists.

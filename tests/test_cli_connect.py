@@ -34,8 +34,9 @@ from walink.testing.contacts import NoBundleError
 from walink.testing.emulator import Emulator
 from walink.testing.registry import DEFAULT_PHONE
 
-LINE_WAIT = 15.0
-"""Seconds to wait for the next stdout line before failing."""
+LINE_WAIT = 60.0
+"""Seconds to wait for the next stdout line before failing: a bound on a hang only (under load
+a starved machine took more than 15 s to start `walink connect` and print its first line)."""
 STOP_BOUND = 10.0
 """A signalled or finished process must be gone within this many seconds."""
 

@@ -118,20 +118,22 @@ async def test_qr_drawn_on_stderr_and_secrets_never_logged(
 async def test_a_slow_handler_never_starves_the_keepalive() -> None:
     async with Emulator(history=None) as emulator:
         store = await paired_store(emulator)
-        config = config_for(emulator, keepalive_interval=0.05, keepalive_timeout=0.1)
+        # the deadline has room for a loaded machine's stalls; a starved keepalive would still
+        # time out (0.55 s) well within the second the test watches
+        config = config_for(emulator, keepalive_interval=0.05, keepalive_timeout=0.5)
         handled: list[ClientEvent] = []
         async with Client(store, config) as client:
 
             async def sluggish(event: ClientEvent) -> None:
                 handled.append(event)
-                await anyio.sleep(1.0)  # far longer than the keepalive's deadlines
+                await anyio.sleep(2.0)  # far longer than the keepalive's deadlines
 
             client.on("connection.update", sluggish)
             with anyio.fail_after(WAIT):
                 while not client.is_connected:
                     await anyio.sleep(0.01)
             [session] = emulator.sessions()
-            await anyio.sleep(0.6)
+            await anyio.sleep(1.0)
             # the client pinged (the server answered) while the handler slept on event one
             assert len(handled) == 1
             assert [n for n in session.received if n.attr("xmlns") == "w:p"]

@@ -53,8 +53,16 @@ if TYPE_CHECKING:
 
 STEP_TIMEOUT = 10.0
 """Seconds any one step may take before the demo gives up (exit 1)."""
-KEEPALIVE = 0.5
-"""The demo's keepalive interval and deadline: a dead route is noticed in about a second."""
+KEEPALIVE_INTERVAL = 0.5
+"""Seconds of silence before the demo's client pings the server."""
+KEEPALIVE_TIMEOUT = 2.0
+"""Seconds more of silence before it gives the route up: a dead route is noticed in 2.5 s.
+
+Longer than the interval on purpose: the emulator runs in the demo's own process, so a busy
+machine that stalls the process for a moment (history crypto, other programs) stalls the
+server's answers too, and a deadline as short as the interval mistook such a stall for a dead
+route (a KEEPALIVE_TIMEOUT before the network cut).
+"""
 BACKOFF_UNIT = 0.5
 """Seconds per Fibonacci backoff step: the first reconnect after a failure waits this long."""
 _CONTACT = "15550002222"
@@ -256,8 +264,8 @@ class Story:
             "url": emulator.url,
             "trust_root": emulator.trust_root,
             "print_qr_in_terminal": True,
-            "keepalive_interval": KEEPALIVE,
-            "keepalive_timeout": KEEPALIVE,
+            "keepalive_interval": KEEPALIVE_INTERVAL,
+            "keepalive_timeout": KEEPALIVE_TIMEOUT,
             "connect_timeout": 5.0,
             "close_timeout": 1.0,
             "logout_timeout": 2.0,
