@@ -8,14 +8,16 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
 - ``CredsUpdate``: Baileys' ``creds.update`` (already saved, or being saved, by the client);
 - ``NodeReceived``: every other received node (messages, receipts, notifications, calls);
 - ``MessageProcessed`` / ``MessageFailed`` (only for a client given a message processor): a
-  ``<message>`` after its commit (then its receipt and ack are sent), or one that could not be
-  decrypted (a stub carrying the error; a retry receipt asked for it again);
+  ``<message>`` after its commit (its receipt and ack are sent once the application handled
+  it), or one that could not be decrypted (a stub carrying the error; a retry receipt asked for
+  it again);
 - ``MessagesUpsert`` (Baileys' ``messages.upsert``, with the default ``SignalProcessor``): the
   decrypted messages of a ``MessageProcessed``, ``type`` ``"notify"`` live or ``"append"`` (the
   offline backlog, our own other devices); a ``MessageFailed`` is upserted too, as a CIPHERTEXT
   stub carrying the error; ``IdentityChanged``: a sender's identity key changed;
 - ``HistorySet`` / ``HistoryStatus`` (with a message processor): Baileys'
-  ``messaging-history.set`` (one history chunk from our phone, once recorded in the creds) and
+  ``messaging-history.set`` (one history chunk from our phone, recorded in the creds once the
+  application handled it) and
   ``messaging-history.status`` (a kind of sync complete, or paused); ``HistoryFailed``: a chunk
   that could not be had (its blob gone or corrupt: the phone was asked to upload it again);
 - ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
