@@ -15,9 +15,9 @@ store batch. Then it reports back, and only then does anything about the message
   application handled every event made of it; then the receipt goes out (``peer_msg`` for a
   peer message from our own phone, ``sender`` for our own message echoed from another of our
   devices, a delivery receipt for the rest; ``hist_sync`` as well for a history notification),
-  then the ack. The delivery receipt waits too: the server may take it as the end of its duty
-  (whatsmeow sends no ack for messages at all), and the sender's second tick then means that
-  the application has the message.
+  then the ack. The delivery receipt waits too (the conservative choice: nothing tells the
+  server or the sender that the message arrived before the application has it, so the sender's
+  second tick means it does).
 - A process that dies anywhere before the ack (the commit, the event queue, the application's
   handler) gets the stanza again from the server at its next login; the processor answers that
   ciphertext from its committed result (``redelivered``) instead of decrypting it twice, and it
