@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import Row, best_cpu_seconds, fleet, handshake, history, render
+from benchmarks import Row, best_cpu_seconds, delivery, fleet, handshake, history, render
 from benchmarks import __main__ as runner
 
 
@@ -79,6 +79,25 @@ def test_history_rows_are_mib_per_second_without_peer() -> None:
     assert all(row.name.startswith("history: ") for row in rows)
     assert all(row.peer is None and row.walink > 0 for row in rows)
     assert rows[0].walink > rows[1].walink  # the second adds the HistorySet
+
+
+def test_delivery_rows_from_its_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
+    # delivery.run() pairs a device with an emulator and pushes hundreds of messages: too heavy
+    # for the suite (python -m benchmarks.delivery runs it). Its rows, with rates given:
+    seen: list[tuple[str, int]] = []
+
+    def measure(kind: str, count: int) -> float:
+        seen.append((kind, count))
+        return {"memory": 300.0, "sqlite": 100.0}[kind]
+
+    monkeypatch.setattr(delivery, "measure", measure)
+    rows = delivery.run(messages=50)
+    assert seen == [("memory", 50), ("sqlite", 50)]
+    assert [(row.walink, row.unit, row.peer) for row in rows] == [
+        (300.0, "msg/s", None),
+        (100.0, "msg/s", None),
+    ]
+    assert all(row.name.startswith("delivery: ") for row in rows)
 
 
 def test_fleet_rows_from_its_measurements(monkeypatch: pytest.MonkeyPatch) -> None:

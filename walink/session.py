@@ -43,7 +43,10 @@ Events (``next_event()`` / ``events()``):
   Signal state and the message in one store batch), then call
   ``message_processed(token, processed, now=)``, or ``message_failed(token, error, now=)``.
   The message's event (``MessageProcessed``, or the stub ``MessageFailed`` with a retry
-  receipt), its receipt and its ack come only after that: nothing is acked before its commit.
+  receipt) comes only after that. A ``MessageProcessed``'s receipt and ack wait further: call
+  ``message_handled(event.token, now=)`` once the application handled it (every event made of
+  it), and only then do they go out; nothing is acked before the application has it. A stub's
+  retry receipt goes out at once.
 - ``QueryResult`` / ``QueryError``: the outcome of ``query(node)``.
 - ``PairingCode`` / ``PairingCodeError``: the outcome of ``request_pairing_code``.
 - ``Closed``: the attempt is over, with its ``Disconnect`` (reason, status, message, node), the
@@ -52,7 +55,9 @@ Events (``next_event()`` / ``events()``):
 
 The application's commands: ``send_node``, ``query``, ``send_presence_update``, ``ack`` (with
 ``auto_ack`` off), ``request_pairing_code``, ``logout``, ``close``; the job runner's:
-``message_processed``, ``message_failed`` (``jobs_pending`` lists the jobs not reported yet).
+``message_processed``, ``message_failed`` (``jobs_pending`` lists the jobs not reported yet);
+the application's consumer: ``message_handled`` and ``history_handled`` (``messages_unhandled``
+and ``history_unhandled`` list the tokens still waiting).
 Replay: ``connection_made(now=, transport=recorder)`` then ``receive_node(node, now=)`` for each
 captured inbound node. Misuse raises ``LocalProtocolError``; nothing the server sends raises: it
 ends the attempt with a reason.
@@ -71,7 +76,8 @@ for that attempt; it ends in ``open`` after the phone pairs and the 515 restart,
 History sync (with ``process_messages``): our phone's history notifications become
 ``DownloadHistory`` jobs for blobs (fetch, verify, inflate, parse; answer with
 ``history_downloaded(token, sync, now=)`` or ``history_download_failed(token, error, reupload=,
-now=)``), ``HistoryReceived`` per chunk once its creds are saved, ``HistoryStatusChanged``
+now=)``), ``HistoryReceived`` per chunk (call ``history_handled(event.token, now=)`` once the
+application handled it: only then is the chunk recorded as processed), ``HistoryStatusChanged``
 (complete or paused) and ``HistoryFailed`` for a chunk that could not be had.
 """
 

@@ -11,6 +11,7 @@ import os
 import platform
 import random
 import ssl
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -263,6 +264,46 @@ async def test_queue_wakes_its_consumer_and_reports_drained() -> None:
         assert len(queue) <= 2
         queue.close()
     assert len(got) == 10
+
+
+@given(st.lists(st.booleans(), max_size=20))
+def test_queue_reports_an_event_handled_when_the_next_one_is_asked_for(tracked: list[bool]) -> None:
+    """An event's ``on_handled`` runs once, when the consumer asks for the next event (or says
+    ``handled()``), never while the consumer still holds it."""
+    queue = EventQueue(4)
+    reported: list[int] = []
+    for index, has_callback in enumerate(tracked):
+        queue.put(update(), on_handled=partial(reported.append, index) if has_callback else None)
+    queue.close()
+
+    async def consume() -> None:
+        for index in range(len(tracked)):
+            assert await queue.get() is not None
+            # held by the consumer: not handled, whatever came before was
+            assert reported == [i for i in range(index) if tracked[i]]
+        assert await queue.get() is None
+        queue.handled()  # a second report is a no-op
+        assert reported == [i for i in range(len(tracked)) if tracked[i]]
+
+    anyio.run(consume)
+
+
+def test_queue_handled_reports_the_last_event_handed_out_once() -> None:
+    queue = EventQueue(4)
+    reported: list[str] = []
+    queue.put(update(), on_handled=lambda: reported.append("first"))
+    queue.put(update(), on_handled=lambda: reported.append("second"))
+
+    async def consume() -> None:
+        await queue.get()
+        queue.handled()
+        queue.handled()
+        assert reported == ["first"]
+        await queue.get()  # "first" is not reported twice
+        assert reported == ["first"]
+
+    anyio.run(consume)
+    assert reported == ["first"]  # the consumer never finished with "second"
 
 
 def test_event_names() -> None:

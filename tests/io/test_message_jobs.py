@@ -14,7 +14,7 @@ from tests.scenarios.harness import config_for, paired_store, running
 from walink.auth import AuthStore, SQLiteStore
 from walink.fsm.reasons import CloseReason
 from walink.io.client import Client
-from walink.io.events import MessageFailed, MessageProcessed, NodeReceived
+from walink.io.events import ConnectionUpdate, MessageFailed, MessageProcessed, NodeReceived
 from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.session import ProcessedMessage
@@ -162,7 +162,7 @@ def test_message_events_have_names() -> None:
     from walink.io.events import EVENT_NAMES, event_name
 
     processed = MessageProcessed(
-        node=message("N1", b"ok:x"), result="x", offline=False, redelivered=False
+        token=1, node=message("N1", b"ok:x"), result="x", offline=False, redelivered=False
     )
     failed = MessageFailed(
         node=message("N2", b"bad"),
@@ -172,3 +172,100 @@ def test_message_events_have_names() -> None:
     )
     assert [event_name(processed), event_name(failed)] == ["message", "message.failed"]
     assert {"message", "message.failed"} <= EVENT_NAMES
+
+
+PING = Node("iq", {"to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"}, [Node("ping")])
+
+
+async def server_caught_up(client: Client) -> None:
+    """Once a query's reply is back, the server has read every byte the client sent before it
+    (one ordered connection): what it has not received by then was not sent."""
+    await client.query(PING)
+
+
+async def processed(client: Client, count: int) -> None:
+    """Wait until ``count`` messages wait for the application in the session (published)."""
+    with anyio.fail_after(10):
+        while len(client.session.messages_unhandled) < count:
+            await anyio.sleep(0.005)
+
+
+async def test_an_on_handler_that_blocks_holds_the_receipt_and_ack_until_it_returns() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        client = Client(
+            store,
+            config_for(emulator, seed=7),
+            processor=lambda opened: RecordingProcessor(opened, emulator),
+        )
+        opened, entered, release = anyio.Event(), anyio.Event(), anyio.Event()
+        seen: list[str] = []
+
+        def on_update(event: ConnectionUpdate) -> None:
+            if event.connection == "open":
+                opened.set()
+
+        async def on_message(event: MessageProcessed) -> None:
+            seen.append(event.node.attr("id") or "")
+            entered.set()
+            await release.wait()
+
+        client.on("connection.update", on_update)
+        client.on("message", on_message)
+        async with client:
+            with anyio.fail_after(10):
+                await opened.wait()
+            [server] = emulator.sessions()
+            await emulator.send_node(message("B1", b"ok:blocked"))
+            await emulator.send_node(message("B2", b"ok:queued"))
+            with anyio.fail_after(10):
+                await entered.wait()
+            await processed(client, 2)
+            await server_caught_up(client)
+            assert answers(server, "B1") == [] and answers(server, "B2") == []
+            release.set()
+            with anyio.fail_after(10):
+                while len(answers(server, "B2")) < 2:
+                    await anyio.sleep(0.005)
+            assert [n.tag for n in answers(server, "B1")] == ["receipt", "ack"]
+            assert client.session.messages_unhandled == frozenset()
+        assert seen == ["B1", "B2"]
+
+
+async def test_iteration_handles_an_event_when_it_asks_for_the_next_one() -> None:
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        client = Client(
+            store,
+            config_for(emulator, seed=8),
+            processor=lambda opened: RecordingProcessor(opened, emulator),
+        )
+        async with client:
+            async for event in client:
+                if isinstance(event, ConnectionUpdate) and event.connection == "open":
+                    break
+            [server] = emulator.sessions()
+            await emulator.send_node(message("I1", b"ok:one"))
+            with anyio.fail_after(10):
+                async for event in client:
+                    if isinstance(event, MessageProcessed):
+                        assert event.node.attr("id") == "I1"
+                        # the loop body holds I1: nothing about it leaves
+                        await server_caught_up(client)
+                        assert answers(server, "I1") == []
+                        break
+            # a `break` leaves the event it stopped on unhandled
+            await server_caught_up(client)
+            assert answers(server, "I1") == []
+            assert len(client.session.messages_unhandled) == 1
+            # asking for the next event (a new loop continues where the last one stopped)
+            # reports I1 handled: its receipt and ack go out; I2 waits for its own turn
+            await emulator.send_node(message("I2", b"ok:two"))
+            with anyio.fail_after(10):
+                async for event in client:
+                    if isinstance(event, MessageProcessed):
+                        assert event.node.attr("id") == "I2"
+                        await server_caught_up(client)
+                        assert [n.tag for n in answers(server, "I1")] == ["receipt", "ack"]
+                        assert answers(server, "I2") == []
+                        break

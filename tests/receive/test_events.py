@@ -38,7 +38,7 @@ def web(text: str | None, *, from_me: bool = False, group: bool = False) -> WebM
 def test_processed_becomes_identity_changes_then_the_upsert() -> None:
     change = IdentityChange("15550002222@s.whatsapp.net", "15550002222.0", b"\x05a", b"\x05b")
     result = ReceivedMessage(messages=(web("hi"),), decrypted=(), identity_changes=(change,))
-    live = MessageProcessed(node=STANZA, result=result, offline=False, redelivered=False)
+    live = MessageProcessed(token=1, node=STANZA, result=result, offline=False, redelivered=False)
     assert derived_events(live, CREDS) == [
         IdentityChanged("15550002222@s.whatsapp.net", "15550002222.0", b"\x05a", b"\x05b"),
         MessagesUpsert((web("hi"),), "notify"),

@@ -28,6 +28,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from tests.receive.test_client_messages import paired_on_disk
 from walink.testing.emulator import Emulator
+from walink.testing.server import ServerSession
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = int(os.environ.get("WALINK_KILL_ROUNDS", "10"))
@@ -167,3 +168,137 @@ async def test_kill9_between_commit_and_ack_loses_nothing(tmp_path: Path) -> Non
     kills_with_messages = sum(1 for run in runs[:-1] if messages(run))
     assert kills_with_messages >= ROUNDS // 2, "the kills hardly ever hit a run with messages"
     print(f"{len(sent)} texts over {ROUNDS} kills: {duplicates} printed again after a kill")
+
+
+def slow_consumer(emulator: Emulator, auth: Path, seed: int) -> list[str]:
+    return [
+        *(sys.executable, "-m", "tests.receive.slow_consumer", str(auth)),
+        *(emulator.url, emulator.trust_root_hex, str(seed)),
+    ]
+
+
+async def watch_servers(emulator: Emulator, jid: str, found: dict[int, ServerSession]) -> None:
+    """Keep every server connection of the device (its ``received`` says what was acked)."""
+    while True:
+        for session in emulator.sessions():
+            if session.device is not None and session.device.jid == jid:
+                found.setdefault(id(session), session)
+        await anyio.sleep(0.002)
+
+
+def acked(servers: dict[int, ServerSession]) -> set[str]:
+    return {
+        n.attrs["id"]
+        for s in servers.values()
+        for n in s.received
+        if n.tag == "ack" and n.attr("class") == "message" and n.attr("error") is None
+    }
+
+
+def of_kind(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line["event"] == kind]
+
+
+def in_a_handler(lines: list[dict[str, Any]]) -> bool:
+    """A message was handed to the handler, which has not returned yet."""
+    handled = {line["id"] for line in of_kind(lines, "handled")}
+    return any(line["id"] not in handled for line in of_kind(lines, "upsert"))
+
+
+async def test_kill9_of_a_slow_consumer_publishes_each_message_until_it_is_handled(
+    tmp_path: Path,
+) -> None:
+    """A client whose handler takes its time (events wait in its queue, its bound of 6 closes
+    the connection now and then): kill -9 at random moments, while a handler runs or events
+    wait. Every message is published at least once; a message is acked only after its handler
+    returned; one republished by a later run was never acked before (handled or not: the window
+    between the handler's return and the ack reaching the server), and comes as ``append``."""
+    rng = random.Random(SEED + 1)
+    async with Emulator() as emulator:
+        store, jid = await paired_on_disk(emulator, "sqlite", tmp_path)
+        store.close()
+        auth = tmp_path / "auth.db"
+        alice = emulator.contact(ALICE, "Alice")
+        sent: dict[str, str] = {}
+        runs: list[list[dict[str, Any]]] = []
+        acks: list[set[str]] = []
+
+        def device_connected() -> bool:
+            return any(s.device is not None and s.device.jid == jid for s in emulator.sessions())
+
+        async def write(count: int) -> None:
+            for _ in range(count):
+                text = f"slow {len(sent)}"
+                sent[await alice.send_text(jid, text)] = text
+                await anyio.sleep(rng.uniform(0.0, 0.01))
+
+        async def run(number: int, *, last: bool) -> None:
+            lines: list[dict[str, Any]] = []
+            runs.append(lines)
+            servers: dict[int, ServerSession] = {}
+            command = slow_consumer(emulator, auth, seed=number)
+            async with (
+                await anyio.open_process(command, cwd=REPO_ROOT) as process,
+                anyio.create_task_group() as tasks,
+            ):
+                tasks.start_soon(read_lines, process, lines)
+                tasks.start_soon(watch_servers, emulator, jid, servers)
+                if last:
+                    await wait_until(lambda: of_kind(lines, "open"), "open")
+                    everything = set(sent)
+                    await wait_until(
+                        lambda: everything <= acked(servers) | set().union(*acks), "every ack"
+                    )
+                    process.terminate()
+                else:
+                    await write(rng.randint(0, 4))
+                    await wait_until(lambda: of_kind(lines, "open"), "open")
+                    async with anyio.create_task_group() as writers:
+                        writers.start_soon(write, rng.randint(4, 12))
+                        if number % 2:
+                            await anyio.sleep(rng.uniform(0.05, 0.5))  # anywhere
+                        else:
+                            # while a handler runs (and, often, events wait behind it); a
+                            # starved test process may miss that moment: then anywhere
+                            with anyio.move_on_after(5):
+                                while not in_a_handler(lines):
+                                    await anyio.sleep(0.002)
+                        process.kill()
+                await process.wait()
+                await wait_until(lambda: not device_connected(), "the server to drop the socket")
+                tasks.cancel_scope.cancel()
+            acks.append(acked(servers))
+
+        for number in range(ROUNDS):
+            await run(number, last=False)
+        await run(ROUNDS, last=True)
+
+    every_ack: set[str] = set()
+    handled: set[str] = set()
+    published: set[str] = set()
+    republished = window = cut_in_a_handler = 0
+    for number, lines in enumerate(runs):
+        upserts = of_kind(lines, "upsert")
+        ids = [line["id"] for line in upserts]
+        assert len(ids) == len(set(ids)), f"run {number} published a message twice"
+        for line in upserts:
+            assert line["text"] == sent[line["id"]]  # never a stub, never another text
+            # acked before: the server never delivers it again, so no run publishes it again
+            assert line["id"] not in every_ack, f"run {number} republished an acked message"
+            if line["id"] in published:
+                republished += 1
+                window += line["id"] in handled  # handled, killed before the ack left
+                assert line["type"] == "append"
+            published.add(line["id"])
+        run_handled = {line["id"] for line in of_kind(lines, "handled")}
+        handled |= run_handled
+        # nothing is acked before its handler returned (the line is flushed before the ack)
+        assert acks[number] <= handled, f"run {number} acked unhandled {acks[number] - handled}"
+        every_ack |= acks[number]
+        cut_in_a_handler += number < ROUNDS and bool(set(ids) - run_handled)
+    assert set(sent) <= published and set(sent) <= every_ack
+    assert cut_in_a_handler >= ROUNDS // 3, "the kills hardly ever hit a handler at work"
+    print(
+        f"{len(sent)} texts over {ROUNDS} kills: {cut_in_a_handler} kills inside a handler, "
+        f"{republished} published again ({window} of them handled before the kill)"
+    )

@@ -16,8 +16,9 @@ import pytest
 from walink._receive import SignalProcessor
 from walink._session.history import PENDING_FIELD, pending_history
 from walink.auth.model import AppStateSyncKeyData, Creds
+from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node
-from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.history import decrypt_server_error_receipt, was_processed
 from walink.protocol.messages import MessageKey
 from walink.protocol.proto import e2e_pb2
@@ -73,11 +74,15 @@ def with_processor(pair: MemoryPair, seed: int = 9) -> MemoryPair:
     return pair
 
 
-def linked(hub: Hub, config: SessionConfig | None = None, *, hold: bool = False) -> MemoryPair:
-    """A new device paired by QR that logs in and is sent the history."""
+def linked(
+    hub: Hub, config: SessionConfig | None = None, *, hold: bool = False, handle: bool = True
+) -> MemoryPair:
+    """A new device paired by QR that logs in and is sent the history (``handle``: the
+    application handles every event at once)."""
     config = config or with_config(process_messages=True)
     pair = with_processor(MemoryPair.create(hub, seed=2, now=hub.now, config=config))
     pair.hold_downloads = hold
+    pair.auto_handle = handle
     pair.start()
     pair.scan_qr()
     assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
@@ -112,20 +117,75 @@ def test_a_new_login_receives_the_whole_history() -> None:
     assert len(downloads) == 2 and all(d.hosts == hub.media_hosts for d in downloads)
 
 
-def test_each_chunk_is_published_only_after_its_creds_are_saved() -> None:
+def recorded(pair: MemoryPair, message_id: str) -> list[SaveRequest]:
+    key = MessageKey(remote_jid=own_user(pair), from_me=True, id=message_id)
+    return [
+        e
+        for e in pair.events
+        if isinstance(e, SaveRequest)
+        and e.creds is not None
+        and was_processed(e.creds.processed_history_messages, key)
+    ]
+
+
+def test_each_chunk_is_recorded_only_after_the_application_handled_it() -> None:
     hub = make_hub()
-    pair = linked(hub)
-    for chunk in received(pair):
-        at = pair.events.index(chunk)
-        key = MessageKey(remote_jid=own_user(pair), from_me=True, id=chunk.message_id)
-        saves = [
-            e
-            for e in pair.events[:at]
-            if isinstance(e, SaveRequest)
-            and e.creds is not None
-            and was_processed(e.creds.processed_history_messages, key)
-        ]
-        assert saves, f"{chunk.message_id} published before the save that records it"
+    pair = linked(hub, handle=False)
+    chunks = [e for e in pair.unhandled if isinstance(e, HistoryReceived)]
+    assert sorted(c.history.chunk_order or 0 for c in chunks) == [0, 1, 2, 3]
+    assert pair.session.history_unhandled == {c.token for c in chunks}
+    for chunk in chunks:
+        assert recorded(pair, chunk.message_id) == []
+    saved = pair.store.load()
+    assert saved is not None and saved.processed_history_messages == ()
+    for chunk in chunks:
+        at = len(pair.events)
+        pair.handle(chunk)
+        pair.pump()
+        [save] = recorded(pair, chunk.message_id)
+        assert pair.events.index(save) >= at  # the save that records it follows its handling
+        with pytest.raises(LocalProtocolError):
+            pair.session.history_handled(chunk.token, now=pair.now)
+    saved = pair.store.load()
+    assert saved is not None and len(saved.processed_history_messages) == len(KINDS)
+    assert pending_history(saved) == ()
+
+
+def test_chunks_not_handled_before_a_restart_are_all_published_again() -> None:
+    """The process "dies" with every chunk published and none handled: the blob chunks are
+    resumed from the pending list, the inline ones come back with the server's redelivery of
+    their notification (whose ack waited for the application too)."""
+    hub = make_hub()
+    pair = linked(hub, handle=False)
+    first = sorted(
+        e.history.chunk_order or 0 for e in pair.unhandled if isinstance(e, HistoryReceived)
+    )
+    assert first == [0, 1, 2, 3]
+    assert receipts(pair, "hist_sync") == []  # no notification was answered
+    pair.auto_reconnect = False
+    pair.session.abort(CloseReason.NETWORK_ERROR, now=pair.now)  # the server drops the socket
+    pair.pump()
+    saved = pair.store.load()
+    assert saved is not None and len(pending_history(saved)) == 2
+    hub.now = pair.now + 5
+    again = with_processor(
+        MemoryPair.create(
+            hub,
+            seed=4,
+            now=hub.now,
+            creds=saved,
+            config=with_config(process_messages=True),
+            store=pair.store,
+        ),
+        seed=10,
+    )
+    again.start()
+    assert again.run_until(lambda: len(received(again)) == len(KINDS), limit=30)
+    assert sorted(c.history.chunk_order or 0 for c in received(again)) == [0, 1, 2, 3]
+    assert [c.history.is_latest for c in received(again)].count(True) == 1
+    final = again.store.load()
+    assert final is not None and pending_history(final) == ()
+    assert len(final.processed_history_messages) == len(KINDS)
 
 
 def own_user(pair: MemoryPair) -> str:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
-from walink.protocol.binary import Node
+from walink.protocol.binary import Node, encode_node
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.session import (
     MAX_RETRIES,
@@ -70,6 +70,7 @@ def make(processor: FakeProcessor | None, **options: object) -> tuple[Hub, Creds
     pair = login_pair(hub, creds, config=with_config(process_messages=True))
     pair.processor = processor
     pair.auto_confirm = bool(options.get("auto_confirm", True))
+    pair.auto_handle = bool(options.get("auto_handle", True))
     pair.start()
     assert pair.session.connection == "open"
     return hub, creds, pair
@@ -83,8 +84,8 @@ def of(pair: MemoryPair, kind: type) -> list:  # type: ignore[type-arg]
     return [e for e in pair.events if isinstance(e, kind)]
 
 
-def test_nothing_leaves_before_the_outcome_then_event_receipt_ack() -> None:
-    _, creds, pair = make(None)
+def test_nothing_leaves_before_the_outcome_then_event_and_after_handling_receipt_ack() -> None:
+    _, creds, pair = make(None, auto_handle=False)
     server = pair.servers[-1]
     stanza = message("M1", b"ok:hello")
     server.send_node(stanza)
@@ -97,15 +98,99 @@ def test_nothing_leaves_before_the_outcome_then_event_receipt_ack() -> None:
     pair.session.message_processed(job.token, ProcessedMessage(result="hello"), now=pair.now)
     pair.pump()
     [event] = of(pair, MessageProcessed)
-    assert event == MessageProcessed(node=stanza, result="hello", offline=False, redelivered=False)
-    assert creds.me is not None
-    assert server.received[before:] == [
-        Node("receipt", {"id": "M1", "to": CONTACT}),
-        Node("ack", {"id": "M1", "to": CONTACT, "class": "message", "from": creds.me.id}),
-    ]
+    assert event == MessageProcessed(
+        token=job.token, node=stanza, result="hello", offline=False, redelivered=False
+    )
+    # published, but the server keeps owning it until the application handled it
+    assert server.received[before:] == []
+    assert pair.session.messages_unhandled == {job.token}
     assert pair.session.jobs_pending == frozenset()
+    pair.handle(event)
+    pair.pump()
+    assert creds.me is not None
+    assert [encode_node(n) for n in server.received[before:]] == [
+        encode_node(Node("receipt", {"id": "M1", "to": CONTACT})),
+        encode_node(
+            Node("ack", {"id": "M1", "to": CONTACT, "class": "message", "from": creds.me.id})
+        ),
+    ]
+    assert pair.session.messages_unhandled == frozenset()
     with pytest.raises(LocalProtocolError):
         pair.session.message_processed(job.token, ProcessedMessage(result="x"), now=pair.now)
+    with pytest.raises(LocalProtocolError):
+        pair.session.message_handled(job.token, now=pair.now)
+
+
+def test_a_redelivery_while_the_first_waits_for_the_application_is_answered_with_it() -> None:
+    _, creds, pair = make(FakeProcessor(), auto_handle=False)
+    first = pair.servers[-1]
+    first.send_node(message("W1", b"ok:wait"))
+    pair.pump()
+    [event] = pair.unhandled
+    assert isinstance(event, MessageProcessed) and not event.redelivered
+    # the connection drops before the application handled it: the server redelivers
+    pair.session.abort(CloseReason.NETWORK_ERROR, now=pair.now)
+    pair.pump()
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=120)
+    pair.pump()
+    second = pair.servers[-1]
+    assert second is not first
+    assert len(of(pair, MessageProcessed)) == 1  # one event for both deliveries
+    assert not [n for n in second.received if n.tag in ("ack", "receipt")]
+    pair.handle(event)
+    pair.pump()
+    assert creds.me is not None
+    assert [n for n in second.received if n.tag in ("ack", "receipt")] == [
+        Node("receipt", {"id": "W1", "to": CONTACT}),
+        Node("ack", {"id": "W1", "to": CONTACT, "class": "message", "from": creds.me.id}),
+    ]
+    # the first connection's delivery is never answered (tokens of a stale attempt send nothing)
+    assert not [n for n in first.received if n.tag in ("ack", "receipt")]
+
+
+def test_handled_after_its_connection_ended_sends_nothing_and_the_redelivery_is_acked() -> None:
+    _, _, pair = make(FakeProcessor(), auto_handle=False)
+    first = pair.servers[-1]
+    first.send_node(message("D1", b"ok:late"))
+    pair.pump()
+    [event] = pair.unhandled
+    pair.session.abort(CloseReason.NETWORK_ERROR, now=pair.now)
+    pair.pump()
+    pair.handle(event)  # between connections
+    pair.pump()
+    assert not [n for n in first.received if n.tag in ("ack", "receipt")]
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=120)
+    pair.pump()
+    # answered from the commit at once, not published again: the application has it
+    assert len(of(pair, MessageProcessed)) == 1 and pair.unhandled == []
+    assert [n.tag for n in pair.servers[-1].received if n.tag in ("ack", "receipt")] == [
+        "receipt",
+        "ack",
+    ]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_each_message_is_acked_once_and_only_after_it_is_handled(data: st.DataObject) -> None:
+    count = data.draw(st.integers(min_value=1, max_value=8))
+    _, _, pair = make(FakeProcessor(), auto_handle=False)
+    server = pair.servers[-1]
+    for n in range(count):
+        server.send_node(message(f"H{n}", f"ok:{n}".encode()))
+    pair.pump()
+    events = [e for e in pair.unhandled if isinstance(e, MessageProcessed)]
+    assert [e.node.attr("id") for e in events] == [f"H{n}" for n in range(count)]
+    order = data.draw(st.permutations(events))
+    handled: list[str] = []
+    for event in order:
+        assert isinstance(event, MessageProcessed)
+        acked = [n.attr("id") for n in sent(pair, "ack")]
+        assert acked == handled  # nothing acked that is not handled
+        pair.handle(event)
+        pair.pump()
+        handled.append(event.node.attr("id") or "")
+    assert [n.attr("id") for n in sent(pair, "ack")] == handled
+    assert [n.attr("id") for n in sent(pair, "receipt")] == handled
 
 
 @pytest.mark.parametrize(
@@ -260,10 +345,9 @@ def test_every_message_gets_one_outcome_after_its_job(bodies: list[bytes]) -> No
     assert {e.node.attr("id") for e in of(pair, MessageProcessed)} == ok
     assert len(of(pair, MessageProcessed)) == len(ok)
     assert len(of(pair, MessageFailed)) == len(bodies) - len(ok)
-    acks = [n for n in server.received if n.tag == "ack"]
-    assert [a.attr("id") for a in acks] == [f"X{n}" for n in range(len(bodies))]
-    assert [a.attr("error") for a in acks] == [
-        None if f"X{n}" in ok else "500" for n in range(len(bodies))
-    ]
+    # one ack each; a failure's nack goes at once, a processed message's ack once handled
+    acks = {n.attr("id"): n.attr("error") for n in server.received if n.tag == "ack"}
+    assert len([n for n in server.received if n.tag == "ack"]) == len(bodies)
+    assert acks == {f"X{n}": None if f"X{n}" in ok else "500" for n in range(len(bodies))}
     jobs = [e.token for e in of(pair, ProcessMessage)]
     assert jobs == sorted(jobs) and pair.session.jobs_pending == frozenset()

@@ -464,12 +464,39 @@ class ClientSession:
         self._store_failed(error, f"saving credentials failed: {error}", now)
 
     def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
-        """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published,
-        then its receipt and ack are sent (if its connection is still the current one)."""
+        """Job ``token`` (a ``ProcessMessage``) is committed: ``MessageProcessed`` is published;
+        its receipt and ack wait for ``message_handled(token)``."""
         node = self._messages.node_of(token)
         # history first: what it saves holds the receipts and the ack back until it is on disk
         self._history_sync.on_processed(node, processed, now)
         self._messages.processed(token, processed)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    @property
+    def messages_unhandled(self) -> frozenset[int]:
+        """Tokens of published ``MessageProcessed`` events not reported handled yet."""
+        return self._messages.unhandled
+
+    def message_handled(self, token: int, *, now: float) -> None:
+        """The application handled ``MessageProcessed(token=token)`` (every event made of it):
+        its receipt and ack are sent now, for each delivery of it on the current connection (a
+        delivery on an ended connection is left to the server's redelivery).
+        ``LocalProtocolError`` for a token that is not waiting."""
+        self._messages.handled(token)
+        if self._attempt is not None:
+            self._flush(self._attempt)
+
+    @property
+    def history_unhandled(self) -> frozenset[int]:
+        """Tokens of published ``HistoryReceived`` events not reported handled yet."""
+        return self._history_sync.unhandled
+
+    def history_handled(self, token: int, *, now: float) -> None:
+        """The application handled ``HistoryReceived(token=token)``: the chunk is recorded as
+        processed in the creds (a ``SaveRequest``); until then a restart publishes it again.
+        ``LocalProtocolError`` for a token that is not waiting."""
+        self._history_sync.handled(token)
         if self._attempt is not None:
             self._flush(self._attempt)
 

@@ -216,8 +216,11 @@ class ProcessMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageProcessed:
-    """A ``<message>`` was processed and committed; its receipt and ack follow this event."""
+    """A ``<message>`` was processed and committed; its receipt and ack follow once the I/O layer
+    reports it handled (``ClientSession.message_handled(token)``)."""
 
+    token: int
+    """What ``message_handled`` takes once the application handled this message."""
     node: Node
     """The stanza."""
     result: object
@@ -264,9 +267,12 @@ class DownloadHistory:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryReceived:
-    """One history chunk from our phone (Baileys' ``messaging-history.set``). Published once the
-    creds recording it as processed are saved, so a restart never publishes it again."""
+    """One history chunk from our phone (Baileys' ``messaging-history.set``). Recorded as
+    processed in the creds only once the I/O layer reports it handled
+    (``ClientSession.history_handled(token)``): until then a restart publishes it again."""
 
+    token: int
+    """What ``history_handled`` takes once the application handled this chunk."""
     history: HistorySet
     message_id: str
     """The id of the notification that carried it."""

@@ -18,11 +18,15 @@ until what we made of it is on disk.
   the server for once per connection. Before the ack can leave, the notification is saved in the
   creds as pending (``extra["walinkPendingHistory"]``, a field other clients ignore), so a kill
   -9 during the download loses nothing: the next login resumes every pending notification.
-- A chunk in hand is published only after a save that records it in
-  ``processed_history_messages`` (Baileys' ``{key, messageTimestamp}``) and drops it from the
-  pending list: a restart never publishes it twice. (A process killed between that save and the
-  publication loses that one chunk's event; the save coming first is what keeps it from being
-  published twice.)
+- A chunk in hand is published at once (``HistoryReceived`` with a token), and recorded in
+  ``processed_history_messages`` (Baileys' ``{key, messageTimestamp}``) and dropped from the
+  pending list only when the I/O layer reports it handled (``handled(token)``). A process killed
+  before that save lands publishes the chunk again at its next run: a blob chunk is resumed from
+  the pending list, an inline one comes back with the notification, whose ack waits for the
+  application as well (its ``HistoryReceived`` is published before its ``MessageProcessed``, and
+  the application handles events in order). A chunk handled and recorded is never published
+  again. Within one session a chunk that waits for the application is not resumed nor decoded a
+  second time.
 - A blob that is gone (404/410) or fails a check is answered with the ``server-error`` receipt
   (the phone uploads it again), reported (``HistoryFailed``) and downloaded again after
   ``history_reupload_wait``, at most ``history_reuploads`` times; then it is given up, reported
@@ -174,6 +178,33 @@ class HistorySync:
         self._hosts: tuple[str, ...] | None = None
         self._asking_hosts = False
         self._waiting_hosts: list[_Download] = []
+        self._unhandled: dict[int, _Pending] = {}
+        self._next_publication = 1
+        self._published_any = False
+
+    @property
+    def unhandled(self) -> frozenset[int]:
+        """Tokens of published ``HistoryReceived`` events not reported handled yet."""
+        return frozenset(self._unhandled)
+
+    def handled(self, token: int) -> None:
+        """The application handled ``HistoryReceived(token=token)``: record the chunk as
+        processed and drop it from the pending list (one save)."""
+        pending = self._unhandled.pop(token, None)
+        if pending is None:
+            raise LocalProtocolError(f"no published history chunk {token} waits to be handled")
+        ctx = self._ctx
+        creds = ctx.creds
+        processed = record_processed(
+            creds.processed_history_messages, pending.key, pending.timestamp, pending.notification
+        )
+        updated = replace(
+            creds, processed_history_messages=cast("tuple[JSONValue, ...]", processed)
+        )
+        ctx.save_creds(
+            _with_pending(updated, _without(_read_pending(creds), pending.key.id)),
+            why=f"history chunk {pending.key.id} handled",
+        )
 
     @property
     def downloads_pending(self) -> frozenset[int]:
@@ -213,7 +244,7 @@ class HistorySync:
 
     def opened(self, now: float) -> None:
         """The login is complete: resume every notification a previous run left pending."""
-        in_flight = {d.pending.key.id for d in self._downloads.values()}
+        in_flight = {d.pending.key.id for d in self._downloads.values()} | self._waiting_ids()
         for pending in _read_pending(self._ctx.creds):
             if pending.key.id not in in_flight:
                 self._start(pending, now)
@@ -278,8 +309,8 @@ class HistorySync:
         creds = ctx.creds
         if was_processed(creds.processed_history_messages, key):
             return  # published before a restart: the server delivered it again
-        if any(p.key.id == key.id for p in _read_pending(creds)):
-            return  # already on its way (resumed at login, or delivered twice)
+        if any(p.key.id == key.id for p in _read_pending(creds)) or key.id in self._waiting_ids():
+            return  # already on its way (resumed at login, delivered twice, or published)
         if not is_processable(notification) or not self._wanted(notification):
             return  # its hist_sync receipt is all it gets
         t = node.attr("t") or ""
@@ -319,9 +350,10 @@ class HistorySync:
         ctx = self._ctx
         creds = ctx.creds
         try:
-            chunk = history_set(
-                sync, pending.notification, is_latest=is_latest(creds.processed_history_messages)
-            )
+            # the first chunk these creds ever publish (one published this session and not
+            # handled yet is not recorded in them, but came first all the same)
+            latest = is_latest(creds.processed_history_messages) and not self._published_any
+            chunk = history_set(sync, pending.notification, is_latest=latest)
         except RemoteProtocolError as error:
             kind = sync_type_name(pending.notification.sync_type)
             ctx.save_creds(
@@ -330,24 +362,18 @@ class HistorySync:
             )
             ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
             return
-        processed = record_processed(
-            creds.processed_history_messages, pending.key, pending.timestamp, pending.notification
-        )
-        updated = replace(
-            creds, processed_history_messages=cast("tuple[JSONValue, ...]", processed)
-        )
-        ctx.save_creds(
-            _with_pending(updated, _without(_read_pending(creds), pending.key.id)),
-            why=f"history chunk {pending.key.id} processed",
-        )
         statuses = self._tracker.on_notification(pending.notification, now)
+        token = self._next_publication
+        self._next_publication += 1
+        self._unhandled[token] = pending
+        self._published_any = True
+        ctx.emit(HistoryReceived(token=token, history=chunk, message_id=pending.key.id))
+        for status in statuses:
+            ctx.emit(HistoryStatusChanged(status=status))
 
-        def publish() -> None:
-            ctx.emit(HistoryReceived(history=chunk, message_id=pending.key.id))
-            for status in statuses:
-                ctx.emit(HistoryStatusChanged(status=status))
-
-        ctx.defer(publish)  # published once the save is confirmed: never twice
+    def _waiting_ids(self) -> set[str]:
+        """Notifications whose chunk is published and waits for the application."""
+        return {p.key.id for p in self._unhandled.values()}
 
     # -- downloads -------------------------------------------------------------------------------
 

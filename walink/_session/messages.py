@@ -1,4 +1,5 @@
-"""The receive pipeline's session side: a ``<message>`` is acked only after its commit.
+"""The receive pipeline's session side: a ``<message>`` is acked only after the application
+handled it.
 
 Theory of operation
 -------------------
@@ -8,13 +9,22 @@ the I/O layer runs the jobs one at a time, in order, through a ``MessageProcesso
 the keys, decrypts, and commits the new Signal state together with the decrypted message in one
 store batch. Then it reports back, and only then does anything about the message leave:
 
-- ``message_processed(token, processed)``: ``MessageProcessed`` is published, then the receipt
-  goes out (``peer_msg`` for a peer message from our own phone, ``sender`` for our own message
-  echoed from another of our devices, a delivery receipt for the rest; ``hist_sync`` as well for
-  a history notification), then the ack. A process that dies between the commit and the ack gets
-  the stanza again from the server; the processor answers that ciphertext from its committed
-  result (``redelivered``) instead of decrypting it twice, and a result this session already
-  published is not published again.
+- ``message_processed(token, processed)``: ``MessageProcessed`` (carrying ``token``) is
+  published, and nothing else happens yet: the server must go on owning the message until the
+  application is done with it. The I/O layer reports ``message_handled(token)`` once the
+  application handled every event made of it; then the receipt goes out (``peer_msg`` for a
+  peer message from our own phone, ``sender`` for our own message echoed from another of our
+  devices, a delivery receipt for the rest; ``hist_sync`` as well for a history notification),
+  then the ack. The delivery receipt waits too (the conservative choice: nothing tells the
+  server or the sender that the message arrived before the application has it, so the sender's
+  second tick means it does).
+- A process that dies anywhere before the ack (the commit, the event queue, the application's
+  handler) gets the stanza again from the server at its next login; the processor answers that
+  ciphertext from its committed result (``redelivered``) instead of decrypting it twice, and it
+  is published again, ``redelivered=True``. Within one session a redelivery (a new connection
+  after a drop) is matched to the earlier delivery by its key (chat, participant, id): if that
+  was handled, the redelivery is answered at once and not published; if it still waits for the
+  application, the redelivery waits with it (one event, one ``message_handled``, both answered).
 - ``message_failed(token, error)`` with a ``RemoteProtocolError`` (it cannot be decrypted):
   ``MessageFailed`` (a stub carrying the error) is published and a retry receipt asks the sender
   for the message again, with a fresh pre-key bundle from the second retry on (the pre-key is
@@ -23,9 +33,11 @@ store batch. Then it reports back, and only then does anything about the message
   silence. Any other error is the store's: nothing was committed, so nothing is acked, and the
   session stops with ``STORE_ERROR`` as for a failed save (the core does that).
 
-A job whose attempt ended before its outcome came back is still published (it was committed), but
-its receipt and ack are not sent: the server delivers it again on the next connection, and the
-committed result answers.
+Receipts and acks belong to the connection the stanza arrived on: a job, or a handled report,
+that comes after that connection ended sends nothing (the server delivers the stanza again on
+the next connection, and the committed result answers). A ``message_handled`` therefore answers
+only the deliveries of the current connection, never a stale one. A failure (``MessageFailed``)
+is answered at once: its retry receipt is what brings the message back, as a new delivery.
 """
 
 from __future__ import annotations
@@ -93,6 +105,23 @@ class MessageProcessor(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A delivery of a processed message whose receipts and ack wait for the application."""
+
+    node: Node
+    attempt: int
+    history_sync: bool
+
+
+@dataclass(slots=True)
+class _Unhandled:
+    """A published message the application has not handled yet, and its deliveries."""
+
+    key: tuple[str, str, str]
+    deliveries: list[_Delivery]
+
+
+@dataclass(frozen=True, slots=True)
 class _Job:
     node: Node
     attempt: int
@@ -130,12 +159,19 @@ class MessagePipeline:
         self._jobs: dict[int, _Job] = {}
         self._next_token = 1
         self._retries: OrderedDict[tuple[str, str, str], int] = OrderedDict()
-        self._published: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._handled: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._unhandled: dict[int, _Unhandled] = {}
+        self._unhandled_keys: dict[tuple[str, str, str], int] = {}
 
     @property
     def pending(self) -> frozenset[int]:
         """Tokens of jobs whose outcome was not reported yet."""
         return frozenset(self._jobs)
+
+    @property
+    def unhandled(self) -> frozenset[int]:
+        """Tokens of published ``MessageProcessed`` events not reported handled yet."""
+        return frozenset(self._unhandled)
 
     def on_message(self, node: Node, now: float) -> bool:
         """A ``<message>``: a job when messages are processed (False: reported as a node)."""
@@ -159,27 +195,55 @@ class MessagePipeline:
         self._jobs.pop(token, None)
 
     def processed(self, token: int, processed: ProcessedMessage) -> None:
-        """Job ``token`` was committed: publish, then receipt(s) and ack on its attempt."""
+        """Job ``token`` was committed: publish it (its receipts and ack wait for ``handled``),
+        or, for a redelivery of a message this session published, join or answer that one."""
         job = self._jobs.pop(token)
-        node, ctx = job.node, self._ctx
+        node = job.node
         key = _message_key(node)
         self._retries.pop(key, None)
-        if not (processed.redelivered and key in self._published):
-            ctx.emit(
-                MessageProcessed(
-                    node=node,
-                    result=processed.result,
-                    offline=node.attr("offline") is not None,
-                    redelivered=processed.redelivered,
-                )
+        delivery = _Delivery(node, job.attempt, processed.history_sync)
+        if processed.redelivered:
+            earlier = self._unhandled_keys.get(key)
+            if earlier is not None:
+                # its event still waits for the application: answered when that is handled
+                self._unhandled[earlier].deliveries.append(delivery)
+                return
+            if key in self._handled:
+                self._answer(delivery)  # the application has it: only the server does not know
+                return
+        self._ctx.emit(
+            MessageProcessed(
+                token=token,
+                node=node,
+                result=processed.result,
+                offline=node.attr("offline") is not None,
+                redelivered=processed.redelivered,
             )
-            _remember(self._published, key, None)
-        if not self._live(job):
-            return
+        )
+        self._unhandled[token] = _Unhandled(key, [delivery])
+        self._unhandled_keys[key] = token
+
+    def handled(self, token: int) -> None:
+        """The application handled ``MessageProcessed(token=token)``: receipts and ack for each
+        of its deliveries on the current connection."""
+        unhandled = self._unhandled.pop(token, None)
+        if unhandled is None:
+            raise LocalProtocolError(f"no published message {token} waits to be handled")
+        if self._unhandled_keys.get(unhandled.key) == token:
+            del self._unhandled_keys[unhandled.key]
+        _remember(self._handled, unhandled.key, None)
+        for delivery in unhandled.deliveries:
+            self._answer(delivery)
+
+    def _answer(self, delivery: _Delivery) -> None:
+        """The receipt(s), then the ack, if the delivery's connection is the current one."""
+        if not self._live(delivery.attempt):
+            return  # the server delivers it again on the next connection
+        node, ctx = delivery.node, self._ctx
         creds = ctx.creds
         ctx.send(receipt(node, receipt_kind(node, creds)))
         own = _user(creds.me.id) if creds.me is not None else None
-        if processed.history_sync and own is not None:
+        if delivery.history_sync and own is not None:
             ctx.send(history_receipt(node, own))
         ctx.ack(node)
 
@@ -197,7 +261,7 @@ class MessagePipeline:
                 node=node, error=error, retry_count=min(count, MAX_RETRIES), gave_up=gave_up
             )
         )
-        if not self._live(job):
+        if not self._live(job.attempt):
             return
         if not gave_up:
             ctx.send(
@@ -210,9 +274,9 @@ class MessagePipeline:
             )
         ctx.ack(node, error=NACK_UNHANDLED)
 
-    def _live(self, job: _Job) -> bool:
+    def _live(self, attempt: int) -> bool:
         number = self._ctx.attempt_number
-        return number != 0 and number == job.attempt
+        return number != 0 and number == attempt
 
     def _fresh_keys(self) -> Node | None:
         """A new pre-key for the sender's new session, saved before the receipt can leave."""

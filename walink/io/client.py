@@ -37,8 +37,19 @@ Given a message processor (``Client(processor=factory)``, the factory called wit
 store), the session hands every ``<message>`` over as a ``ProcessMessage`` job: the *message
 worker* runs the jobs one at a time, in order, through the processor (in a worker thread for a
 store on disk: it decrypts and commits), reports each outcome back to the session and pumps; the
-session then publishes ``MessageProcessed`` (or the stub ``MessageFailed``) and only then sends
-the receipt and the ack. Nothing is acked before its commit.
+session then publishes ``MessageProcessed`` (or the stub ``MessageFailed``). The receipt and the
+ack of a processed message wait until the application handled its events: the last event made
+of a message carries a callback in the queue, and once the consumer reports it handled the
+client tells the session (``message_handled``), which sends them. "Handled" means: with
+``on()`` handlers, every handler registered for the event's name returned (no handler: once
+dispatched); with iteration, the application asked for the next event (a ``break`` leaves the
+event it stopped on unhandled until it asks again). A history chunk is recorded as processed
+the same way (``history_handled``). So every message and chunk reaches the application at
+least once: a process that dies with events in the queue, or inside a handler, never acked
+them, and the server (or the creds' pending list) brings them back at the next run, flagged
+``redelivered`` (``type="append"`` in ``messages.upsert``). Raw ``node`` events
+(``process_messages=False``) are acked on arrival, as the session's ``auto_ack`` does: an
+application that asks for raw nodes owns their fate.
 
 When the server logs the device out (401, 403, 406), the session marks the credentials
 ``logged_out`` and the lifecycle saves them before it ends; entering a ``Client`` on such a store
@@ -413,6 +424,11 @@ class Client:
 
         One consumer only: iterating and ``on()`` handlers exclude each other. Breaking out of
         the loop loses nothing: the next iteration continues where this one stopped.
+
+        An event counts as handled (a message is then acked, a history chunk recorded) once
+        the loop asks for the next one, i.e. once the loop body finished. The event a loop
+        stopped on (``break``, an exception) stays unhandled until events are asked for again;
+        closing the client first leaves it to be delivered again at the next run.
         """
         if self._dispatching:
             raise RuntimeError("events are delivered to on() handlers: iterate or register")
@@ -435,6 +451,12 @@ class Client:
 
     @overload
     def on(self, name: Literal["closed"], handler: Handler[Closed]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["message"], handler: Handler[MessageProcessed]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["message.failed"], handler: Handler[MessageFailed]) -> None: ...
 
     @overload
     def on(self, name: Literal["messages.upsert"], handler: Handler[MessagesUpsert]) -> None: ...
@@ -469,8 +491,10 @@ class Client:
         (``HistoryStatus``), ``"messaging-history.failed"`` (``HistoryFailed``), ``"message"``
         or ``"message.failed"``; a type checker holds the handler to it.
         Handlers run in their own task, one event at a time, in order; a slow handler fills the
-        queue (``SLOW_CONSUMER``), it never stalls the connection. An exception in a handler
-        closes the client and is raised, as itself, out of its ``async with`` block.
+        queue (``SLOW_CONSUMER``), it never stalls the connection. An event is handled (a
+        message acked, a history chunk recorded) once every handler for its name returned. An
+        exception in a handler closes the client and is raised, as itself, out of its ``async
+        with`` block (the event it was handling stays unhandled: delivered again next run).
         """
         if name not in EVENT_NAMES:
             raise ValueError(f"unknown event name {name!r}")
@@ -1094,8 +1118,38 @@ class Client:
                 if self._attempt.scope is not None:
                     self._attempt.scope.cancel()
 
+    def _message_handled(self, token: int) -> None:
+        """The application handled message ``token``'s events: its receipt and ack may go."""
+        session = self._session
+        if session is None or self._lifecycle_done.is_set():
+            return  # not acked: the server delivers it again at the next run
+        self._report_handled(session.messages_unhandled, session.message_handled, token)
+
+    def _history_handled(self, token: int) -> None:
+        """The application handled history chunk ``token``: it may be recorded as processed."""
+        session = self._session
+        if session is None or self._lifecycle_done.is_set() or session.finished:
+            return  # not recorded: the next run publishes it again
+        self._report_handled(session.history_unhandled, session.history_handled, token)
+
+    def _report_handled(
+        self, waiting: frozenset[int], report: Callable[..., None], token: int
+    ) -> None:
+        # runs in the consumer's task (the queue calls it): a failure of ours must not become
+        # the application's exception, so it stops the client like any internal error
+        if token not in waiting:
+            return
+        try:
+            report(token, now=self.now())
+            self._pump()
+        except Exception as error:
+            self._log.error("reporting an event handled failed: %r", error, exc_info=error)
+            self._broken = True
+            self._request_stop_quietly()
+
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:
+            # handled once every handler for its name returned (none: once dispatched)
             for handler in list(self._handlers.get(event_name(event), ())):
                 try:
                     result = handler(event)
@@ -1107,6 +1161,7 @@ class Client:
                     self._handler_error = error
                     self._request_stop_quietly()
                     return
+            self._queue.handled()
 
     # -- internals: the message jobs -------------------------------------------------------------
 
@@ -1124,10 +1179,15 @@ class Client:
             assert self._jobs is not None  # jobs come only with a processor
             self._jobs.send_nowait(event)
         else:
-            self._queue.put(event)
             # what users read: the decrypted messages (or the stub), identity changes
-            for derived in derived_events(event, self._require_session().creds):
-                self._queue.put(derived)
+            events = [event, *derived_events(event, self._require_session().creds)]
+            for published in events[:-1]:
+                self._queue.put(published)
+            # the events of one message are handed out in a row: handled with the last one
+            on_handled = None
+            if isinstance(event, MessageProcessed):
+                on_handled = partial(self._message_handled, event.token)
+            self._queue.put(events[-1], on_handled=on_handled)
 
     async def _message_worker(
         self, processor: MessageProcessor, jobs: MemoryObjectReceiveStream[ProcessMessage]
@@ -1174,7 +1234,7 @@ class Client:
             assert self._downloads is not None  # started with the task group
             self._downloads.send_nowait(event)
         elif isinstance(event, HistoryReceived):
-            self._queue.put(event.history)
+            self._queue.put(event.history, on_handled=partial(self._history_handled, event.token))
         elif isinstance(event, HistoryStatusChanged):
             self._queue.put(event.status)
         else:

@@ -8,14 +8,16 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
 - ``CredsUpdate``: Baileys' ``creds.update`` (already saved, or being saved, by the client);
 - ``NodeReceived``: every other received node (messages, receipts, notifications, calls);
 - ``MessageProcessed`` / ``MessageFailed`` (only for a client given a message processor): a
-  ``<message>`` after its commit (then its receipt and ack are sent), or one that could not be
-  decrypted (a stub carrying the error; a retry receipt asked for it again);
+  ``<message>`` after its commit (its receipt and ack are sent once the application handled
+  it), or one that could not be decrypted (a stub carrying the error; a retry receipt asked for
+  it again);
 - ``MessagesUpsert`` (Baileys' ``messages.upsert``, with the default ``SignalProcessor``): the
   decrypted messages of a ``MessageProcessed``, ``type`` ``"notify"`` live or ``"append"`` (the
   offline backlog, our own other devices); a ``MessageFailed`` is upserted too, as a CIPHERTEXT
   stub carrying the error; ``IdentityChanged``: a sender's identity key changed;
 - ``HistorySet`` / ``HistoryStatus`` (with a message processor): Baileys'
-  ``messaging-history.set`` (one history chunk from our phone, once recorded in the creds) and
+  ``messaging-history.set`` (one history chunk from our phone, recorded in the creds once the
+  application handled it) and
   ``messaging-history.status`` (a kind of sync complete, or paused); ``HistoryFailed``: a chunk
   that could not be had (its blob gone or corrupt: the phone was asked to upload it again);
 - ``PairingCode``: the code of a ``request_pairing_code`` the server accepted (show it to the
@@ -27,12 +29,20 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
 The queue is bounded by ``ClientConfig.max_pending_events`` without ever dropping: the client
 puts every event, and when the backlog goes over the bound it closes the connection with
 ``SLOW_CONSUMER`` (so the backlog stops growing and nothing is lost or silently skipped).
+
+The queue also tells when the application is done with an event: an event may carry an
+``on_handled`` callback (the client acks a message, records a history chunk, from it), called
+once the consumer reports the event handled. The one consumer hands events out one at a time:
+``handled()`` reports the event it was handed last, and asking for the next event (``get``)
+reports it first, so an ``async for`` body that finished is a handled event, and an event the
+consumer stopped on (a ``break``, an exception, a cancellation) is not.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
@@ -156,15 +166,23 @@ def event_name(event: ClientEvent) -> EventName:
     raise TypeError(f"not a client event: {type(event).__name__}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    event: ClientEvent
+    on_handled: Callable[[], None] | None
+
+
 class EventQueue:
-    """A FIFO with one consumer, never blocking the producer; ``over_limit`` tells the bound."""
+    """A FIFO with one consumer, never blocking the producer; ``over_limit`` tells the bound;
+    ``handled`` reports the consumer done with the event it was handed last."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._items: deque[ClientEvent] = deque()
+        self._items: deque[_Queued] = deque()
         self._ready = anyio.Event()
         self._drained = anyio.Event()
         self._closed = False
+        self._current: Callable[[], None] | None = None
         self.peak = 0
         """The most events that ever waited at once (for tests and the health view)."""
 
@@ -180,9 +198,11 @@ class EventQueue:
     def closed(self) -> bool:
         return self._closed
 
-    def put(self, event: ClientEvent) -> None:
-        """Append (producer side, synchronous: the protocol never waits for the consumer)."""
-        self._items.append(event)
+    def put(self, event: ClientEvent, *, on_handled: Callable[[], None] | None = None) -> None:
+        """Append (producer side, synchronous: the protocol never waits for the consumer);
+        ``on_handled`` is called once the consumer reports ``event`` handled (never if it never
+        does)."""
+        self._items.append(_Queued(event, on_handled))
         self.peak = max(self.peak, len(self._items))
         self._ready.set()
 
@@ -191,12 +211,21 @@ class EventQueue:
         self._closed = True
         self._ready.set()
 
+    def handled(self) -> None:
+        """The consumer is done with the event it was handed last (a no-op the second time):
+        its ``on_handled`` runs now, in the consumer's task."""
+        callback, self._current = self._current, None
+        if callback is not None:
+            callback()
+
     async def get(self) -> ClientEvent | None:
-        """The oldest event; None once closed and drained.
+        """The oldest event; None once closed and drained. Asking for it reports the event
+        handed out before as handled (``handled``).
 
         A cancelled consumer gets its cancellation even while events wait: otherwise it would
         keep being handed events until the queue ran dry.
         """
+        self.handled()
         await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._items:
             if self._closed:
@@ -204,12 +233,13 @@ class EventQueue:
             await self._ready.wait()
             if not self._items and not self._closed:
                 self._ready = anyio.Event()
-        event = self._items.popleft()
+        queued = self._items.popleft()
+        self._current = queued.on_handled
         if not self._items and not self._closed:
             self._ready = anyio.Event()
         if len(self._items) <= self.limit // 2:
             self._drained.set()
-        return event
+        return queued.event
 
     async def wait_drained(self) -> None:
         """Return once at most half the bound waits (at once if so already)."""

@@ -5,7 +5,8 @@
 ``SaveRequest`` into an ``AuthStore`` and confirms it, closes the server side when the session
 reports ``Closed``, carries the server's close requests to the session, and reconnects at the
 policy's ``reconnect_at``. With a ``processor`` it runs every ``ProcessMessage`` job at once,
-synchronously, and reports the outcome (without one, the jobs wait in ``pending_jobs``). History
+synchronously, and reports the outcome (without one, the jobs wait in ``pending_jobs``); every
+published message and history chunk is reported handled at once (``auto_handle``). History
 downloads (``DownloadHistory``) are served from the hub's blob store at once, verified, inflated
 and parsed as a client does (``hold_downloads``: they wait in ``pending_downloads``).
 Time passes only through ``advance``: it jumps from deadline to deadline (the client's, the
@@ -38,6 +39,8 @@ from walink.session import (
     Closed,
     ConnectionUpdate,
     DownloadHistory,
+    HistoryReceived,
+    MessageProcessed,
     MessageProcessor,
     ProcessMessage,
     SaveRequest,
@@ -91,6 +94,11 @@ class MemoryPair:
         self.hold_downloads = False
         """Keep history download jobs in ``pending_downloads`` instead of running them."""
         self.pending_downloads: list[DownloadHistory] = []
+        self.auto_handle = True
+        """Report every ``MessageProcessed`` and ``HistoryReceived`` handled as it is published,
+        as an application that takes each event at once (False: they wait in ``unhandled``)."""
+        self.unhandled: list[MessageProcessed | HistoryReceived] = []
+        """Published events not reported handled (only with ``auto_handle=False``)."""
 
     @classmethod
     def create(
@@ -297,12 +305,25 @@ class MemoryPair:
                     self._run_job(self.processor, event)
                 else:
                     self.pending_jobs.append(event)
+            elif isinstance(event, (MessageProcessed, HistoryReceived)):
+                if self.auto_handle:
+                    self.handle(event)
+                else:
+                    self.unhandled.append(event)
             elif isinstance(event, DownloadHistory):
                 if self.hold_downloads:
                     self.pending_downloads.append(event)
                 else:
                     self.run_download(event)
         return got
+
+    def handle(self, event: MessageProcessed | HistoryReceived) -> None:
+        """Report ``event`` handled by the application (drops it from ``unhandled``)."""
+        self.unhandled = [e for e in self.unhandled if e is not event]
+        if isinstance(event, MessageProcessed):
+            self.session.message_handled(event.token, now=self.now)
+        else:
+            self.session.history_handled(event.token, now=self.now)
 
     def run_download(self, job: DownloadHistory) -> None:
         """Serve a history download from the hub's blobs, as a client's downloader would: a
