@@ -65,7 +65,8 @@ def check_url(url: str) -> str:
 def check_headers(headers: Sequence[tuple[str, str]]) -> None:
     """``ValueError`` unless every ``(name, value)`` can go in an HTTP/1.1 request: a name made
     of token characters, a value without CR, LF or another control character (a CRLF in a value
-    would inject headers)."""
+    would inject headers) and without spaces or tabs at either end (HTTP strips them, so the
+    server would read another value; h11 refuses to send one)."""
     for item in headers:
         if not (isinstance(item, tuple) and len(item) == 2):
             raise ValueError(f"a header is a (name, value) pair of strings, not {item!r}")
@@ -76,6 +77,11 @@ def check_headers(headers: Sequence[tuple[str, str]]) -> None:
             raise ValueError(
                 f"the value of header {name!r} must be a string without CR, LF or control "
                 f"characters: {value!r}"
+            )
+        if value != value.strip(" \t"):
+            raise ValueError(
+                f"the value of header {name!r} must not start or end with a space or tab: "
+                f"{value!r}"
             )
 
 
