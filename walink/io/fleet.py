@@ -6,10 +6,13 @@ Theory of operation
 returns. Every ``claim_interval`` seconds (and once at once) the claimer lists the store's
 devices and leases each linked device that nobody holds (``DeviceHandle.acquire``: free, lapsed
 or released), at most ``claim_batch`` per look and ``max_devices`` in all. Each claimed device
-runs a ``Client`` on its handle in its own task; the client renews the lease while it runs and
-gives it back when it stops. Several fleets (processes, machines) on one PostgreSQL database thus
-split the devices between them, and the devices of a fleet that died are claimed by the others
-once their leases lapse: within ``lease_ttl + claim_interval`` plus the connect limiter's wait.
+runs a ``Client`` on its handle in its own task, which keeps the lease through the fleet's
+``LeaseGroup``: one statement per ``renew_interval`` renews every lease the fleet holds (a
+device missing from its result lost its lease, and its client ends with ``LEASE_LOST`` at once),
+and the leases of clients that stop together are given back together. Several fleets
+(processes, machines) on one PostgreSQL database thus split the devices between them, and the
+devices of a fleet that died are claimed by the others once their leases lapse: within
+``lease_ttl + claim_interval`` plus the connect limiter's wait.
 
 Every connection attempt of every device first passes one process-wide ``ConnectLimiter``, a
 token bucket on anyio's clock with jitter: a cold start or a network blip that drops a thousand
@@ -23,7 +26,8 @@ for good is released; this fleet claims it again only when it ended for the stor
 (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
 ``aclose()`` (and leaving the block) closes every client at once: each saves what is pending and
-releases its lease, so the other fleets can take the devices at their next claim.
+releases its lease (a thousand of them in a few statements), so the other fleets can take the
+devices at their next claim. The leases are renewed until the fleet's block is left.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import AuthStoreError, DeviceLeasedError
+from walink.io._lease import LeaseGroup
 from walink.io.client import Client
 from walink.io.config import ClientConfig
 from walink.io.errors import ClientClosedError
@@ -190,6 +195,14 @@ class Fleet:
         self._all_stopped = anyio.Event()
         self._stopping = anyio.Event()
         self._claim_now = anyio.Event()
+        self._leases: LeaseGroup | None = None
+
+    @property
+    def leases(self) -> LeaseGroup:
+        """What renews and releases the leases this fleet holds (its counters are metrics)."""
+        if self._leases is None:
+            raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        return self._leases
 
     @property
     def store(self) -> DeviceStore:
@@ -277,6 +290,11 @@ class Fleet:
     # -- claiming -------------------------------------------------------------------------------
 
     async def _claimer(self) -> None:
+        # the renewal runs beside the clients until the fleet's task group is cancelled: the
+        # clients still closing after the last claim keep their leases while they save
+        self._leases = LeaseGroup(self.store, _log)
+        assert self._task_group is not None
+        self._task_group.start_soon(self._leases.run)
         while not self._stopping.is_set():
             try:
                 await self._claim_once()
@@ -323,7 +341,12 @@ class Fleet:
         reason: str | None = None
         try:
             await self._emit(DeviceClaimed(device=name, epoch=epoch))
-            client = Client(handle, self.config.client, connect_gate=self.limiter.wait)
+            client = Client(
+                handle,
+                self.config.client,
+                connect_gate=self.limiter.wait,
+                lease=self.leases.keeper(handle),
+            )
             try:
                 async with client:
                     self._clients[handle.id] = client
