@@ -21,9 +21,12 @@ never all in the same second.
 
 Events come out of ``fleet.events()`` (or ``async for event in fleet``), each tagged with its
 device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaimed`` and
-``DeviceReleased`` say what the fleet holds, with the lease's epoch. A device whose client ended
-for good is released; this fleet claims it again only when it ended for the store's sake
-(``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
+``DeviceReleased`` say what the fleet holds, with the lease's epoch. They wait in a buffer of
+10,000; once the fleet is stopping, an event that finds the buffer full is dropped rather than
+waited for (an application that stopped reading would otherwise hold every close).
+
+A device whose client ended for good is released; this fleet claims it again only when it
+ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
 ``aclose()`` (and leaving the block) closes every client at once: each saves what is pending and
 releases its lease (a thousand of them in a few statements), so the other fleets can take the
@@ -133,6 +136,10 @@ class FleetConfig:
     split the devices between them instead of the first one taking all."""
     max_devices: int | None = None
     """The most devices this fleet runs at once (None: no limit)."""
+    close_concurrency: int = 100
+    """The most clients ``aclose()`` closes at once: each client's close bound starts when its
+    own close does, so a thousand clients closing in one process never starve each other of
+    the event loop past their bounds (the fleet's close takes as long either way)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,13 +258,22 @@ class Fleet:
         return None
 
     async def aclose(self) -> None:
-        """Close every client (each releases its lease) and stop claiming; idempotent."""
+        """Close every client (each releases its lease) and stop claiming; idempotent.
+
+        Clients are closed ``close_concurrency`` at a time; their leases are given back
+        together (a few statements for a thousand)."""
         self._stopping.set()
         self._claim_now.set()
+        limit = anyio.CapacityLimiter(self.config.close_concurrency)
+
+        async def close(client: Client) -> None:
+            async with limit:
+                await client.aclose()
+
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closing:
                 for client in list(self._clients.values()):
-                    closing.start_soon(client.aclose)
+                    closing.start_soon(close, client)
             if self._running:
                 with anyio.move_on_after(30.0):
                     await self._all_stopped.wait()
@@ -285,7 +301,15 @@ class Fleet:
             return
         # nobody listens any more when the fleet is stopping
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            await self._send.send(event)
+            if not self._stopping.is_set():
+                await self._send.send(event)
+                return
+            try:
+                self._send.send_nowait(event)
+            except anyio.WouldBlock:
+                # an application that stopped reading must not hold every client's close
+                # (and the release of its lease) until the fleet's bound
+                _log.debug("event dropped while stopping (nobody reads): %r", event)
 
     # -- claiming -------------------------------------------------------------------------------
 
