@@ -271,3 +271,26 @@ async def test_a_fleet_of_hundreds_starts_its_attempts_at_the_rate_and_burst(
     # so all of them took (count - burst) / rate seconds at least (the upper end is not
     # checked: the clock's jumps while the store's threads work count as waiting)
     assert max(starts) - began >= (count - burst) / rate - 0.01
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_an_application_that_stopped_reading_does_not_hold_the_close(
+    tmp_path: Path,
+) -> None:
+    count = 5
+    with open_device_store(tmp_path / "fleet.db") as store:
+        base = dataclasses.replace(Creds.new(), registered=True)
+        for n in range(count):
+            store.add(dataclasses.replace(base, me=Contact(id=f"1555{n:07d}:1@s.whatsapp.net")))
+        policy = PolicyConfig(backoff_unit=0.01, backoff_cap=0.05, jitter=0.0)
+        client = ClientConfig(url=_refused_url(), policy=policy, close_timeout=0.3)
+        config = FleetConfig(client=client, connect_rate=1000.0, event_buffer=2)
+        async with Fleet(store, config) as fleet:
+            await _until(lambda: len(fleet.held) == count)
+            # every device's task now waits for room in the buffer nobody reads
+            await _until(lambda: fleet.limiter.passed >= 2, timeout=5.0)
+            await anyio.sleep(0.2)
+            with anyio.fail_after(10.0):  # the fleet's own bound is 30 s
+                await fleet.aclose()
+            assert fleet.held == {}
+        assert all(info.holder is None for info in store.devices())

@@ -21,9 +21,10 @@ never all in the same second.
 
 Events come out of ``fleet.events()`` (or ``async for event in fleet``), each tagged with its
 device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaimed`` and
-``DeviceReleased`` say what the fleet holds, with the lease's epoch. They wait in a buffer of
-10,000; once the fleet is stopping, an event that finds the buffer full is dropped rather than
-waited for (an application that stopped reading would otherwise hold every close).
+``DeviceReleased`` say what the fleet holds, with the lease's epoch. They wait in a buffer
+(``event_buffer``, 10,000); once the fleet is stopping, an event that finds the buffer full is
+dropped rather than waited for (an application that stopped reading would otherwise hold every
+close and every lease release).
 
 A device whose client ended for good is released; this fleet claims it again only when it
 ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
@@ -136,6 +137,8 @@ class FleetConfig:
     split the devices between them instead of the first one taking all."""
     max_devices: int | None = None
     """The most devices this fleet runs at once (None: no limit)."""
+    event_buffer: int = 10_000
+    """Events that wait for the application before a device's task waits with them."""
     close_concurrency: int = 100
     """The most clients ``aclose()`` closes at once: each client's close bound starts when its
     own close does, so a thousand clients closing in one process never starve each other of
@@ -203,6 +206,8 @@ class Fleet:
         self._stopping = anyio.Event()
         self._claim_now = anyio.Event()
         self._leases: LeaseGroup | None = None
+        # the sends waiting for room in a full event buffer, given up when the fleet stops
+        self._waiting_sends: set[anyio.CancelScope] = set()
 
     @property
     def leases(self) -> LeaseGroup:
@@ -230,7 +235,9 @@ class Fleet:
     async def __aenter__(self) -> Fleet:
         if isinstance(self._store_arg, str):
             self._store = await anyio.to_thread.run_sync(open_device_store, self._store_arg)
-        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](10_000)
+        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](
+            self.config.event_buffer
+        )
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -264,6 +271,8 @@ class Fleet:
         together (a few statements for a thousand)."""
         self._stopping.set()
         self._claim_now.set()
+        for waiting in list(self._waiting_sends):
+            waiting.cancel()
         limit = anyio.CapacityLimiter(self.config.close_concurrency)
 
         async def close(client: Client) -> None:
@@ -301,15 +310,24 @@ class Fleet:
             return
         # nobody listens any more when the fleet is stopping
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            if not self._stopping.is_set():
-                await self._send.send(event)
-                return
             try:
                 self._send.send_nowait(event)
+                return
             except anyio.WouldBlock:
-                # an application that stopped reading must not hold every client's close
-                # (and the release of its lease) until the fleet's bound
-                _log.debug("event dropped while stopping (nobody reads): %r", event)
+                pass
+            if not self._stopping.is_set():
+                # the buffer is full: wait for the application, unless the fleet starts stopping
+                with anyio.CancelScope() as waiting:
+                    self._waiting_sends.add(waiting)
+                    try:
+                        await self._send.send(event)
+                    finally:
+                        self._waiting_sends.discard(waiting)
+                if not waiting.cancelled_caught:
+                    return
+            # an application that stopped reading must not hold every client's close (and the
+            # release of its lease) until the fleet's bound
+            _log.debug("event dropped while stopping (nobody reads): %r", event)
 
     # -- claiming -------------------------------------------------------------------------------
 
