@@ -1,10 +1,11 @@
-"""Many devices in one process: memory per open idle session, time to open, failover time.
+"""Many devices in one process: memory per open idle session, time to open and close, failover.
 
 Run: ``python benchmarks/fleet.py [--devices 1000] [--rate 200] [--failover-devices 50]
 [--fresh]`` for the full measurement. ``make bench`` calls ``run()``, which does the same with
 small defaults (50 devices, 10 for failover, a 2 s TTL) so that it finishes in well under a
-minute, and returns three rows of walink's own figures (no peer): open idle sessions per GiB of
-RSS growth, sessions opened per second, devices reopened per second after the kill.
+minute, and returns four rows of walink's own figures (no peer): open idle sessions per GiB of
+RSS growth, sessions opened per second, devices reopened per second after the kill, open idle
+clients closed per second (the command also prints the store's writes per second while idle).
 
 1. Memory: ``--devices`` devices, registered directly in an emulator state folder (no pairing),
    are put in one SQLite device store; one ``walink emulator`` process serves them; a ``Fleet``
@@ -12,8 +13,13 @@ RSS growth, sessions opened per second, devices reopened per second after the ki
    growth from before the fleet started to when every device is open, idle and its saves done,
    divided by the number of devices (so it counts the session, the client, the socket, the
    lease and each device's share of the store).
-2. Time to open them all at ``--rate`` connections per second.
-3. Failover: two ``walink serve`` processes on one store with ``--failover-devices`` devices; the
+2. Time to open them all at ``--rate`` connections per second, and the store's write
+   transactions per second while they sit idle (lease renewals: the default 30 s TTL, renewed
+   every 10 s; the command idles a whole renewal interval).
+3. Close: the time ``fleet.aclose()`` takes with every device open and idle (each client sends
+   its close, saves what is pending, the leases are given back), and how many clients overran
+   their close bound (``2 * close_timeout + 5`` s; they say so at WARNING and are cancelled).
+4. Failover: two ``walink serve`` processes on one store with ``--failover-devices`` devices; the
    first takes them all, is killed with SIGKILL, and the time until the second reports every
    device open again is measured (lease TTL ``--ttl``, claims every ``--claim-interval``).
 
@@ -34,18 +40,21 @@ import argparse
 import dataclasses
 import gc
 import json
+import logging
 import os
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import anyio
 
 from benchmarks import Row
-from walink.auth.devices import DeviceStore, open_device_store
+from walink.auth.device_sql import Backend, SQLiteBackend, Tx
+from walink.auth.devices import DEFAULT_RENEW_INTERVAL, DeviceStore, open_device_store
 from walink.auth.model import Contact, Creds
 from walink.io.config import ClientConfig
 from walink.io.events import ConnectionUpdate
@@ -54,6 +63,7 @@ from walink.protocol.certs import TrustRoot
 from walink.testing.registry import Registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 UPLOADED = 812
 """The pre-keys a device uploads at its first login (and the server then counts)."""
 
@@ -124,14 +134,46 @@ class MemoryFigures:
     """Seconds from the fleet's start to the last device open."""
     before_kib: int
     after_kib: int
+    close_took: float
+    """Seconds ``fleet.aclose()`` took with every device open and idle."""
+    late_clients: int
+    """Clients that overran their close bound (cancelled after ``2 * close_timeout + 5`` s)."""
+    idle: float
+    idle_writes: int
+    """Write transactions on the store while every device sat open and idle (lease renewals)."""
 
     @property
     def kib_per_session(self) -> float:
         return (self.after_kib - self.before_kib) / self.count
 
 
+class CountingBackend:
+    """A device store engine that counts the write transactions run on it."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self.writes = 0
+
+    @property
+    def where(self) -> str:
+        return self._backend.where
+
+    def run(self, work: Callable[[Tx], T], *, write: bool) -> T:
+        if write:
+            self.writes += 1
+        return self._backend.run(work, write=write)
+
+    def close(self) -> None:
+        self._backend.close()
+
+
 async def measure_memory(
-    store: DeviceStore, config: ClientConfig, count: int, rate: float, idle: float = 5.0
+    store: DeviceStore,
+    counter: CountingBackend,
+    config: ClientConfig,
+    count: int,
+    rate: float,
+    idle: float = 5.0,
 ) -> MemoryFigures:
     opened: set[str] = set()
     gc.collect()
@@ -151,12 +193,44 @@ async def measure_memory(
                 if len(opened) == count:
                     break
         took = time.monotonic() - started
-        # idle: the saves after login land, the pre-key uploads are answered
+        # idle: the saves after login land, the pre-key uploads are answered; every lease is
+        # renewed at least once
+        writes = counter.writes
         await anyio.sleep(idle)
+        idle_writes = counter.writes - writes
         gc.collect()
         after = rss_kib()
-        await fleet.aclose()
-    return MemoryFigures(count=count, rate=rate, took=took, before_kib=before, after_kib=after)
+        late = _LateCounter()
+        logging.getLogger("walink.client").addHandler(late)
+        try:
+            closing = time.monotonic()
+            await fleet.aclose()
+            close_took = time.monotonic() - closing
+        finally:
+            logging.getLogger("walink.client").removeHandler(late)
+    return MemoryFigures(
+        count=count,
+        rate=rate,
+        took=took,
+        before_kib=before,
+        after_kib=after,
+        close_took=close_took,
+        late_clients=late.count,
+        idle=idle,
+        idle_writes=idle_writes,
+    )
+
+
+class _LateCounter(logging.Handler):
+    """Counts the clients that say they did not stop within their close bound."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "did not stop in time" in record.getMessage():
+            self.count += 1
 
 
 def print_memory(figures: MemoryFigures) -> None:
@@ -165,6 +239,15 @@ def print_memory(figures: MemoryFigures) -> None:
     print(
         f"RSS growth per open idle session: {figures.kib_per_session:.1f} KiB"
         f" (before {figures.before_kib} KiB, after {figures.after_kib} KiB)"
+    )
+    print(
+        f"store writes while idle: {figures.idle_writes / figures.idle:.1f}/s"
+        f" ({figures.idle_writes} in {figures.idle:g} s: lease renewals, every"
+        f" {DEFAULT_RENEW_INTERVAL:g} s per lease)"
+    )
+    print(
+        f"close: {count} open idle clients closed in {figures.close_took:.1f} s"
+        f" ({figures.late_clients} overran their close bound)"
     )
 
 
@@ -230,9 +313,10 @@ def measure(
             make_devices(state_dir, failover, failover_devices, fresh=False)
         emulator_process, emulator = start_emulator(state_dir)
         try:
-            with open_device_store(url) as store:
+            counter = CountingBackend(SQLiteBackend(root / "devices.db"))
+            with DeviceStore(counter) as store:
                 memory = anyio.run(
-                    measure_memory, store, client_config(emulator), devices, rate, idle
+                    measure_memory, store, counter, client_config(emulator), devices, rate, idle
                 )
             failover_took = measure_failover(failover_url, emulator, failover_devices, ttl)
         finally:
@@ -244,7 +328,7 @@ def measure(
 def run(
     devices: int = 50, rate: float = 200.0, failover_devices: int = 10, ttl: float = 2.0
 ) -> list[Row]:
-    """The ``make bench`` entry point: small numbers, three rows of walink's own figures."""
+    """The ``make bench`` entry point: small numbers, four rows of walink's own figures."""
     memory, failover_took = measure(devices, rate, failover_devices, ttl, fresh=False, idle=2.0)
     return [
         Row(
@@ -267,6 +351,12 @@ def run(
             peer=None,
             unit="devices/s",
         ),
+        Row(
+            name=f"fleet: open idle clients closed per second ({devices} devices)",
+            walink=devices / memory.close_took,
+            peer=None,
+            unit="closes/s",
+        ),
     ]
 
 
@@ -281,7 +371,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     memory, failover_took = measure(
-        args.devices, args.rate, args.failover_devices, args.ttl, fresh=args.fresh, idle=5.0
+        args.devices,
+        args.rate,
+        args.failover_devices,
+        args.ttl,
+        fresh=args.fresh,
+        idle=DEFAULT_RENEW_INTERVAL,
     )
     print_memory(memory)
     print(

@@ -110,7 +110,15 @@ def test_fleet_rows_from_its_measurements(monkeypatch: pytest.MonkeyPatch) -> No
     ) -> tuple[fleet.MemoryFigures, float]:
         seen.append((devices, rate, failover_devices, ttl))
         memory = fleet.MemoryFigures(
-            count=devices, rate=rate, took=0.5, before_kib=1000, after_kib=1000 + 256 * devices
+            count=devices,
+            rate=rate,
+            took=0.5,
+            before_kib=1000,
+            after_kib=1000 + 256 * devices,
+            close_took=0.25,
+            late_clients=0,
+            idle=idle,
+            idle_writes=1,
         )
         return memory, 4.0
 
@@ -121,6 +129,7 @@ def test_fleet_rows_from_its_measurements(monkeypatch: pytest.MonkeyPatch) -> No
         (4096.0, "sessions/GiB"),
         (100.0, "opens/s"),
         (2.5, "devices/s"),
+        (200.0, "closes/s"),
     ]
     assert all(row.peer is None and row.name.startswith("fleet: ") for row in rows)
 

@@ -107,6 +107,8 @@ _EXPORTS: dict[str, str] = {
     "Fleet": "walink.io",
     "FleetConfig": "walink.io",
     "ConnectLimiter": "walink.io",
+    "LeaseGroup": "walink.io",
+    "LeaseKeeper": "walink.io",
     "SignalProcessor": "walink._receive",
     "ReceivedMessage": "walink._receive",
     "IdentityChange": "walink._receive",
@@ -160,6 +162,8 @@ if TYPE_CHECKING:
     from walink.io import Health as Health
     from walink.io import HttpDownloader as HttpDownloader
     from walink.io import InvalidNodeError as InvalidNodeError
+    from walink.io import LeaseGroup as LeaseGroup
+    from walink.io import LeaseKeeper as LeaseKeeper
     from walink.io import LoggedOutError as LoggedOutError
     from walink.io import MediaDownloadError as MediaDownloadError
     from walink.io import MediaGoneError as MediaGoneError

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from tests.auth.strategies import every_key_type, full_creds
 from walink.auth import Contact, Creds, KeyPair
-from walink.auth.device_sql import DEVICES_APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from walink.auth.devices import DeviceStore, open_device_store, open_single_device
+from walink.auth.device_sql import DEVICES_APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Tx
+from walink.auth.devices import DeviceHandle, DeviceStore, open_device_store, open_single_device
 from walink.auth.errors import (
     DeviceLeasedError,
     LeaseLostError,
@@ -146,6 +146,52 @@ def test_renewal_keeps_the_lease_past_its_ttl(store_url: str) -> None:
             b.device(device.id).acquire()
         device.save(Creds.new())
         device.close()
+
+
+def test_many_leases_renew_in_one_statement_and_report_exactly_the_lost(store_url: str) -> None:
+    with (
+        open_device_store(store_url, owner="host-a:1:aa") as a,
+        open_device_store(store_url, owner="host-b:2:bb") as b,
+    ):
+        ids = [a.add() for _ in range(6)]
+        handles = [DeviceHandle(a, device) for device in ids]
+        for handle in handles[:5]:
+            handle.acquire()
+        kept, lapsed, stolen, released, closed, never = handles
+
+        def expire(tx: Tx) -> None:
+            tx.update(
+                "UPDATE walink_leases SET expires = 0 WHERE device IN (?, ?)",
+                (lapsed.id, stolen.id),
+            )
+
+        a.run(expire, write=True)
+        thief = b.device(stolen.id)
+        assert thief.acquire() == 2
+        released.release()
+        closed.close()
+        lost = a.renew_leases(handles)
+        assert set(lost) == {lapsed, stolen, released, closed, never}
+        assert all(isinstance(error, LeaseLostError) for error in lost.values())
+        infos = {info.id: info for info in a.devices()}
+        assert infos[kept.id].holder == "host-a:1:aa" and infos[kept.id].epoch == 1
+        left = infos[kept.id].expires_in
+        assert left is not None and left > 25
+        # the thief's lease is untouched, the lapsed one stays lapsed
+        assert infos[stolen.id].holder == "host-b:2:bb" and infos[stolen.id].epoch == 2
+        assert infos[lapsed.id].holder is None
+        # a lost handle is lost for good; the kept one still writes
+        with pytest.raises(LeaseLostError):
+            lapsed.save(Creds.new())
+        with pytest.raises(LeaseLostError):
+            lapsed.acquire()
+        kept.save(Creds.new())
+        assert a.renew_leases([]) == {}
+        a.release_leases([kept, lapsed, stolen])  # only what is held is given back
+        assert {info.id: info.holder for info in a.devices()}[kept.id] is None
+        assert {info.id: info.holder for info in a.devices()}[stolen.id] == "host-b:2:bb"
+        assert kept.epoch is None
+        thief.close()
 
 
 def test_racing_processes_elect_exactly_one_holder(store_url: str) -> None:

@@ -120,3 +120,27 @@ def test_threads_each_borrow_their_own_machine() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_finished_lifecycle_leaves_the_machine_to_the_next_one() -> None:
+    # building a machine takes milliseconds: a thousand sessions closing together must not
+    # build one each
+    from walink.fsm import shared
+
+    first = SharedMachine()
+    first.dial()
+    machine = shared._spare.machine
+    assert machine is not None
+    for event in ("transport_open", "authenticate", "login_success"):
+        first.send(event)
+    first.close(disconnect=disconnect_of(CloseReason.LOCAL_CLOSE), decision=CLOSE_ROUTES[-2][1])
+    assert first.finished and shared._spare.machine is machine
+    second = SharedMachine()
+    second.dial()
+    assert second.state_id == "dialing" and not second.finished
+    assert shared._spare.machine is machine
+    # and the finished lifecycle still refuses every event, as a machine of its own does
+    own = ConnectionMachine()
+    own.send("stop", disconnect=disconnect_of(CloseReason.LOCAL_CLOSE))
+    assert own.finished
+    assert _fire(first, "dial", 0) == _fire(own, "dial", 0) == "TransitionNotAllowed"

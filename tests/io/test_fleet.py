@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,9 @@ import trio.testing
 
 from tests.scenarios.harness import config_for, paired_store
 from walink.auth.devices import DeviceStore, open_device_store
+from walink.auth.model import Contact, Creds
+from walink.fsm.policy import PolicyConfig
+from walink.io.config import ClientConfig
 from walink.io.events import ConnectionUpdate
 from walink.io.fleet import (
     ConnectLimiter,
@@ -207,3 +212,85 @@ async def test_a_device_whose_lease_was_lost_is_claimed_again_once_free(tmp_path
         assert emulator.replaced == 0
         mine.close()
         theirs.close()
+
+
+def _refused_url() -> str:
+    """A loopback URL where nothing listens: every attempt fails at once (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"ws://127.0.0.1:{port}/ws/chat"
+
+
+@pytest.mark.parametrize(
+    "anyio_backend",
+    [pytest.param(("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}))],
+)
+async def test_a_fleet_of_hundreds_starts_its_attempts_at_the_rate_and_burst(
+    tmp_path: Path,
+) -> None:
+    count, rate, burst, jitter = 200, 50.0, 20, 0.1
+    with open_device_store(tmp_path / "fleet.db") as store:
+        base = dataclasses.replace(Creds.new(), registered=True)
+        for n in range(count):
+            store.add(dataclasses.replace(base, me=Contact(id=f"1555{n:07d}:1@s.whatsapp.net")))
+        # a refused attempt is retried an hour later (which trio's clock may reach: it jumps
+        # whenever every task waits, for the store's worker threads too)
+        policy = PolicyConfig(backoff_unit=3600.0, jitter=0.0)
+        client = ClientConfig(url=_refused_url(), policy=policy, close_timeout=0.3)
+        config = FleetConfig(
+            client=client,
+            connect_rate=rate,
+            connect_burst=burst,
+            connect_jitter=jitter,
+            claim_batch=count,
+        )
+        fleet = Fleet(store, config, limiter=ConnectLimiter(rate, burst, jitter=jitter))
+        # where each attempt starts: the session's "connecting", right after the limiter
+        starts: list[float] = []
+        tried: set[str] = set()
+        began = anyio.current_time()
+        async with fleet:
+            async for event in fleet:
+                if (
+                    isinstance(event, DeviceEvent)
+                    and isinstance(event.event, ConnectionUpdate)
+                    and event.event.connection == "connecting"
+                ):
+                    starts.append(anyio.current_time())
+                    tried.add(event.device)
+                    if len(tried) == count:
+                        break
+            await fleet.aclose()
+    # every device tried, every attempt through the limiter, never faster than the bucket
+    # allows in any window
+    assert len(tried) == count <= len(starts) <= fleet.limiter.passed
+    for window in (0.0, 0.1, 1.0, 3.0):
+        assert _max_in_window(starts, window) <= burst + rate * (window + jitter)
+    assert _max_in_window(starts, 0.0) < burst + 2  # the burst, then one at a time
+    # so all of them took (count - burst) / rate seconds at least (the upper end is not
+    # checked: the clock's jumps while the store's threads work count as waiting)
+    assert max(starts) - began >= (count - burst) / rate - 0.01
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_an_application_that_stopped_reading_does_not_hold_the_close(
+    tmp_path: Path,
+) -> None:
+    count = 5
+    with open_device_store(tmp_path / "fleet.db") as store:
+        base = dataclasses.replace(Creds.new(), registered=True)
+        for n in range(count):
+            store.add(dataclasses.replace(base, me=Contact(id=f"1555{n:07d}:1@s.whatsapp.net")))
+        policy = PolicyConfig(backoff_unit=0.01, backoff_cap=0.05, jitter=0.0)
+        client = ClientConfig(url=_refused_url(), policy=policy, close_timeout=0.3)
+        config = FleetConfig(client=client, connect_rate=1000.0, event_buffer=2)
+        async with Fleet(store, config) as fleet:
+            await _until(lambda: len(fleet.held) == count)
+            # every device's task now waits for room in the buffer nobody reads
+            await _until(lambda: fleet.limiter.passed >= 2, timeout=5.0)
+            await anyio.sleep(0.2)
+            with anyio.fail_after(10.0):  # the fleet's own bound is 30 s
+                await fleet.aclose()
+            assert fleet.held == {}
+        assert all(info.holder is None for info in store.devices())

@@ -5,7 +5,10 @@ Theory of operation
 ``DeviceStore`` (``walink.auth.devices``) speaks to a ``Backend``: ``run(work, write=...)``
 runs ``work(tx)`` in one transaction and commits it, or rolls it back when ``work`` raises.
 Statements are written once, with ``?`` placeholders and ``{now}`` for the database's clock in
-unix seconds; each backend rewrites both for its engine. The clock is always the database's,
+unix seconds; each backend rewrites both for its engine. ``{device_epochs}`` stands for a
+``SELECT`` of ``(device, epoch)`` rows read from one parameter, the JSON text of
+``[[device, epoch], ...]``: a fleet renews or releases any number of leases in one statement
+with one parameter, whatever the engine's limit on parameters. The clock is always the database's,
 never a machine's: two machines with skewed clocks still agree on when a lease lapses.
 
 The schema is versioned: ``walink_schema`` holds one row with the version, and ``MIGRATIONS[n]``
@@ -116,6 +119,13 @@ def read_version(tx: Tx, where: str) -> int:
 
 # julianday('now') has millisecond precision on every SQLite version (unixepoch('subsec') is 3.42+)
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_SQLITE_DEVICE_EPOCHS = (
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+)
+
+
+def _sqlite_sql(sql: str) -> str:
+    return sql.replace("{device_epochs}", _SQLITE_DEVICE_EPOCHS).replace("{now}", _SQLITE_NOW)
 
 
 class _SQLiteTx:
@@ -123,10 +133,10 @@ class _SQLiteTx:
         self._conn = conn
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql.replace("{now}", _SQLITE_NOW), tuple(params)).fetchall()
+        return self._conn.execute(_sqlite_sql(sql), tuple(params)).fetchall()
 
     def update(self, sql: str, params: Sequence[object] = ()) -> int:
-        cursor = self._conn.execute(sql.replace("{now}", _SQLITE_NOW), tuple(params))
+        cursor = self._conn.execute(_sqlite_sql(sql), tuple(params))
         return cursor.rowcount
 
 

@@ -22,18 +22,29 @@ no row. A holder that was paused past its TTL (SIGSTOP, a long GC pause, a parti
 finds every write refused even before anyone took over, and a takeover can never interleave with
 an old holder's write. ``close()`` releases the lease (it lapses at once, keeping its epoch).
 
+Renewing and releasing are fenced the same way, and work on any number of leases of one store
+in one statement (``DeviceStore.renew_leases``, ``release_leases``): a fleet of a thousand
+devices renews them all with one write per interval instead of a thousand::
+
+    UPDATE walink_leases SET expires = now + ttl
+    WHERE owner = me AND expires > now AND (device, epoch) IN (the handles' devices and epochs)
+    RETURNING device
+
+A device missing from what it returns lost its lease (lapsed, or taken by another holder).
+
 Writes without ``acquire()`` first take the lease themselves (like the one-device stores'
 writer lock), but never take it back once it was lost.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -225,6 +236,69 @@ class DeviceStore:
             handle.close()
         return device_id
 
+    # -- leases of many handles at once -------------------------------------------------------
+
+    def renew_leases(self, handles: Sequence[DeviceHandle]) -> dict[DeviceHandle, LeaseLostError]:
+        """Extend every handle's lease by a TTL from now, in one statement; the ones lost.
+
+        Each lease is extended only where this store still holds it at the handle's epoch and it
+        has not lapsed, exactly as a fenced write checks. A handle whose lease lapsed or was
+        taken (or that holds none, or is closed) is in the result, with the error its writes now
+        raise: it is marked lost and never takes the lease back. Handles of another store:
+        ``ValueError``. The store's errors (``AuthStoreError``) leave the handles as they were.
+        """
+        held, lost = self._held(handles)
+        if held:
+            rows = self.run(
+                lambda tx: tx.query(
+                    "UPDATE walink_leases SET expires = {now} + ?"
+                    " WHERE owner = ? AND expires > {now}"
+                    " AND (device, epoch) IN ({device_epochs}) RETURNING device",
+                    (self.lease_ttl, self.owner, _device_epochs(held)),
+                ),
+                write=True,
+            )
+            renewed = {str(row[0]) for row in rows}
+            for handle, epoch in held.items():
+                if handle.id not in renewed:
+                    lost[handle] = handle._lose(epoch)
+        return lost
+
+    def release_leases(self, handles: Sequence[DeviceHandle]) -> None:
+        """Give every handle's lease up now, in one statement (they lapse at once, keeping
+        their epochs, so the next holder's is higher). Handles holding none are skipped."""
+        held: dict[DeviceHandle, int] = {}
+        for handle in handles:
+            epoch = handle._give_up()
+            if epoch is not None:
+                held[handle] = epoch
+        if not held or self._closed:
+            return
+        self.run(
+            lambda tx: tx.update(
+                "UPDATE walink_leases SET expires = {now} - 1"
+                " WHERE owner = ? AND (device, epoch) IN ({device_epochs})",
+                (self.owner, _device_epochs(held)),
+            ),
+            write=True,
+        )
+
+    def _held(
+        self, handles: Sequence[DeviceHandle]
+    ) -> tuple[dict[DeviceHandle, int], dict[DeviceHandle, LeaseLostError]]:
+        """The handles' epochs, and the handles that hold no lease (with their errors)."""
+        held: dict[DeviceHandle, int] = {}
+        lost: dict[DeviceHandle, LeaseLostError] = {}
+        for handle in handles:
+            if handle.store is not self:
+                raise ValueError(f"{handle!r} is not a handle of {self!r}")
+            epoch = handle.epoch
+            if epoch is None or handle.closed:
+                lost[handle] = LeaseLostError("no lease is held to renew", handle._where())
+            else:
+                held[handle] = epoch
+        return held, lost
+
     def close(self) -> None:
         """Close the database connections (handles' leases are released by the handles)."""
         if not self._closed:
@@ -236,6 +310,11 @@ class DeviceStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _device_epochs(held: dict[DeviceHandle, int]) -> str:
+    """The ``{device_epochs}`` parameter: ``[[device, epoch], ...]`` as JSON text."""
+    return json.dumps([[handle.id, epoch] for handle, epoch in held.items()])
 
 
 def _info(row: tuple[object, ...]) -> DeviceInfo:
@@ -342,45 +421,43 @@ class DeviceHandle:
             (self.id, self.store.owner, self._epoch),
         )
         if changed != 1:
-            raise LeaseLostError(
-                f"the lease of device {self.id} (epoch {self._epoch}) lapsed or was taken over:"
-                " this process must stop running it",
-                self.store.where,
-            )
+            raise self._lost_error(self._epoch)
 
     def renew(self) -> None:
         """Extend the lease by a TTL from now; ``LeaseLostError`` when it lapsed or was taken."""
-        with self._mutex:
-            self._check_open()
-            if self._epoch is None:
-                raise LeaseLostError("no lease is held to renew", self._where())
-            try:
-                self.store.run(self._extend, write=True)
-            except LeaseLostError:
-                self._epoch, self._lost = None, True
-                raise
+        self._check_open()
+        lost = self.store.renew_leases([self])
+        if self in lost:
+            raise lost[self]
 
-    def _extend(self, tx: Tx) -> None:
-        self.fence(tx)
-        tx.update(
-            "UPDATE walink_leases SET expires = {now} + ? WHERE device = ?",
-            (self.store.lease_ttl, self.id),
+    def _lose(self, epoch: int) -> LeaseLostError:
+        """A renewal found the lease held at ``epoch`` gone: mark it lost (unless it changed)."""
+        with self._mutex:
+            if self._epoch == epoch:
+                self._epoch, self._lost = None, True
+        return self._lost_error(epoch)
+
+    def _lost_error(self, epoch: int | None) -> LeaseLostError:
+        return LeaseLostError(
+            f"the lease of device {self.id} (epoch {epoch}) lapsed or was taken over:"
+            " this process must stop running it",
+            self.store.where,
         )
 
     def release(self) -> None:
         """Give the lease up now (it lapses at once; the epoch stays for the next holder)."""
+        self.store.release_leases([self])
+
+    def _give_up(self) -> int | None:
+        """Forget the lease (its epoch, None if none was held) before it is released."""
         with self._mutex:
             epoch, self._epoch = self._epoch, None
-            if epoch is None or self.store.closed:
-                return
-            self.store.run(
-                lambda tx: tx.update(
-                    "UPDATE walink_leases SET expires = {now} - 1"
-                    " WHERE device = ? AND owner = ? AND epoch = ?",
-                    (self.id, self.store.owner, epoch),
-                ),
-                write=True,
-            )
+            return epoch
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
 
     # -- AuthStore ----------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 INSTALL_HINT = "PostgreSQL stores need the driver: pip install 'walink[postgres]'"
 _NOW = "extract(epoch from clock_timestamp())::double precision"
+_DEVICE_EPOCHS = (
+    "SELECT e.value ->> 0, (e.value ->> 1)::bigint FROM json_array_elements(?::json) AS e(value)"
+)
 # one arbitrary 64-bit number: the advisory lock that serialises schema upgrades
 _MIGRATION_LOCK = 0x57414C4D_0001
 
@@ -45,7 +48,9 @@ class _PgTx:
     @staticmethod
     def _sql(sql: str) -> str:
         # no statement of ours has a literal % or ?: a plain rewrite is safe
-        return sql.replace("?", "%s").replace("{now}", _NOW)
+        return (
+            sql.replace("{device_epochs}", _DEVICE_EPOCHS).replace("?", "%s").replace("{now}", _NOW)
+        )
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         self._cursor.execute(self._sql(sql), tuple(params))

@@ -80,6 +80,8 @@ _LAZY: dict[str, str] = {
     "DeviceEvent": "walink.io.fleet",
     "DeviceClaimed": "walink.io.fleet",
     "DeviceReleased": "walink.io.fleet",
+    "LeaseGroup": "walink.io._lease",
+    "LeaseKeeper": "walink.io._lease",
 }
 
 __all__ = [
@@ -110,6 +112,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from walink.io._lease import LeaseGroup as LeaseGroup
+    from walink.io._lease import LeaseKeeper as LeaseKeeper
     from walink.io.browsers import Browsers as Browsers
     from walink.io.client import ChatState as ChatState
     from walink.io.client import Client as Client

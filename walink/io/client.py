@@ -119,7 +119,7 @@ from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.machine import Connection
 from walink.fsm.reasons import CloseReason
-from walink.io._lease import LeasedStore, keep_lease
+from walink.io._lease import LeasedStore, LeaseKeeper, OwnLease
 from walink.io._support import (
     Attempt,
     EventIterator,
@@ -202,7 +202,9 @@ class Client:
     URL for a store's only device) runs under its lease: taken at entry like any store's lock
     (``DeviceLeasedError`` names the holder), renewed while the client runs, given back when it
     stops; losing it ends the client with ``LEASE_LOST``. ``connect_gate`` is awaited before
-    every connection attempt (``walink.Fleet`` passes its connect rate limiter).
+    every connection attempt (``walink.Fleet`` passes its connect rate limiter). ``lease`` keeps
+    that lease instead of the client's own renewal (``walink.Fleet`` passes one that renews all
+    its devices' leases in one statement).
     """
 
     def __init__(
@@ -214,6 +216,7 @@ class Client:
         processor: Callable[[AuthStore], MessageProcessor] | None = None,
         connect_gate: Callable[[], Awaitable[None]] | None = None,
         downloader: Downloader | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         """``processor``: called once with the open store, returns the ``MessageProcessor`` that
         decrypts and commits every ``<message>`` (see the module docstring). None: the default
@@ -232,6 +235,7 @@ class Client:
         self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
         # awaited before every connection attempt (a fleet's shared connect rate limiter)
         self._connect_gate = connect_gate
+        self._lease = lease
         self._capture_path = capture if capture is not None else self.config.capture
         self._capture: CaptureWriter | None = None
         self._store = StoreAccess(auth)
@@ -861,17 +865,23 @@ class Client:
             if isinstance(store, LeasedStore):
                 with anyio.CancelScope(shield=True):
                     try:
-                        await self._store.run(store.release)
+                        await self._lease_keeper(store).release()
                     except AuthStoreError as error:
                         self._log.warning("releasing the device's lease failed: %s", error)
         finally:
             await self._store.close()
 
     async def _keep_lease(self, store: LeasedStore) -> None:
-        async def renew(function: Callable[[], None]) -> None:
-            await self._store.run(function)
+        await self._lease_keeper(store).keep(self._lifecycle_done, self._lease_lost)
 
-        await keep_lease(store, renew, self._lifecycle_done, self._lease_lost, self._log)
+    def _lease_keeper(self, store: LeasedStore) -> LeaseKeeper:
+        if self._lease is None:
+
+            async def run(function: Callable[[], None]) -> None:
+                await self._store.run(function)
+
+            self._lease = OwnLease(store, run, self._log)
+        return self._lease
 
     def _lease_lost(self, message: str) -> None:
         session = self._session

@@ -6,10 +6,13 @@ Theory of operation
 returns. Every ``claim_interval`` seconds (and once at once) the claimer lists the store's
 devices and leases each linked device that nobody holds (``DeviceHandle.acquire``: free, lapsed
 or released), at most ``claim_batch`` per look and ``max_devices`` in all. Each claimed device
-runs a ``Client`` on its handle in its own task; the client renews the lease while it runs and
-gives it back when it stops. Several fleets (processes, machines) on one PostgreSQL database thus
-split the devices between them, and the devices of a fleet that died are claimed by the others
-once their leases lapse: within ``lease_ttl + claim_interval`` plus the connect limiter's wait.
+runs a ``Client`` on its handle in its own task, which keeps the lease through the fleet's
+``LeaseGroup``: one statement per ``renew_interval`` renews every lease the fleet holds (a
+device missing from its result lost its lease, and its client ends with ``LEASE_LOST`` at once),
+and the leases of clients that stop together are given back together. Several fleets
+(processes, machines) on one PostgreSQL database thus split the devices between them, and the
+devices of a fleet that died are claimed by the others once their leases lapse: within
+``lease_ttl + claim_interval`` plus the connect limiter's wait.
 
 Every connection attempt of every device first passes one process-wide ``ConnectLimiter``, a
 token bucket on anyio's clock with jitter: a cold start or a network blip that drops a thousand
@@ -18,12 +21,17 @@ never all in the same second.
 
 Events come out of ``fleet.events()`` (or ``async for event in fleet``), each tagged with its
 device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaimed`` and
-``DeviceReleased`` say what the fleet holds, with the lease's epoch. A device whose client ended
-for good is released; this fleet claims it again only when it ended for the store's sake
-(``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
+``DeviceReleased`` say what the fleet holds, with the lease's epoch. They wait in a buffer
+(``event_buffer``, 10,000); once the fleet is stopping, an event that finds the buffer full is
+dropped rather than waited for (an application that stopped reading would otherwise hold every
+close and every lease release).
+
+A device whose client ended for good is released; this fleet claims it again only when it
+ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
 ``aclose()`` (and leaving the block) closes every client at once: each saves what is pending and
-releases its lease, so the other fleets can take the devices at their next claim.
+releases its lease (a thousand of them in a few statements), so the other fleets can take the
+devices at their next claim. The leases are renewed until the fleet's block is left.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import AuthStoreError, DeviceLeasedError
+from walink.io._lease import LeaseGroup
 from walink.io._taskgroup import enter_task_group, exit_task_group
 from walink.io.client import Client
 from walink.io.config import ClientConfig
@@ -129,6 +138,12 @@ class FleetConfig:
     split the devices between them instead of the first one taking all."""
     max_devices: int | None = None
     """The most devices this fleet runs at once (None: no limit)."""
+    event_buffer: int = 10_000
+    """Events that wait for the application before a device's task waits with them."""
+    close_concurrency: int = 100
+    """The most clients ``aclose()`` closes at once: each client's close bound starts when its
+    own close does, so a thousand clients closing in one process never starve each other of
+    the event loop past their bounds (the fleet's close takes as long either way)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +206,16 @@ class Fleet:
         self._all_stopped = anyio.Event()
         self._stopping = anyio.Event()
         self._claim_now = anyio.Event()
+        self._leases: LeaseGroup | None = None
+        # the sends waiting for room in a full event buffer, given up when the fleet stops
+        self._waiting_sends: set[anyio.CancelScope] = set()
+
+    @property
+    def leases(self) -> LeaseGroup:
+        """What renews and releases the leases this fleet holds (its counters are metrics)."""
+        if self._leases is None:
+            raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        return self._leases
 
     @property
     def store(self) -> DeviceStore:
@@ -211,7 +236,9 @@ class Fleet:
     async def __aenter__(self) -> Fleet:
         if isinstance(self._store_arg, str):
             self._store = await anyio.to_thread.run_sync(open_device_store, self._store_arg)
-        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](10_000)
+        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](
+            self.config.event_buffer
+        )
         self._task_group = task_group = await enter_task_group()
         task_group.start_soon(self._claimer)
         return self
@@ -233,13 +260,24 @@ class Fleet:
         return None
 
     async def aclose(self) -> None:
-        """Close every client (each releases its lease) and stop claiming; idempotent."""
+        """Close every client (each releases its lease) and stop claiming; idempotent.
+
+        Clients are closed ``close_concurrency`` at a time; their leases are given back
+        together (a few statements for a thousand)."""
         self._stopping.set()
         self._claim_now.set()
+        for waiting in list(self._waiting_sends):
+            waiting.cancel()
+        limit = anyio.CapacityLimiter(self.config.close_concurrency)
+
+        async def close(client: Client) -> None:
+            async with limit:
+                await client.aclose()
+
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closing:
                 for client in list(self._clients.values()):
-                    closing.start_soon(client.aclose)
+                    closing.start_soon(close, client)
             if self._running:
                 with anyio.move_on_after(30.0):
                     await self._all_stopped.wait()
@@ -267,11 +305,33 @@ class Fleet:
             return
         # nobody listens any more when the fleet is stopping
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            await self._send.send(event)
+            try:
+                self._send.send_nowait(event)
+                return
+            except anyio.WouldBlock:
+                pass
+            if not self._stopping.is_set():
+                # the buffer is full: wait for the application, unless the fleet starts stopping
+                with anyio.CancelScope() as waiting:
+                    self._waiting_sends.add(waiting)
+                    try:
+                        await self._send.send(event)
+                    finally:
+                        self._waiting_sends.discard(waiting)
+                if not waiting.cancelled_caught:
+                    return
+            # an application that stopped reading must not hold every client's close (and the
+            # release of its lease) until the fleet's bound
+            _log.debug("event dropped while stopping (nobody reads): %r", event)
 
     # -- claiming -------------------------------------------------------------------------------
 
     async def _claimer(self) -> None:
+        # the renewal runs beside the clients until the fleet's task group is cancelled: the
+        # clients still closing after the last claim keep their leases while they save
+        self._leases = LeaseGroup(self.store, _log)
+        assert self._task_group is not None
+        self._task_group.start_soon(self._leases.run)
         while not self._stopping.is_set():
             try:
                 await self._claim_once()
@@ -318,7 +378,12 @@ class Fleet:
         reason: str | None = None
         try:
             await self._emit(DeviceClaimed(device=name, epoch=epoch))
-            client = Client(handle, self.config.client, connect_gate=self.limiter.wait)
+            client = Client(
+                handle,
+                self.config.client,
+                connect_gate=self.limiter.wait,
+                lease=self.leases.keeper(handle),
+            )
             try:
                 async with client:
                     self._clients[handle.id] = client
