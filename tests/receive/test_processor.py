@@ -15,14 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from walink._receive import IdentityChange, ReceivedMessage, SignalProcessor, signal_address
+from walink._receive import (
+    CredsListener,
+    IdentityChange,
+    ReceivedMessage,
+    SignalProcessor,
+    signal_address,
+)
 from walink._receive.addresses import sender_key_name
 from walink.auth.key_values import WALINK_MESSAGE
 from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Contact, Creds
 from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.keys import KeyPair, generate_registration_id
+from walink.protocol.keys import KeyPair, generate_registration_id, generate_signed_pre_key
 from walink.protocol.proto import e2e_pb2
 from walink.protocol.signal import (
     PreKeyBundle,
@@ -327,3 +333,79 @@ def test_any_bytes_either_decrypt_or_raise_a_remote_error_changing_nothing(
     with pytest.raises(RemoteProtocolError):
         device.processor.process(node)
     assert device.snapshot() == before
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts credential loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def load(self) -> Creds | None:
+        self.loads += 1
+        return super().load()
+
+    def __enter__(self) -> CountingStore:
+        return self
+
+
+def counting_device(seed: int = 1) -> tuple[Device, CountingStore]:
+    device = make_device(seed)
+    store = CountingStore()
+    store.save(device.creds)
+    store.set_keys({"pre-key": {str(i): k for i, k in device.pre_keys.items()}})
+    processor = SignalProcessor(store, clock=device.clock, randbytes=random.Random(5).randbytes)
+    return replace(device, store=store, processor=processor), store
+
+
+def test_credentials_are_read_once_per_processor_not_per_message() -> None:
+    device, store = counting_device()
+    alice, bob = Sender("15550002222"), Sender("15550003333", seed=9)
+    result_of(device, alice.text(device, "one", pre_key_id=1))
+    result_of(device, bob.text(device, "two", pre_key_id=2))
+    alice.receive_reply(device)
+    for i in range(5):
+        assert result_of(device, alice.text(device, f"m{i}"))[0].messages[0].text == f"m{i}"
+    assert store.loads == 1
+
+
+def rotated(device: Device, key_id: int = 2) -> Device:
+    """The device after a signed pre-key rotation (saved in the store)."""
+    rng = random.Random(key_id).randbytes
+    signed = generate_signed_pre_key(device.creds.signed_identity_key, key_id, rng)
+    creds = replace(device.creds, signed_pre_key=signed)
+    device.store.save(creds)
+    return replace(device, creds=creds)
+
+
+def test_a_saved_rotation_reported_by_creds_saved_is_used_without_a_reload() -> None:
+    device, store = counting_device()
+    result_of(device, Sender("15550002222").text(device, "before", pre_key_id=1))
+    device = rotated(device)
+    device.processor.creds_saved(device.creds)
+    assert isinstance(device.processor, CredsListener)
+    loads = store.loads
+    result, _ = result_of(device, Sender("15550003333", seed=9).text(device, "after", 2))
+    assert result.messages[0].text == "after"
+    assert store.loads == loads
+
+
+def test_a_rotation_nobody_reported_is_found_in_the_store_never_refused() -> None:
+    device, store = counting_device()
+    result_of(device, Sender("15550002222").text(device, "before", pre_key_id=1))
+    device = rotated(device)  # saved behind the processor's back
+    result, _ = result_of(device, Sender("15550003333", seed=9).text(device, "after", 2))
+    assert result.messages[0].text == "after"
+    assert store.loads == 2
+
+
+def test_an_unpaired_store_is_read_again_at_the_next_message() -> None:
+    device, store = counting_device()
+    assert device.creds.me is not None
+    store.save(replace(device.creds, me=None))
+    node = Sender("15550002222").text(device, "early")
+    with pytest.raises(RemoteProtocolError, match="not paired"):
+        device.processor.process(node)
+    store.save(device.creds)
+    assert result_of(device, node)[0].messages[0].text == "early"

@@ -23,6 +23,13 @@ The I/O layer calls ``process(node)`` for each ``<message>``, one at a time, in 
 
 The buffer is pruned of entries whose message is older than ``retention`` (14 days) at the first
 message and then every ``prune_every`` messages, so the per-message cost stays a single lookup.
+
+The credentials (identity key, signed pre-key, our own JIDs) are read from the store once, at the
+first message, and kept. Whoever saves new credentials tells the processor (``creds_saved``,
+which a client calls after every confirmed save, before anything that depends on the save can
+leave), and a pkmsg naming a signed pre-key other than the kept one reloads them from the store
+before it is refused: the kept copy is never used stale. One-time pre-keys are not credentials:
+they are read from the store with every pkmsg.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from walink._receive.addresses import sender_key_name, signal_address
 from walink._receive.result import (
@@ -61,12 +68,21 @@ from walink.protocol.signal import (
     unpad_for_version,
 )
 
-__all__ = ["RETENTION_SECONDS", "SignalProcessor"]
+__all__ = ["RETENTION_SECONDS", "CredsListener", "SignalProcessor"]
 
 RETENTION_SECONDS: Final = 14 * 24 * 3600
 """How long a committed message answers redeliveries (the server keeps them about that long)."""
 _PRUNE_EVERY: Final = 1000
 _HISTORY = e2e_pb2.Message.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+
+
+@runtime_checkable
+class CredsListener(Protocol):
+    """A message processor that keeps a copy of the credentials: a client calls
+    ``creds_saved`` after every confirmed credentials save."""
+
+    def creds_saved(self, creds: Creds) -> None:
+        """``creds`` are now the saved credentials."""
 
 
 class _Overlay:
@@ -89,8 +105,9 @@ class _Overlay:
 class SignalProcessor:
     """The default ``MessageProcessor``: Signal decryption committed with the message.
 
-    ``SignalProcessor(store)`` reads the device's credentials from ``store`` at each message
-    (they change only at pairing). ``clock`` (seconds) and ``randbytes`` are for tests.
+    ``SignalProcessor(store)`` reads the device's credentials from ``store`` at the first
+    message and keeps them; ``creds_saved`` replaces the kept copy (see the module docstring).
+    ``clock`` (seconds) and ``randbytes`` are for tests.
     """
 
     def __init__(
@@ -108,6 +125,23 @@ class SignalProcessor:
         self._retention = retention
         self._prune_every = max(1, prune_every)
         self._until_prune = 0
+        # Replaced whole (one reference store), so a save reported from another thread is
+        # seen whole or not at all by a message being processed.
+        self._creds: Creds | None = None
+
+    def creds_saved(self, creds: Creds) -> None:
+        """The credentials were saved: keep these from now on (``CredsListener``)."""
+        self._creds = creds
+
+    def _paired_creds(self, reload: bool = False) -> Creds:
+        creds = self._creds
+        if creds is None or reload:
+            creds = self._store.load()
+            # kept only once paired: until then every message reads the store again
+            self._creds = creds if creds is not None and creds.me is not None else None
+        if creds is None or creds.me is None:
+            raise RemoteProtocolError("a message arrived for a device that is not paired")
+        return creds
 
     def process(self, node: Node) -> ProcessedMessage:
         """Decrypt and commit ``node`` (see the module docstring); ``RemoteProtocolError`` when
@@ -152,9 +186,8 @@ class SignalProcessor:
     # -- decryption ---------------------------------------------------------------------------
 
     def _decrypt(self, node: Node, encs: list[Node], overlay: _Overlay) -> ReceivedMessage:
-        creds = self._store.load()
-        if creds is None or creds.me is None:
-            raise RemoteProtocolError("a message arrived for a device that is not paired")
+        creds = self._paired_creds()
+        assert creds.me is not None  # _paired_creds checked it
         sender = node.attr("participant") or node.attr("from")
         chat = node.attr("from")
         if not sender or not chat:
@@ -234,9 +267,12 @@ class SignalProcessor:
         now_ms: int,
     ) -> bytes:
         identity = creds.signed_identity_key
-        signed = creds.signed_pre_key
 
         def signed_pre_key(key_id: int) -> KeyPair | None:
+            signed = self._paired_creds().signed_pre_key
+            if key_id != signed.key_id:
+                # a rotation this processor was not told of: the store has the truth
+                signed = self._paired_creds(reload=True).signed_pre_key
             return signed.key_pair if key_id == signed.key_id else None
 
         def one_time(key_id: int) -> KeyPair | None:
