@@ -37,7 +37,7 @@ from walink.testing.phone import (
 from walink.testing.registry import Device, Registry
 from walink.testing.server import ServerSession
 
-__all__ = ["CERT_LIFETIME", "FIRST_REF_LIFETIME", "NEXT_REF_LIFETIME", "Hub"]
+__all__ = ["CERT_LIFETIME", "FIRST_REF_LIFETIME", "NEXT_REF_LIFETIME", "RECEIVED_LIMIT", "Hub"]
 
 Rng = Callable[[int], bytes]
 
@@ -46,6 +46,8 @@ FIRST_REF_LIFETIME = 60.0
 NEXT_REF_LIFETIME = 20.0
 """Seconds each further ref adds (the client shows each 20 s)."""
 CERT_LIFETIME = 10 * 365 * 86400.0
+RECEIVED_LIMIT = 1000
+"""Nodes each server connection keeps of what its client sent (the newest), by default."""
 """The certificate chain is valid this long before and after the hub's start time."""
 _REF_MEMORY = 3600.0
 
@@ -69,13 +71,15 @@ class Hub:
         now: float = 0.0,
         ping_interval: float | None = 30.0,
         log: Callable[[str], None] | None = None,
+        received_limit: int = RECEIVED_LIMIT,
     ) -> None:
         """``rng`` is the only randomness (``os.urandom`` live, a seeded one in tests).
 
         ``trust_root`` and ``server_key`` default to fresh keys from ``rng``; the certificate
         chain is valid for ten years around ``now``. ``ping_interval`` (seconds, None for
         never) is how often a logged-in connection gets a server ping. ``log`` receives the
-        emulator's diagnostics (default: stderr).
+        emulator's diagnostics (default: stderr). ``received_limit``: how many of the nodes a
+        client sent each connection keeps (``ServerSession.received``, the newest).
         """
         self.rng = rng
         self.registry = registry if registry is not None else Registry(rng=rng)
@@ -90,6 +94,8 @@ class Hub:
         )
         self.now = now
         self.ping_interval = ping_interval
+        self.received_limit = received_limit
+        """How many received nodes each new connection keeps (tests that read more raise it)."""
         self.replaced = 0
         """How many connections a newer login of the same device replaced (440), as the real
         server does: a fleet that ran a device twice shows up here."""

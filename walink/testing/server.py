@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -185,8 +186,10 @@ class ServerSession:
         self.awaiting_pairing = False
         self.device: Device | None = None
         """The registered device this connection logged in as."""
-        self.received: list[Node] = []
-        """Every node the client sent, in order (for tests and logs)."""
+        # a ring: a long run must not grow without bound (Hub.received_limit)
+        self._received: deque[Node] = deque(maxlen=max(1, hub.received_limit))
+        self.received_count = 0
+        """How many nodes the client sent on this connection, all told."""
         self.presence: str | None = None
         self.pings_sent: list[str] = []
         self.pongs: list[str] = []
@@ -432,6 +435,13 @@ class ServerSession:
             self._end_with_stream_error(fault.code, f"fault: stream error {fault.code}")
         return True
 
+    @property
+    def received(self) -> list[Node]:
+        """The newest nodes the client sent, oldest first: every one of them until
+        ``Hub.received_limit`` (1000 by default) were sent, then the last that many (for tests
+        and logs; ``received_count`` counts them all)."""
+        return list(self._received)
+
     def _handle(self, event: object, now: float) -> None:
         if isinstance(event, ClientHelloReceived):
             self.routing_info = event.routing_info
@@ -439,7 +449,8 @@ class ServerSession:
         elif isinstance(event, ClientAuthenticated):
             self._on_authenticated(event, now)
         elif isinstance(event, NodeReceived):
-            self.received.append(event.node)
+            self._received.append(event.node)
+            self.received_count += 1
             self._on_node(event.node, now)
         elif isinstance(event, ConnectionClosed):
             self.closed_by_client = True
