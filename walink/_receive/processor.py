@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
-from walink._receive.addresses import sender_key_name, signal_address
+from walink._receive.lid import ResolvedSender, resolve_sender
 from walink._receive.result import (
     IdentityChange,
     ReceivedMessage,
@@ -67,6 +67,7 @@ from walink.protocol.signal import (
     process_distribution,
     unpad_for_version,
 )
+from walink.protocol.signal.address import LID_MAPPING, sender_key_name
 
 __all__ = ["RETENTION_SECONDS", "CredsListener", "SignalProcessor"]
 
@@ -195,13 +196,32 @@ class SignalProcessor:
         now_ms = int(self._clock() * 1000)
         decrypted: list[e2e_pb2.Message] = []
         changes: list[IdentityChange] = []
+        me = creds.me
+        resolved: ResolvedSender | None = None
+
+        def sender_addresses() -> ResolvedSender:
+            # resolved once per stanza, and only when needed (a mapping lookup may read the store)
+            nonlocal resolved
+            if resolved is None:
+                resolved = resolve_sender(
+                    node,
+                    sender,
+                    own_pn=me.id,
+                    own_lid=me.lid,
+                    lookup=lambda key_id: overlay.get(LID_MAPPING, key_id),
+                )
+                for key_id, value in resolved.learned.items():
+                    overlay.put(LID_MAPPING, key_id, value)
+                _move_to_lid(overlay, resolved)
+            return resolved
+
         for enc in encs:
             kind = enc.attr("type")
             data = enc.content
             if not isinstance(data, bytes):
                 raise RemoteProtocolError("an <enc> without bytes")
             if kind == "pkmsg" or kind == "msg":
-                address = signal_address(sender)
+                address = sender_addresses().address
                 record = _session(overlay.get("session", address))
                 if kind == "pkmsg":
                     plaintext = self._prekey(
@@ -218,10 +238,8 @@ class SignalProcessor:
                     overlay.put("session", address, result.record.to_json())
                     plaintext = result.plaintext
             elif kind == "skmsg":
-                name = sender_key_name(chat, sender)
-                plaintext, sender_key = group_decrypt(
-                    _sender_key(overlay.get("sender-key", name)), data
-                )
+                name, value = _sender_key_entry(overlay, chat, sender, sender_addresses)
+                plaintext, sender_key = group_decrypt(_sender_key(value), data)
                 overlay.put("sender-key", name, sender_key.to_baileys())
             else:
                 raise RemoteProtocolError(f"unknown <enc> type {str(kind)[:20]!r}")
@@ -229,10 +247,9 @@ class SignalProcessor:
             if message.HasField("sender_key_distribution_message"):
                 skdm = message.sender_key_distribution_message
                 group = skdm.group_id or chat
-                name = sender_key_name(group, sender)
+                name, value = _sender_key_entry(overlay, group, sender, sender_addresses)
                 updated = process_distribution(
-                    _sender_key(overlay.get("sender-key", name)),
-                    skdm.axolotl_sender_key_distribution_message,
+                    _sender_key(value), skdm.axolotl_sender_key_distribution_message
                 )
                 overlay.put("sender-key", name, updated.to_baileys())
             decrypted.append(message)
@@ -305,6 +322,37 @@ class SignalProcessor:
         if consumed is not None:
             overlay.put("pre-key", str(consumed), None)
         return plaintext
+
+
+def _move_to_lid(overlay: _Overlay, sender: ResolvedSender) -> None:
+    """A session or identity key kept under the sender's phone-number address, and not under
+    its LID address, moves to the LID address (committed with the message, or not at all)."""
+    previous = sender.previous
+    if previous is None:
+        return
+    for key_type in ("session", "identity-key"):
+        if overlay.get(key_type, sender.address) is not None:
+            continue
+        value = overlay.get(key_type, previous)
+        if value is not None:
+            overlay.put(key_type, sender.address, value)
+            overlay.put(key_type, previous, None)
+
+
+def _sender_key_entry(
+    overlay: _Overlay, group: str, sender: str, resolve: Callable[[], ResolvedSender]
+) -> tuple[str, KeyValue | None]:
+    """The name the sender's key in ``group`` is kept under (the stanza's sender) and its value;
+    a key found only under the sender's other user id moves to that name."""
+    name = sender_key_name(group, sender)
+    value = overlay.get("sender-key", name)
+    if value is None:
+        for other in resolve().sender_key_names(group)[1:]:
+            value = overlay.get("sender-key", other)
+            if value is not None:
+                overlay.put("sender-key", other, None)
+                break
+    return name, value
 
 
 def _digest(encs: list[Node]) -> str:

@@ -30,6 +30,8 @@ until what we made of it is on disk.
   notification stays pending until the next login. Nothing is skipped silently.
 - ``HistoryStatusTracker`` turns the processed chunks into ``HistoryStatusChanged``: complete,
   or paused after ``history_paused_timeout`` without a RECENT chunk, on the session's clock.
+- The phone-number/LID pairs a chunk names are stored (``lid-mapping``) in the save that
+  records the chunk as processed.
 - App-state sync key shares from our own phone are stored under ``app-state-sync-key`` and the
   newest becomes ``creds.my_app_state_key_id``, as Baileys does.
 """
@@ -70,11 +72,13 @@ from walink.protocol.history import (
 from walink.protocol.media import media_conn_query, parse_media_conn
 from walink.protocol.messages import MessageKey
 from walink.protocol.proto import e2e_pb2
+from walink.protocol.signal.address import LID_MAPPING, lid_mapping_entries
 
 if TYPE_CHECKING:
     from walink._session.context import PartContext
     from walink._session.messages import ProcessedMessage
     from walink.auth.bufferjson import JSONValue
+    from walink.auth.key_values import KeyValue
     from walink.auth.model import Creds
     from walink.protocol.binary import Node
 
@@ -336,9 +340,15 @@ class HistorySync:
         updated = replace(
             creds, processed_history_messages=cast("tuple[JSONValue, ...]", processed)
         )
+        # the PN<->LID pairs the chunk names, kept with it: later messages from these accounts
+        # are decrypted under their LID (walink._receive.lid)
+        mappings: dict[str, KeyValue | None] = {}
+        for lid, pn in chunk.lid_pn_mappings:
+            mappings.update(lid_mapping_entries(lid, pn))
         ctx.save_creds(
             _with_pending(updated, _without(_read_pending(creds), pending.key.id)),
             why=f"history chunk {pending.key.id} processed",
+            keys={LID_MAPPING: mappings} if mappings else None,
         )
         statuses = self._tracker.on_notification(pending.notification, now)
 
