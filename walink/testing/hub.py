@@ -112,6 +112,10 @@ class Hub:
         """The hosts a ``media_conn`` query is answered with (the emulator's own address)."""
         self.history: HistoryFixture | None = default_fixture()
         """What the phone sends a device after its new login (None: no history at all)."""
+        self.phone_from_lid = True
+        """The phone writes to its devices from the account's LID (``LID@lid``, device 0), as the
+        real phone is understood to; False: from its phone number (``PN@s.whatsapp.net``), so
+        both paths of a client stay tested."""
         self.history_faults = HistoryFaults()
         """Faults of that history's RECENT chunks (missing, corrupt, truncated, never sent)."""
         self.blob_url: Callable[[str], str] = lambda path: path
@@ -206,8 +210,8 @@ class Hub:
         """The phone's history for a device that has just logged in for the first time and
         uploaded its keys: each notification of ``history`` (inline bootstrap, RECENT blobs put
         in ``blobs``, push names) encrypted by the account's phone (device 0, X3DH on the
-        device's bundle) into a peer ``<message>`` from the account's own JID. Empty when
-        ``history`` is None."""
+        device's bundle) into a peer ``<message>`` from the account's own JID (``phone_jid``).
+        Empty when ``history`` is None."""
         if self.history is None:
             return []
         planned = plan_history(
@@ -226,13 +230,18 @@ class Hub:
             stanzas.append(
                 history_stanza(
                     item,
-                    phone_jid=f"{device.phone}@s.whatsapp.net",
+                    phone_jid=self.phone_jid(device.phone, device.lid),
                     t=int(now),
                     enc_type=enc_type,
                     ciphertext=ciphertext,
                 )
             )
         return stanzas
+
+    def phone_jid(self, number: str, lid: str) -> str:
+        """The JID the account's phone writes from (``phone_from_lid``): its LID or its number,
+        device 0 (no device part), given the account's number and LID user."""
+        return f"{lid}@lid" if self.phone_from_lid else f"{number}@s.whatsapp.net"
 
     def log(self, message: str) -> None:
         """One diagnostic line (stderr unless a ``log`` callable was given)."""
