@@ -17,9 +17,10 @@ checks pair-device-sign, registers the device and ends with a 515; the login pat
 ``<success>`` or ``<failure reason="401">``, delivers offline stanzas (a backlog larger than
 ``OFFLINE_PUSHED`` is previewed, pushed in part, then served per ``offline_batch`` request until
 ``<offline>``, as the real server pulls it; message stanzas a connection sent and the device
-did not ack are queued again at its end, as the real server redelivers them) and answers the
-queries of docs/protocol/server.md#login and docs/protocol/server.md#while-open. Faults
-(``walink.testing.faults``) replace or follow the answer at their step.
+neither acked nor receipted are queued again at its end, as the real server redelivers them)
+and answers the queries of docs/protocol/server.md#login and
+docs/protocol/server.md#while-open. Faults (``walink.testing.faults``) replace or follow the
+answer at their step.
 """
 
 from __future__ import annotations
@@ -160,6 +161,15 @@ def empty_app_state_sync(query: Node) -> Node:
         if (name := collection.attr("name"))
     ]
     return Node("sync", {}, collections)
+
+
+def _receipt_ids(receipt: Node) -> list[str]:
+    """The message ids a receipt names: its ``id``, and a ``<list><item id=…/>`` for more."""
+    ids = [receipt.attr("id") or ""]
+    listed = receipt.child("list")
+    if listed is not None:
+        ids.extend(item.attr("id") or "" for item in listed.children("item"))
+    return [i for i in ids if i]
 
 
 class ServerSession:
@@ -567,8 +577,14 @@ class ServerSession:
         elif node.tag == "ack" and node.attr("class") == "message":
             # acked or nacked, the device is done with it: the server never sends it again
             self._unacked.pop(node.attr("id") or "", None)
-        elif node.tag == "receipt" and node.attr("type") == "server-error":
-            self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+        elif node.tag == "receipt":
+            if node.attr("type") == "server-error":
+                self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+            elif node.attr("type") != "retry":
+                # A receipt says the device has the message, as an ack does: Baileys sends only
+                # the receipt for a message it decrypted (a retry receipt asks for it again).
+                for message_id in _receipt_ids(node):
+                    self._unacked.pop(message_id, None)
         # acks, ib (unified_session): nothing to answer
 
     def _on_iq(self, node: Node, now: float) -> None:
