@@ -110,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "LeaseGroup": "walink.io",
     "LeaseKeeper": "walink.io",
     "SignalProcessor": "walink._receive",
+    "CredsListener": "walink._receive",
     "ReceivedMessage": "walink._receive",
     "IdentityChange": "walink._receive",
     "MessagesUpsert": "walink._receive",
@@ -119,6 +120,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
+    from walink._receive import CredsListener as CredsListener
     from walink._receive import IdentityChange as IdentityChange
     from walink._receive import IdentityChanged as IdentityChanged
     from walink._receive import MessagesUpsert as MessagesUpsert

@@ -20,6 +20,8 @@
 // env WA_TIMEOUT_MS: the whole run's limit (default 30000); then {"event":"timeout"}, exit 2.
 // env WA_NO_HISTORY_WAIT=1: `shouldSyncHistoryMessage: () => false`, so a first login goes Online
 //   at once instead of buffering every event up to 20 s for a history sync that never comes.
+// env WA_MEDIA_LOOPBACK=1: history blobs are fetched from the emulator's own loopback URL (the
+//   notification's directPath) instead of Baileys' fixed media host.
 // env BAILEYS_LOG: pino level for Baileys' own log, on stderr (default silent).
 //
 // stdout, one JSON line each (every line has "event" and "socket", the 1-based socket number):
@@ -29,6 +31,8 @@
 //    "pending":<receivedPendingNotifications>|null,"status":<lastDisconnect statusCode>|null,
 //    "error":<message>|null}
 //   {"event":"creds.update","me":<id>|null,"lid":…,"registered":…}  when an update touches `me`
+//   {"event":"account-synced","accountSyncCounter":n}  the first sync after a login is done (a
+//    later login with these creds does not wait for history)
 //   {"event":"messages.upsert","type":"notify|append","id":…,"remoteJid":…,"participant":…,
 //    "fromMe":…,"pushName":…,"text":<conversation>|null,"stub":<messageStubType>|null,
 //    "stubParams":[…]|null}                 one line per message Baileys emits
@@ -72,6 +76,24 @@ if (env.WA_TEST_ROOT_PUB_HEX) {
     } catch {
       return false;
     }
+  };
+}
+
+// Baileys fetches history blobs from a fixed public media host (`https://mmg.whatsapp.net` +
+// directPath). The emulator's directPath is its own loopback URL, so with WA_MEDIA_LOOPBACK=1 a
+// fetch of that host + a loopback URL goes to the loopback URL; any other URL is refused here
+// (a test never leaves this machine).
+if (env.WA_MEDIA_LOOPBACK === '1') {
+  const realFetch = globalThis.fetch;
+  const prefix = 'https://mmg.whatsapp.net';
+  globalThis.fetch = (resource, init) => {
+    const url = String(resource instanceof Request ? resource.url : resource);
+    const rest = url.startsWith(prefix) ? url.slice(prefix.length) : url;
+    const target = new URL(rest);
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) {
+      return Promise.reject(new Error(`refused a fetch off loopback: ${url}`));
+    }
+    return realFetch(rest, init);
   };
 }
 
@@ -153,6 +175,9 @@ const connect = () => {
         lid: update.me?.lid ?? null,
         registered: creds.registered ?? null,
       });
+    }
+    if ('accountSyncCounter' in update) {
+      out({ event: 'account-synced', accountSyncCounter: update.accountSyncCounter });
     }
   });
   sock.ev.on('messages.upsert', ({ messages, type }) => {

@@ -213,3 +213,33 @@ async def test_an_identity_change_is_an_event_and_the_new_session_works(tmp_path
             assert len([e for e in recorder.events if isinstance(e, IdentityChanged)]) == 1
         finally:
             store.close()
+
+
+async def test_contacts_writing_from_their_lids_are_kept_under_their_lids(tmp_path: Path) -> None:
+    """A LID-addressed 1:1 text and group text (the number beside the LID): decrypted under
+    the LID address, the mapping stored, the chat and participant named by the LID."""
+    async with Emulator() as emulator:
+        store, jid = await paired_on_disk(emulator, "sqlite", tmp_path)
+        carol = emulator.contact("15550004444", "Carol", lid="77770004")
+        emulator.contact(BOB, "Bob", lid="77770003")
+        group = emulator.group(GROUP, [BOB])
+        try:
+            async with connected(emulator, store) as recorder:
+                first = await carol.send_text(jid, "from my lid")
+                (message,) = (await upsert_for(recorder, first)).messages
+                assert message.text == "from my lid"
+                assert message.key.remote_jid == "77770004@lid" and not message.key.from_me
+                in_group = await group.send_text(BOB, jid, "lid group")
+                (grouped,) = (await upsert_for(recorder, in_group)).messages
+                assert grouped.text == "lid group" and grouped.key.participant == "77770003@lid"
+                again = await group.send_text(BOB, jid, "skmsg alone")
+                assert (await upsert_for(recorder, again)).messages[0].text == "skmsg alone"
+                await answered(emulator, again)
+            assert store.list_key_ids("session") == ["77770003_1.0", "77770004_1.0"]
+            assert store.list_key_ids("sender-key") == [f"{GROUP}::77770003_1::0"]
+            assert store.get_keys("lid-mapping", ["15550004444", "77770003_reverse"]) == {
+                "15550004444": "77770004",
+                "77770003_reverse": BOB,
+            }
+        finally:
+            store.close()

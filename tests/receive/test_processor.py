@@ -15,14 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from walink._receive import IdentityChange, ReceivedMessage, SignalProcessor, signal_address
+from walink._receive import (
+    CredsListener,
+    IdentityChange,
+    ReceivedMessage,
+    SignalProcessor,
+    signal_address,
+)
 from walink._receive.addresses import sender_key_name
 from walink.auth.key_values import WALINK_MESSAGE
 from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Contact, Creds
 from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.keys import KeyPair, generate_registration_id
+from walink.protocol.keys import KeyPair, generate_registration_id, generate_signed_pre_key
 from walink.protocol.proto import e2e_pb2
 from walink.protocol.signal import (
     PreKeyBundle,
@@ -132,7 +138,16 @@ class Sender:
         enc = self._encrypt(device, text_message(text), pre_key_id)
         return Node("message", {**self._attrs(self.jid), "notify": "Alice"}, [enc])
 
-    def group_text(self, device: Device, text: str, *, with_key: bool) -> Node:
+    def message(
+        self, device: Device, text: str, *, frm: str, pre_key_id: int | None = 1, **attrs: str
+    ) -> Node:
+        """A 1:1 text from this sender, named ``frm`` by the server."""
+        enc = self._encrypt(device, text_message(text), pre_key_id)
+        return Node("message", {**self._attrs(frm), **attrs}, [enc])
+
+    def group_text(
+        self, device: Device, text: str, *, with_key: bool, participant: str = "", **attrs: str
+    ) -> Node:
         record = self.sender_keys.get(GROUP)
         if record is None:
             record, _ = create_sender_key(self.rng)
@@ -143,11 +158,15 @@ class Sender:
         body, record = group_encrypt(record, pad(text_message(text), self.rng), randbytes=self.rng)
         self.sender_keys[GROUP] = record
         children.append(Node("enc", {"v": "2", "type": "skmsg"}, body))
-        return Node("message", {**self._attrs(GROUP), "participant": self.jid}, children)
+        return Node(
+            "message",
+            {**self._attrs(GROUP), "participant": participant or self.jid, **attrs},
+            children,
+        )
 
-    def receive_reply(self, device: Device) -> None:
+    def receive_reply(self, device: Device, address: str | None = None) -> None:
         """Our device answers (so the sender's next message is a ``msg``, not a ``pkmsg``)."""
-        address = signal_address(self.jid)
+        address = address or signal_address(self.jid)
         stored = device.store.get_keys("session", [address])[address]
         reply = encrypt(
             SessionRecord.from_json(stored),
@@ -327,3 +346,205 @@ def test_any_bytes_either_decrypt_or_raise_a_remote_error_changing_nothing(
     with pytest.raises(RemoteProtocolError):
         device.processor.process(node)
     assert device.snapshot() == before
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts credential loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def load(self) -> Creds | None:
+        self.loads += 1
+        return super().load()
+
+    def __enter__(self) -> CountingStore:
+        return self
+
+
+def counting_device(seed: int = 1) -> tuple[Device, CountingStore]:
+    device = make_device(seed)
+    store = CountingStore()
+    store.save(device.creds)
+    store.set_keys({"pre-key": {str(i): k for i, k in device.pre_keys.items()}})
+    processor = SignalProcessor(store, clock=device.clock, randbytes=random.Random(5).randbytes)
+    return replace(device, store=store, processor=processor), store
+
+
+def test_credentials_are_read_once_per_processor_not_per_message() -> None:
+    device, store = counting_device()
+    alice, bob = Sender("15550002222"), Sender("15550003333", seed=9)
+    result_of(device, alice.text(device, "one", pre_key_id=1))
+    result_of(device, bob.text(device, "two", pre_key_id=2))
+    alice.receive_reply(device)
+    for i in range(5):
+        assert result_of(device, alice.text(device, f"m{i}"))[0].messages[0].text == f"m{i}"
+    assert store.loads == 1
+
+
+def rotated(device: Device, key_id: int = 2) -> Device:
+    """The device after a signed pre-key rotation (saved in the store)."""
+    rng = random.Random(key_id).randbytes
+    signed = generate_signed_pre_key(device.creds.signed_identity_key, key_id, rng)
+    creds = replace(device.creds, signed_pre_key=signed)
+    device.store.save(creds)
+    return replace(device, creds=creds)
+
+
+def test_a_saved_rotation_reported_by_creds_saved_is_used_without_a_reload() -> None:
+    device, store = counting_device()
+    result_of(device, Sender("15550002222").text(device, "before", pre_key_id=1))
+    device = rotated(device)
+    device.processor.creds_saved(device.creds)
+    assert isinstance(device.processor, CredsListener)
+    loads = store.loads
+    result, _ = result_of(device, Sender("15550003333", seed=9).text(device, "after", 2))
+    assert result.messages[0].text == "after"
+    assert store.loads == loads
+
+
+def test_a_rotation_nobody_reported_is_found_in_the_store_never_refused() -> None:
+    device, store = counting_device()
+    result_of(device, Sender("15550002222").text(device, "before", pre_key_id=1))
+    device = rotated(device)  # saved behind the processor's back
+    result, _ = result_of(device, Sender("15550003333", seed=9).text(device, "after", 2))
+    assert result.messages[0].text == "after"
+    assert store.loads == 2
+
+
+def test_an_unpaired_store_is_read_again_at_the_next_message() -> None:
+    device, store = counting_device()
+    assert device.creds.me is not None
+    store.save(replace(device.creds, me=None))
+    node = Sender("15550002222").text(device, "early")
+    with pytest.raises(RemoteProtocolError, match="not paired"):
+        device.processor.process(node)
+    store.save(device.creds)
+    assert result_of(device, node)[0].messages[0].text == "early"
+
+
+ALICE_LID = "88880002"
+
+
+def keys_of(device: Device, key_type: str) -> dict[str, Any]:
+    return device.store.get_keys(key_type, device.store.list_key_ids(key_type))
+
+
+def test_a_lid_sender_is_decrypted_and_kept_under_its_lid_address() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    node = alice.message(device, "hello", frm=f"{ALICE_LID}@lid")
+    result, _ = result_of(device, node)
+    assert result.messages[0].text == "hello"
+    assert result.messages[0].key.remote_jid == f"{ALICE_LID}@lid"
+    assert set(keys_of(device, "session")) == {f"{ALICE_LID}_1.0"}
+    assert set(keys_of(device, "identity-key")) == {f"{ALICE_LID}_1.0"}
+    alice.receive_reply(device, f"{ALICE_LID}_1.0")
+    second = alice.message(device, "again", frm=f"{ALICE_LID}@lid")
+    assert second.children("enc")[0].attr("type") == "msg"
+    assert result_of(device, second)[0].messages[0].text == "again"
+
+
+def test_a_phone_number_session_moves_to_the_lid_once_the_mapping_is_known() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    result_of(device, alice.text(device, "before the mapping"))
+    assert set(keys_of(device, "session")) == {"15550002222.0"}
+    alice.receive_reply(device)
+    # a later stanza names her LID beside her number: whatsmeow's and Baileys' migration
+    node = alice.message(device, "after", frm=alice.jid, sender_lid=f"{ALICE_LID}@lid")
+    assert node.children("enc")[0].attr("type") == "msg"
+    result, _ = result_of(device, node)
+    assert result.messages[0].text == "after"
+    assert set(keys_of(device, "session")) == {f"{ALICE_LID}_1.0"}
+    assert set(keys_of(device, "identity-key")) == {f"{ALICE_LID}_1.0"}
+    assert keys_of(device, "lid-mapping") == {
+        "15550002222": ALICE_LID,
+        f"{ALICE_LID}_reverse": "15550002222",
+    }
+    # from now on her number alone finds the LID session through the stored mapping
+    third, _ = result_of(device, alice.message(device, "third", frm=alice.jid))
+    assert third.messages[0].text == "third"
+    assert set(keys_of(device, "session")) == {f"{ALICE_LID}_1.0"}
+
+
+def test_a_lid_sender_whose_session_is_under_its_phone_number_takes_it_along() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    result_of(device, alice.text(device, "one"))
+    alice.receive_reply(device)
+    device.store.set_keys(
+        {"lid-mapping": {"15550002222": ALICE_LID, f"{ALICE_LID}_reverse": "15550002222"}}
+    )
+    result, _ = result_of(device, alice.message(device, "two", frm=f"{ALICE_LID}@lid"))
+    assert result.messages[0].text == "two"
+    assert set(keys_of(device, "session")) == {f"{ALICE_LID}_1.0"}
+
+
+def test_a_message_that_fails_moves_nothing_and_learns_nothing() -> None:
+    device, alice = make_device(), Sender("15550002222")
+    result_of(device, alice.text(device, "one"))
+    before = device.snapshot()
+    node = alice.message(device, "x", frm=alice.jid, sender_lid=f"{ALICE_LID}@lid")
+    enc = node.children("enc")[0]
+    assert isinstance(enc.content, bytes)
+    broken = Node("enc", enc.attrs, enc.content[:-3] + b"\0\0\0")
+    with pytest.raises(RemoteProtocolError):
+        device.processor.process(Node("message", node.attrs, [broken]))
+    assert device.snapshot() == before
+    assert keys_of(device, "lid-mapping") == {}
+
+
+def test_a_lid_group_participant_keeps_its_sender_key_by_its_lid() -> None:
+    device, bob = make_device(), Sender("15550003333", seed=9)
+    participant = "77770003@lid"
+    first, _ = result_of(
+        device,
+        bob.group_text(
+            device,
+            "hi",
+            with_key=True,
+            participant=participant,
+            participant_pn=bob.jid,
+            addressing_mode="lid",
+        ),
+    )
+    assert first.messages[0].text == "hi"
+    assert first.messages[0].key.participant == participant
+    assert set(keys_of(device, "session")) == {"77770003_1.0"}
+    assert set(keys_of(device, "sender-key")) == {f"{GROUP}::77770003_1::0"}
+    second, _ = result_of(
+        device, bob.group_text(device, "again", with_key=False, participant=participant)
+    )
+    assert second.messages[0].text == "again"
+
+
+def test_a_sender_key_kept_by_the_phone_number_is_found_when_the_group_moves_to_lids() -> None:
+    device, bob = make_device(), Sender("15550003333", seed=9)
+    result_of(device, bob.group_text(device, "by number", with_key=True))
+    assert set(keys_of(device, "sender-key")) == {f"{GROUP}::15550003333::0"}
+    node = bob.group_text(
+        device, "by lid", with_key=False, participant="77770003@lid", participant_pn=bob.jid
+    )
+    result, _ = result_of(device, node)
+    assert result.messages[0].text == "by lid"
+    assert set(keys_of(device, "sender-key")) == {f"{GROUP}::77770003_1::0"}
+
+
+@pytest.mark.parametrize("first", ["15550001111@s.whatsapp.net", "99990001@lid"])
+def test_our_phone_is_kept_under_our_own_lid_device_0_whatever_it_writes_from(
+    first: str,
+) -> None:
+    """Our phone's pkmsgs of one X3DH stay pkmsgs until we answer: the second finds the session
+    the first made, by either name (Baileys rc14 refused the second one when the first came from
+    our number and it had mapped our LID in between)."""
+    device = make_device()
+    phone = Sender("15550001111", seed=11)
+    second = "99990001@lid" if first.endswith("whatsapp.net") else "15550001111@s.whatsapp.net"
+    one = phone.message(device, "one", frm=first, category="peer")
+    two = phone.message(device, "two", frm=second, category="peer")
+    assert two.children("enc")[0].attr("type") == "pkmsg"
+    r1, _ = result_of(device, one)
+    r2, _ = result_of(device, two)
+    assert [r1.messages[0].text, r2.messages[0].text] == ["one", "two"]
+    assert r1.messages[0].key.from_me and r2.messages[0].key.from_me
+    assert set(keys_of(device, "session")) == {"99990001_1.0"}
+    assert "1" not in keys_of(device, "pre-key")  # consumed once

@@ -189,9 +189,10 @@ def test_chunks_not_handled_before_a_restart_are_all_published_again() -> None:
 
 
 def own_user(pair: MemoryPair) -> str:
+    """The JID our phone writes from: our LID or our number (``Hub.phone_from_lid``)."""
     me = pair.session.creds.me
-    assert me is not None
-    return me.id.split(":")[0].split("@")[0] + "@s.whatsapp.net"
+    assert me is not None and me.lid is not None
+    return pair.hub.phone_jid(me.id.split(":")[0], me.lid.split(":")[0].split("@")[0])
 
 
 @pytest.mark.parametrize("fault", ["missing", "corrupt"])

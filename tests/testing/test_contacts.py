@@ -198,3 +198,24 @@ def test_the_bundle_survives_a_registry_reload(tmp_path: Path) -> None:
     again = Registry(rng=random.Random(7).randbytes, state_dir=tmp_path)
     stored = again.device(paired.device.phone, paired.device.device)
     assert stored is not None and sorted(stored.pre_keys) == [2]  # the removal was saved
+
+
+def test_a_contact_with_a_lid_writes_from_it_with_its_number_beside(
+    world: tuple[Contacts, Registry, PairedDevice],
+) -> None:
+    contacts, _, paired = world
+    contacts.contact("15550002222", "Bob", lid="77770002")
+    stanza = contacts.text_stanza("15550002222", paired.device.jid, "hello", now=T0)
+    assert (stanza.attrs["from"], stanza.attrs["sender_pn"], stanza.attrs["addressing_mode"]) == (
+        "77770002@lid",
+        "15550002222@s.whatsapp.net",
+        "lid",
+    )
+    assert paired.decrypt(stanza) == [text_message("hello")]
+    contacts.group(GROUP, ["15550002222"])
+    grouped = contacts.group_text_stanza(GROUP, "15550002222", paired.device.jid, "hi", now=T0)
+    assert grouped.attrs["from"] == GROUP
+    assert grouped.attrs["participant"] == "77770002@lid"
+    assert grouped.attrs["participant_pn"] == "15550002222@s.whatsapp.net"
+    with pytest.raises(ValueError, match="digits"):
+        contacts.contact("15550002222", lid="77x")

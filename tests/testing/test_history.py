@@ -270,11 +270,13 @@ async def test_send_history_to_a_logged_in_device() -> None:
             lambda plaintext: ("msg", plaintext),
             faults=HistoryFaults(missing=frozenset({0})),
         )
-        user = creds.me.split(":")[0]
+        user, device_number = creds.me.split("@")[0].split(":")
+        registered = emulator.hub.registry.device(user, int(device_number))
+        assert registered is not None
         results = []
         for planned in sent:
             stanza = await client.node_where(lambda n: n.tag == "message")
-            assert stanza.attrs["from"] == f"{user}@s.whatsapp.net"
+            assert stanza.attrs["from"] == f"{registered.lid}@lid"  # our own LID, device 0
             assert (stanza.attrs["id"], stanza.attrs["category"]) == (planned.message_id, "peer")
             enc = stanza.child("enc")
             assert enc is not None and enc.attrs == {"v": "2", "type": "msg"}
@@ -319,7 +321,7 @@ def test_the_phone_encrypts_its_history_for_a_new_device() -> None:
     stanzas = hub.history_stanzas(paired.device, now=T0)
     fixture = default_fixture()
     assert len(stanzas) == 3  # bootstrap, the first RECENT chunk, push names
-    own = f"{paired.device.phone}@s.whatsapp.net"
+    own = f"{paired.device.lid}@lid"  # the phone writes from our own LID by default
     kinds = []
     for stanza in stanzas:
         assert stanza.attrs["from"] == own and stanza.attrs["category"] == "peer"
@@ -348,3 +350,46 @@ def test_no_history_when_the_emulator_has_none() -> None:
     hub = Hub(rng=seeded(32), now=T0)
     hub.history = None
     assert hub.history_stanzas(PairedDevice(hub.registry).device, now=T0) == []
+
+
+@pytest.mark.parametrize("from_lid", [True, False])
+def test_the_phone_writes_from_our_lid_or_our_number_and_the_session_is_under_our_lid(
+    from_lid: bool,
+) -> None:
+    """The whole history reaches a device running walink's processor whichever own JID the phone
+    writes from: its pkmsgs (one X3DH, all pkmsgs until the device answers) find one session,
+    under our own LID, device 0, and the bootstrap's LID mapping is stored."""
+    import random
+
+    from walink._receive import SignalProcessor
+    from walink.session import HistoryReceived, SessionConfig
+    from walink.testing.memory import MemoryPair
+
+    hub = Hub(rng=seeded(33), now=T0, log=lambda line: None)
+    hub.phone_from_lid = from_lid
+    pair = MemoryPair.create(hub, seed=2, now=T0, config=SessionConfig(process_messages=True))
+    pair.processor = SignalProcessor(
+        pair.store, clock=lambda: pair.now, randbytes=random.Random(9).randbytes
+    )
+    pair.start()
+    pair.scan_qr()
+    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
+    pair.run_until(lambda: False, limit=1)
+    chunks = [e for e in pair.events if isinstance(e, HistoryReceived)]
+    assert sorted(c.history.sync_type for c in chunks) == sorted(
+        ["INITIAL_BOOTSTRAP", "RECENT", "RECENT", "PUSH_NAME"]
+    )
+    me = pair.session.creds.me
+    assert me is not None and me.lid is not None
+    device = hub.registry.device(me.id.split(":")[0], int(me.id.split(":")[1].split("@")[0]))
+    assert device is not None
+    stanzas = [
+        n for n in pair.servers[-1].received if n.tag == "ack" and n.attr("class") == "message"
+    ]
+    assert stanzas and {n.attr("to") for n in stanzas} == {
+        f"{device.lid}@lid" if from_lid else f"{device.phone}@s.whatsapp.net"
+    }
+    own_lid_user = me.lid.split(":")[0].split("@")[0]
+    assert pair.store.list_key_ids("session") == [f"{own_lid_user}_1.0"]
+    mapping = pair.store.get_keys("lid-mapping", ["15550005555"])
+    assert mapping == {"15550005555": "100000000000001"}

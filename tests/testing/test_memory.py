@@ -6,9 +6,11 @@ import random
 
 import pytest
 
+from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
+from walink.protocol.binary import Node
 from walink.protocol.pairing import parse_qr_string
-from walink.session import SessionConfig
+from walink.session import ProcessedMessage, SessionConfig
 from walink.testing.faults import Drop, Step, TruncatedFrame
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
@@ -101,3 +103,26 @@ def test_custom_config_is_kept_apart_from_the_trust_root() -> None:
     first = pair.qr
     pair.advance(5)
     assert pair.qr != first
+
+
+class ListeningProcessor:
+    """A processor that records the credentials it is told were saved."""
+
+    def __init__(self) -> None:
+        self.saved: list[Creds] = []
+
+    def creds_saved(self, creds: Creds) -> None:
+        self.saved.append(creds)
+
+    def process(self, node: Node) -> ProcessedMessage:
+        raise AssertionError("no message is sent in this test")
+
+
+def test_every_confirmed_creds_save_is_reported_to_a_listening_processor() -> None:
+    pair = MemoryPair.create(hub(), seed=2, now=T0)
+    processor = ListeningProcessor()
+    pair.processor = processor
+    pair.start()
+    pair.scan_qr()
+    assert processor.saved, "pairing saves the credentials"
+    assert processor.saved[-1] == pair.store.load() == pair.session.creds

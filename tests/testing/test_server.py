@@ -488,3 +488,20 @@ def test_arbitrary_client_bytes_never_escape_the_session(chunks: list[bytes]) ->
     assert session.ended
     if session.close_requested is not None:
         assert session.close_requested.abort
+
+
+@pytest.mark.parametrize("limit", [1, 3, 40])
+def test_received_keeps_only_the_newest_nodes_up_to_the_hub_limit(limit: int) -> None:
+    hub = Hub(rng=seeded(1), now=T0, log=lambda line: None, received_limit=limit)
+    hub.history = None
+    client = login(hub, register(hub).creds)
+    (session,) = hub.sessions()
+    before = session.received_count
+    pings = [
+        Node("iq", {"id": f"p{i}", "to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"})
+        for i in range(50)
+    ]
+    for ping in pings:
+        client.send(ping)
+    assert session.received_count == before + 50
+    assert session.received == pings[-limit:]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from walink._receive.addresses import sender_key_name, signal_address
 from walink._receive.events import IdentityChanged, MessagesUpsert
-from walink._receive.processor import RETENTION_SECONDS, SignalProcessor
+from walink._receive.processor import RETENTION_SECONDS, CredsListener, SignalProcessor
 from walink._receive.result import IdentityChange, ReceivedMessage
 
 __all__ = [
     "RETENTION_SECONDS",
+    "CredsListener",
     "IdentityChange",
     "IdentityChanged",
     "MessagesUpsert",

@@ -23,6 +23,13 @@ The I/O layer calls ``process(node)`` for each ``<message>``, one at a time, in 
 
 The buffer is pruned of entries whose message is older than ``retention`` (14 days) at the first
 message and then every ``prune_every`` messages, so the per-message cost stays a single lookup.
+
+The credentials (identity key, signed pre-key, our own JIDs) are read from the store once, at the
+first message, and kept. Whoever saves new credentials tells the processor (``creds_saved``,
+which a client calls after every confirmed save, before anything that depends on the save can
+leave), and a pkmsg naming a signed pre-key other than the kept one reloads them from the store
+before it is refused: the kept copy is never used stale. One-time pre-keys are not credentials:
+they are read from the store with every pkmsg.
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
-from walink._receive.addresses import sender_key_name, signal_address
+from walink._receive.lid import ResolvedSender, resolve_sender
 from walink._receive.result import (
     IdentityChange,
     ReceivedMessage,
@@ -60,13 +67,23 @@ from walink.protocol.signal import (
     process_distribution,
     unpad_for_version,
 )
+from walink.protocol.signal.address import LID_MAPPING, sender_key_name
 
-__all__ = ["RETENTION_SECONDS", "SignalProcessor"]
+__all__ = ["RETENTION_SECONDS", "CredsListener", "SignalProcessor"]
 
 RETENTION_SECONDS: Final = 14 * 24 * 3600
 """How long a committed message answers redeliveries (the server keeps them about that long)."""
 _PRUNE_EVERY: Final = 1000
 _HISTORY = e2e_pb2.Message.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+
+
+@runtime_checkable
+class CredsListener(Protocol):
+    """A message processor that keeps a copy of the credentials: a client calls
+    ``creds_saved`` after every confirmed credentials save."""
+
+    def creds_saved(self, creds: Creds) -> None:
+        """``creds`` are now the saved credentials."""
 
 
 class _Overlay:
@@ -89,8 +106,9 @@ class _Overlay:
 class SignalProcessor:
     """The default ``MessageProcessor``: Signal decryption committed with the message.
 
-    ``SignalProcessor(store)`` reads the device's credentials from ``store`` at each message
-    (they change only at pairing). ``clock`` (seconds) and ``randbytes`` are for tests.
+    ``SignalProcessor(store)`` reads the device's credentials from ``store`` at the first
+    message and keeps them; ``creds_saved`` replaces the kept copy (see the module docstring).
+    ``clock`` (seconds) and ``randbytes`` are for tests.
     """
 
     def __init__(
@@ -108,6 +126,23 @@ class SignalProcessor:
         self._retention = retention
         self._prune_every = max(1, prune_every)
         self._until_prune = 0
+        # Replaced whole (one reference store), so a save reported from another thread is
+        # seen whole or not at all by a message being processed.
+        self._creds: Creds | None = None
+
+    def creds_saved(self, creds: Creds) -> None:
+        """The credentials were saved: keep these from now on (``CredsListener``)."""
+        self._creds = creds
+
+    def _paired_creds(self, reload: bool = False) -> Creds:
+        creds = self._creds
+        if creds is None or reload:
+            creds = self._store.load()
+            # kept only once paired: until then every message reads the store again
+            self._creds = creds if creds is not None and creds.me is not None else None
+        if creds is None or creds.me is None:
+            raise RemoteProtocolError("a message arrived for a device that is not paired")
+        return creds
 
     def process(self, node: Node) -> ProcessedMessage:
         """Decrypt and commit ``node`` (see the module docstring); ``RemoteProtocolError`` when
@@ -152,9 +187,8 @@ class SignalProcessor:
     # -- decryption ---------------------------------------------------------------------------
 
     def _decrypt(self, node: Node, encs: list[Node], overlay: _Overlay) -> ReceivedMessage:
-        creds = self._store.load()
-        if creds is None or creds.me is None:
-            raise RemoteProtocolError("a message arrived for a device that is not paired")
+        creds = self._paired_creds()
+        assert creds.me is not None  # _paired_creds checked it
         sender = node.attr("participant") or node.attr("from")
         chat = node.attr("from")
         if not sender or not chat:
@@ -162,13 +196,32 @@ class SignalProcessor:
         now_ms = int(self._clock() * 1000)
         decrypted: list[e2e_pb2.Message] = []
         changes: list[IdentityChange] = []
+        me = creds.me
+        resolved: ResolvedSender | None = None
+
+        def sender_addresses() -> ResolvedSender:
+            # resolved once per stanza, and only when needed (a mapping lookup may read the store)
+            nonlocal resolved
+            if resolved is None:
+                resolved = resolve_sender(
+                    node,
+                    sender,
+                    own_pn=me.id,
+                    own_lid=me.lid,
+                    lookup=lambda key_id: overlay.get(LID_MAPPING, key_id),
+                )
+                for key_id, value in resolved.learned.items():
+                    overlay.put(LID_MAPPING, key_id, value)
+                _move_to_lid(overlay, resolved)
+            return resolved
+
         for enc in encs:
             kind = enc.attr("type")
             data = enc.content
             if not isinstance(data, bytes):
                 raise RemoteProtocolError("an <enc> without bytes")
             if kind == "pkmsg" or kind == "msg":
-                address = signal_address(sender)
+                address = sender_addresses().address
                 record = _session(overlay.get("session", address))
                 if kind == "pkmsg":
                     plaintext = self._prekey(
@@ -185,10 +238,8 @@ class SignalProcessor:
                     overlay.put("session", address, result.record.to_json())
                     plaintext = result.plaintext
             elif kind == "skmsg":
-                name = sender_key_name(chat, sender)
-                plaintext, sender_key = group_decrypt(
-                    _sender_key(overlay.get("sender-key", name)), data
-                )
+                name, value = _sender_key_entry(overlay, chat, sender, sender_addresses)
+                plaintext, sender_key = group_decrypt(_sender_key(value), data)
                 overlay.put("sender-key", name, sender_key.to_baileys())
             else:
                 raise RemoteProtocolError(f"unknown <enc> type {str(kind)[:20]!r}")
@@ -196,10 +247,9 @@ class SignalProcessor:
             if message.HasField("sender_key_distribution_message"):
                 skdm = message.sender_key_distribution_message
                 group = skdm.group_id or chat
-                name = sender_key_name(group, sender)
+                name, value = _sender_key_entry(overlay, group, sender, sender_addresses)
                 updated = process_distribution(
-                    _sender_key(overlay.get("sender-key", name)),
-                    skdm.axolotl_sender_key_distribution_message,
+                    _sender_key(value), skdm.axolotl_sender_key_distribution_message
                 )
                 overlay.put("sender-key", name, updated.to_baileys())
             decrypted.append(message)
@@ -234,9 +284,12 @@ class SignalProcessor:
         now_ms: int,
     ) -> bytes:
         identity = creds.signed_identity_key
-        signed = creds.signed_pre_key
 
         def signed_pre_key(key_id: int) -> KeyPair | None:
+            signed = self._paired_creds().signed_pre_key
+            if key_id != signed.key_id:
+                # a rotation this processor was not told of: the store has the truth
+                signed = self._paired_creds(reload=True).signed_pre_key
             return signed.key_pair if key_id == signed.key_id else None
 
         def one_time(key_id: int) -> KeyPair | None:
@@ -269,6 +322,37 @@ class SignalProcessor:
         if consumed is not None:
             overlay.put("pre-key", str(consumed), None)
         return plaintext
+
+
+def _move_to_lid(overlay: _Overlay, sender: ResolvedSender) -> None:
+    """A session or identity key kept under the sender's phone-number address, and not under
+    its LID address, moves to the LID address (committed with the message, or not at all)."""
+    previous = sender.previous
+    if previous is None:
+        return
+    for key_type in ("session", "identity-key"):
+        if overlay.get(key_type, sender.address) is not None:
+            continue
+        value = overlay.get(key_type, previous)
+        if value is not None:
+            overlay.put(key_type, sender.address, value)
+            overlay.put(key_type, previous, None)
+
+
+def _sender_key_entry(
+    overlay: _Overlay, group: str, sender: str, resolve: Callable[[], ResolvedSender]
+) -> tuple[str, KeyValue | None]:
+    """The name the sender's key in ``group`` is kept under (the stanza's sender) and its value;
+    a key found only under the sender's other user id moves to that name."""
+    name = sender_key_name(group, sender)
+    value = overlay.get("sender-key", name)
+    if value is None:
+        for other in resolve().sender_key_names(group)[1:]:
+            value = overlay.get("sender-key", other)
+            if value is not None:
+                overlay.put("sender-key", other, None)
+                break
+    return name, value
 
 
 def _digest(encs: list[Node]) -> str:

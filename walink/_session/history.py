@@ -34,13 +34,15 @@ until what we made of it is on disk.
   notification stays pending until the next login. Nothing is skipped silently.
 - ``HistoryStatusTracker`` turns the processed chunks into ``HistoryStatusChanged``: complete,
   or paused after ``history_paused_timeout`` without a RECENT chunk, on the session's clock.
+- The phone-number/LID pairs a chunk names are stored (``lid-mapping``) in the save that
+  records the chunk as processed.
 - App-state sync key shares from our own phone are stored under ``app-state-sync-key`` and the
   newest becomes ``creds.my_app_state_key_id``, as Baileys does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
@@ -74,11 +76,13 @@ from walink.protocol.history import (
 from walink.protocol.media import media_conn_query, parse_media_conn
 from walink.protocol.messages import MessageKey
 from walink.protocol.proto import e2e_pb2
+from walink.protocol.signal.address import LID_MAPPING, lid_mapping_entries
 
 if TYPE_CHECKING:
     from walink._session.context import PartContext
     from walink._session.messages import ProcessedMessage
     from walink.auth.bufferjson import JSONValue
+    from walink.auth.key_values import KeyValue
     from walink.auth.model import Creds
     from walink.protocol.binary import Node
 
@@ -97,6 +101,15 @@ class _Decrypted(Protocol):
 
     @property
     def decrypted(self) -> Sequence[e2e_pb2.Message]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Published:
+    """A chunk published and waiting for the application: recorded (with the LID mappings it
+    names) once handled."""
+
+    pending: _Pending
+    mappings: Mapping[str, KeyValue | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +191,7 @@ class HistorySync:
         self._hosts: tuple[str, ...] | None = None
         self._asking_hosts = False
         self._waiting_hosts: list[_Download] = []
-        self._unhandled: dict[int, _Pending] = {}
+        self._unhandled: dict[int, _Published] = {}
         self._next_publication = 1
         self._published_any = False
 
@@ -190,9 +203,10 @@ class HistorySync:
     def handled(self, token: int) -> None:
         """The application handled ``HistoryReceived(token=token)``: record the chunk as
         processed and drop it from the pending list (one save)."""
-        pending = self._unhandled.pop(token, None)
-        if pending is None:
+        published = self._unhandled.pop(token, None)
+        if published is None:
             raise LocalProtocolError(f"no published history chunk {token} waits to be handled")
+        pending = published.pending
         ctx = self._ctx
         creds = ctx.creds
         processed = record_processed(
@@ -204,6 +218,7 @@ class HistorySync:
         ctx.save_creds(
             _with_pending(updated, _without(_read_pending(creds), pending.key.id)),
             why=f"history chunk {pending.key.id} handled",
+            keys={LID_MAPPING: dict(published.mappings)} if published.mappings else None,
         )
 
     @property
@@ -362,10 +377,15 @@ class HistorySync:
             )
             ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
             return
+        # the PN<->LID pairs the chunk names are kept with it when it is recorded: later
+        # messages from these accounts are decrypted under their LID (walink._receive.lid)
+        mappings: dict[str, KeyValue | None] = {}
+        for lid, pn in chunk.lid_pn_mappings:
+            mappings.update(lid_mapping_entries(lid, pn))
         statuses = self._tracker.on_notification(pending.notification, now)
         token = self._next_publication
         self._next_publication += 1
-        self._unhandled[token] = pending
+        self._unhandled[token] = _Published(pending, mappings)
         self._published_any = True
         ctx.emit(HistoryReceived(token=token, history=chunk, message_id=pending.key.id))
         for status in statuses:
@@ -373,7 +393,7 @@ class HistorySync:
 
     def _waiting_ids(self) -> set[str]:
         """Notifications whose chunk is published and waits for the application."""
-        return {p.key.id for p in self._unhandled.values()}
+        return {p.pending.key.id for p in self._unhandled.values()}
 
     # -- downloads -------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from walink._receive.events import IdentityChanged, MessagesUpsert, derived_events
-from walink._receive.processor import SignalProcessor
+from walink._receive.processor import CredsListener, SignalProcessor
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
     Closed,
@@ -232,6 +232,7 @@ class Client:
         if processor is None and self.config.process_messages:
             processor = SignalProcessor
         self._processor_factory = processor
+        self._processor: MessageProcessor | None = None
         self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
         # awaited before every connection attempt (a fleet's shared connect rate limiter)
         self._connect_gate = connect_gate
@@ -310,7 +311,8 @@ class Client:
         self._task_group = task_group = await enter_task_group()
         task_group.start_soon(self._saver, receive)
         if self._processor_factory is not None:
-            self._start_message_worker(task_group, self._processor_factory(store))
+            self._processor = self._processor_factory(store)
+            self._start_message_worker(task_group, self._processor)
         self._start_history_worker(task_group)  # the session may ask for a download whatever runs
         task_group.start_soon(self._lifecycle)
         if isinstance(store, LeasedStore):
@@ -1102,6 +1104,10 @@ class Client:
                         if request.token in session.saves_pending:
                             session.save_failed(request.token, error, now=self.now())
                     else:
+                        if request.creds is not None and isinstance(self._processor, CredsListener):
+                            # before the confirmation releases what depends on the save (an
+                            # upload of a new signed pre-key): the processor never lags behind
+                            self._processor.creds_saved(request.creds)
                         if request.token in session.saves_pending:
                             session.confirm_saved(request.token)
                     self._pump()

@@ -80,8 +80,7 @@ def check_headers(headers: Sequence[tuple[str, str]]) -> None:
             )
         if value != value.strip(" \t"):
             raise ValueError(
-                f"the value of header {name!r} must not start or end with a space or tab: "
-                f"{value!r}"
+                f"the value of header {name!r} must not start or end with a space or tab: {value!r}"
             )
 
 

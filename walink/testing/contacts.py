@@ -21,6 +21,10 @@ The stanzas are what the server delivers::
     <message from="GROUP@g.us" participant="NUMBER@s.whatsapp.net" id=… t=… type="text" notify=…>
       [<enc v="2" type="pkmsg">SKDM</enc>] <enc v="2" type="skmsg">…</enc></message>
 
+A contact given a LID writes from it instead, LID-addressed, its number beside it:
+``from="LID@lid" sender_pn="NUMBER@s.whatsapp.net" addressing_mode="lid"`` (in a group
+``participant="LID@lid" participant_pn=…``).
+
 This module is sans-IO: it builds stanzas; ``Emulator.contact``/``Emulator.group`` deliver them
 live or into the offline backlog. Sessions live as long as the hub (not in the state folder).
 """
@@ -111,10 +115,21 @@ class Contact:
     registration_id: int
     sessions: dict[str, SessionRecord] = field(default_factory=dict)
     """Signal sessions by device JID."""
+    lid: str | None = None
+    """The contact's LID user, when it has one: its messages then come from ``LID@lid`` (in a
+    group: ``participant="LID@lid"``) with its number beside it, LID-addressed."""
 
     @property
     def jid(self) -> str:
         return f"{self.number}@s.whatsapp.net"
+
+    def sender_attrs(self, key: str) -> dict[str, str]:
+        """How the server names this sender: ``{key: JID}`` (``from`` or ``participant``), and
+        for a contact with a LID, its number beside it (``sender_pn``/``participant_pn``)."""
+        if self.lid is None:
+            return {key: self.jid}
+        alt = "sender_pn" if key == "from" else "participant_pn"
+        return {key: f"{self.lid}@lid", alt: self.jid, "addressing_mode": "lid"}
 
 
 @dataclass
@@ -138,10 +153,13 @@ class Contacts:
         self._phones: dict[str, Contact] = {}
         self._groups: dict[str, Group] = {}
 
-    def contact(self, number: str, name: str | None = None) -> Contact:
-        """The contact with this number, created the first time (``name``: its push name)."""
+    def contact(self, number: str, name: str | None = None, lid: str | None = None) -> Contact:
+        """The contact with this number, created the first time (``name``: its push name;
+        ``lid``: its LID user, from then on the name its messages come from)."""
         if not number.isdigit():
             raise ValueError(f"a phone number is digits only, got {number!r}")
+        if lid is not None and not lid.isdigit():
+            raise ValueError(f"a LID user is digits only, got {lid!r}")
         contact = self._contacts.get(number)
         if contact is None:
             contact = Contact(
@@ -153,6 +171,8 @@ class Contacts:
             self._contacts[number] = contact
         elif name is not None:
             contact.name = name
+        if lid is not None:
+            contact.lid = lid
         return contact
 
     def phone(self, number: str) -> Contact:
@@ -198,9 +218,10 @@ class Contacts:
         """A 1:1 text from contact ``sender`` to device ``device_jid``, encrypted for it."""
         contact = self.contact(sender)
         kind, ciphertext = self._encrypt(contact, device_jid, text_message(text), now)
+        named = contact.sender_attrs("from")
         return Node(
             "message",
-            self._attrs(contact, contact.jid, now),
+            {**self._attrs(contact, named.pop("from"), now), **named},
             [Node("enc", {"v": "2", "type": kind}, ciphertext)],
         )
 
@@ -230,8 +251,7 @@ class Contacts:
         # Committed only now that every step has succeeded.
         group.sender_keys[sender] = record
         have_it.add(device_jid)
-        attrs = self._attrs(contact, group_jid, now)
-        attrs["participant"] = contact.jid
+        attrs = {**self._attrs(contact, group_jid, now), **contact.sender_attrs("participant")}
         return Node("message", attrs, children)
 
     def _attrs(self, contact: Contact, chat: str, now: float) -> dict[str, str]:

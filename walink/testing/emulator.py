@@ -423,9 +423,12 @@ class Emulator:
         await self.flush()
         return len(targets)
 
-    def contact(self, number: str, name: str | None = None) -> EmulatorContact:
-        """The contact ``number`` (created on first use; ``name`` is its push name)."""
-        self.hub.contacts.contact(number, name)
+    def contact(
+        self, number: str, name: str | None = None, *, lid: str | None = None
+    ) -> EmulatorContact:
+        """The contact ``number`` (created on first use; ``name`` is its push name; ``lid`` its
+        LID user: its messages then come from ``LID@lid`` with its number beside them)."""
+        self.hub.contacts.contact(number, name, lid)
         return EmulatorContact(self, number)
 
     def group(self, jid: str, members: list[str] | None = None) -> EmulatorGroup:
@@ -521,15 +524,23 @@ class Emulator:
 
         ``encrypt(plaintext)`` is the phone's Signal session with that device: it gets the
         serialized ``Message`` and returns ``(enc type, ciphertext)`` (``"pkmsg"`` or ``"msg"``),
-        padding included. Returns what was sent.
+        padding included. The stanzas come from the account's LID or its number as
+        ``hub.phone_from_lid`` says (the number when the device is not registered here).
+        Returns what was sent.
         """
-        phone_user = device_jid.split("@", 1)[0].split(":", 1)[0]
+        phone_user, _, device_part = device_jid.split("@", 1)[0].partition(":")
+        registered = self.hub.registry.device(phone_user, int(device_part or 0))
+        phone_jid = (
+            self.hub.phone_jid(phone_user, registered.lid)
+            if registered is not None
+            else f"{phone_user}@s.whatsapp.net"
+        )
         planned = self.plan_history(fixture, faults=faults)
         for item in planned:
             enc_type, ciphertext = encrypt(item.message.SerializeToString())
             stanza = history_stanza(
                 item,
-                phone_jid=f"{phone_user}@s.whatsapp.net",
+                phone_jid=phone_jid,
                 t=int(self.now()),
                 enc_type=enc_type,
                 ciphertext=ciphertext,

@@ -108,6 +108,8 @@ class HistoryFixture:
     push_names: tuple[PushName, ...] = ()
     inline_push_names: bool = True
     """PUSH_NAME inline (True) or as a blob like RECENT chunks."""
+    lid_mappings: tuple[tuple[str, str], ...] = ()
+    """``(lid, phone number)`` JID pairs the bootstrap names (``phoneNumberToLidMappings``)."""
 
     def chats(self) -> Iterable[FixtureChat]:
         """Every chat entry of every chunk."""
@@ -132,7 +134,8 @@ class HistoryFixture:
 
 def default_fixture(base_time: int = BASE_TIME) -> HistoryFixture:
     """The built-in history: four chats (two people, a group, a LID chat) with messages in the
-    bootstrap, two RECENT chunks of older messages, and the contacts' push names."""
+    bootstrap, two RECENT chunks of older messages, the contacts' push names, and the phone
+    number of Dana (the LID chat)."""
     alice = "15550002222@s.whatsapp.net"
     bob = "15550003333@s.whatsapp.net"
     carol = "15550004444@s.whatsapp.net"
@@ -197,7 +200,12 @@ def default_fixture(base_time: int = BASE_TIME) -> HistoryFixture:
         PushName(bob, "Bob B."),
         PushName(carol, "Carol C."),
     )
-    return HistoryFixture(bootstrap=bootstrap, recent=recent, push_names=push_names)
+    return HistoryFixture(
+        bootstrap=bootstrap,
+        recent=recent,
+        push_names=push_names,
+        lid_mappings=((lid, "15550005555@s.whatsapp.net"),),
+    )
 
 
 def generated_fixture(
@@ -260,9 +268,13 @@ def history_sync_of(
     push_names: Iterable[PushName] = (),
     chunk_order: int | None = None,
     progress: int | None = None,
+    lid_mappings: Iterable[tuple[str, str]] = (),
 ) -> e2e_pb2.HistorySync:
-    """The ``HistorySync`` of one chunk (``sync_type``: a ``HistorySync.HistorySyncType``)."""
+    """The ``HistorySync`` of one chunk (``sync_type``: a ``HistorySync.HistorySyncType``;
+    ``lid_mappings``: ``(lid, phone number)`` pairs)."""
     sync = e2e_pb2.HistorySync(sync_type=sync_type)  # type: ignore[arg-type]
+    for lid, pn in lid_mappings:
+        sync.phone_number_to_lid_mappings.add(lid_jid=lid, pn_jid=pn)
     for chat in chats:
         conversation = sync.conversations.add(id=chat.id)
         if chat.name is not None:
@@ -534,7 +546,11 @@ def plan_history(
     order = 0
     if fixture.bootstrap:
         sync = history_sync_of(
-            history.INITIAL_BOOTSTRAP, chats=fixture.bootstrap, chunk_order=order, progress=0
+            history.INITIAL_BOOTSTRAP,
+            chats=fixture.bootstrap,
+            chunk_order=order,
+            progress=0,
+            lid_mappings=fixture.lid_mappings,
         )
         planner.inline(sync, _Message.INITIAL_BOOTSTRAP, order)
         order += 1

@@ -37,7 +37,7 @@ from walink.testing.phone import (
 from walink.testing.registry import Device, Registry
 from walink.testing.server import ServerSession
 
-__all__ = ["CERT_LIFETIME", "FIRST_REF_LIFETIME", "NEXT_REF_LIFETIME", "Hub"]
+__all__ = ["CERT_LIFETIME", "FIRST_REF_LIFETIME", "NEXT_REF_LIFETIME", "RECEIVED_LIMIT", "Hub"]
 
 Rng = Callable[[int], bytes]
 
@@ -46,6 +46,8 @@ FIRST_REF_LIFETIME = 60.0
 NEXT_REF_LIFETIME = 20.0
 """Seconds each further ref adds (the client shows each 20 s)."""
 CERT_LIFETIME = 10 * 365 * 86400.0
+RECEIVED_LIMIT = 1000
+"""Nodes each server connection keeps of what its client sent (the newest), by default."""
 """The certificate chain is valid this long before and after the hub's start time."""
 _REF_MEMORY = 3600.0
 
@@ -69,13 +71,15 @@ class Hub:
         now: float = 0.0,
         ping_interval: float | None = 30.0,
         log: Callable[[str], None] | None = None,
+        received_limit: int = RECEIVED_LIMIT,
     ) -> None:
         """``rng`` is the only randomness (``os.urandom`` live, a seeded one in tests).
 
         ``trust_root`` and ``server_key`` default to fresh keys from ``rng``; the certificate
         chain is valid for ten years around ``now``. ``ping_interval`` (seconds, None for
         never) is how often a logged-in connection gets a server ping. ``log`` receives the
-        emulator's diagnostics (default: stderr).
+        emulator's diagnostics (default: stderr). ``received_limit``: how many of the nodes a
+        client sent each connection keeps (``ServerSession.received``, the newest).
         """
         self.rng = rng
         self.registry = registry if registry is not None else Registry(rng=rng)
@@ -90,6 +94,8 @@ class Hub:
         )
         self.now = now
         self.ping_interval = ping_interval
+        self.received_limit = received_limit
+        """How many received nodes each new connection keeps (tests that read more raise it)."""
         self.replaced = 0
         """How many connections a newer login of the same device replaced (440), as the real
         server does: a fleet that ran a device twice shows up here."""
@@ -106,6 +112,10 @@ class Hub:
         """The hosts a ``media_conn`` query is answered with (the emulator's own address)."""
         self.history: HistoryFixture | None = default_fixture()
         """What the phone sends a device after its new login (None: no history at all)."""
+        self.phone_from_lid = True
+        """The phone writes to its devices from the account's LID (``LID@lid``, device 0), as the
+        real phone is understood to; False: from its phone number (``PN@s.whatsapp.net``), so
+        both paths of a client stay tested."""
         self.history_faults = HistoryFaults()
         """Faults of that history's RECENT chunks (missing, corrupt, truncated, never sent)."""
         self.blob_url: Callable[[str], str] = lambda path: path
@@ -200,8 +210,8 @@ class Hub:
         """The phone's history for a device that has just logged in for the first time and
         uploaded its keys: each notification of ``history`` (inline bootstrap, RECENT blobs put
         in ``blobs``, push names) encrypted by the account's phone (device 0, X3DH on the
-        device's bundle) into a peer ``<message>`` from the account's own JID. Empty when
-        ``history`` is None."""
+        device's bundle) into a peer ``<message>`` from the account's own JID (``phone_jid``).
+        Empty when ``history`` is None."""
         if self.history is None:
             return []
         planned = plan_history(
@@ -220,13 +230,18 @@ class Hub:
             stanzas.append(
                 history_stanza(
                     item,
-                    phone_jid=f"{device.phone}@s.whatsapp.net",
+                    phone_jid=self.phone_jid(device.phone, device.lid),
                     t=int(now),
                     enc_type=enc_type,
                     ciphertext=ciphertext,
                 )
             )
         return stanzas
+
+    def phone_jid(self, number: str, lid: str) -> str:
+        """The JID the account's phone writes from (``phone_from_lid``): its LID or its number,
+        device 0 (no device part), given the account's number and LID user."""
+        return f"{lid}@lid" if self.phone_from_lid else f"{number}@s.whatsapp.net"
 
     def log(self, message: str) -> None:
         """One diagnostic line (stderr unless a ``log`` callable was given)."""

@@ -26,6 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
+from walink._receive.processor import CredsListener
 from walink.auth.memory_store import MemoryStore
 from walink.auth.model import Creds
 from walink.auth.store import AuthStore
@@ -367,4 +368,6 @@ class MemoryPair:
             self.store.set_keys(request.keys)
         if request.creds is not None:
             self.store.save(request.creds)
+            if isinstance(self.processor, CredsListener):
+                self.processor.creds_saved(request.creds)
         self.session.confirm_saved(request.token)

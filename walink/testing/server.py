@@ -17,15 +17,17 @@ checks pair-device-sign, registers the device and ends with a 515; the login pat
 ``<success>`` or ``<failure reason="401">``, delivers offline stanzas (a backlog larger than
 ``OFFLINE_PUSHED`` is previewed, pushed in part, then served per ``offline_batch`` request until
 ``<offline>``, as the real server pulls it; message stanzas a connection sent and the device
-did not ack are queued again at its end, as the real server redelivers them) and answers the
-queries of docs/protocol/server.md#login and docs/protocol/server.md#while-open. Faults
-(``walink.testing.faults``) replace or follow the answer at their step.
+neither acked nor receipted are queued again at its end, as the real server redelivers them)
+and answers the queries of docs/protocol/server.md#login and
+docs/protocol/server.md#while-open. Faults (``walink.testing.faults``) replace or follow the
+answer at their step.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -161,6 +163,15 @@ def empty_app_state_sync(query: Node) -> Node:
     return Node("sync", {}, collections)
 
 
+def _receipt_ids(receipt: Node) -> list[str]:
+    """The message ids a receipt names: its ``id``, and a ``<list><item id=…/>`` for more."""
+    ids = [receipt.attr("id") or ""]
+    listed = receipt.child("list")
+    if listed is not None:
+        ids.extend(item.attr("id") or "" for item in listed.children("item"))
+    return [i for i in ids if i]
+
+
 class ServerSession:
     """The server side of one client connection (see the module docstring)."""
 
@@ -185,8 +196,10 @@ class ServerSession:
         self.awaiting_pairing = False
         self.device: Device | None = None
         """The registered device this connection logged in as."""
-        self.received: list[Node] = []
-        """Every node the client sent, in order (for tests and logs)."""
+        # a ring: a long run must not grow without bound (Hub.received_limit)
+        self._received: deque[Node] = deque(maxlen=max(1, hub.received_limit))
+        self.received_count = 0
+        """How many nodes the client sent on this connection, all told."""
         self.presence: str | None = None
         self.pings_sent: list[str] = []
         self.pongs: list[str] = []
@@ -432,6 +445,13 @@ class ServerSession:
             self._end_with_stream_error(fault.code, f"fault: stream error {fault.code}")
         return True
 
+    @property
+    def received(self) -> list[Node]:
+        """The newest nodes the client sent, oldest first: every one of them until
+        ``Hub.received_limit`` (1000 by default) were sent, then the last that many (for tests
+        and logs; ``received_count`` counts them all)."""
+        return list(self._received)
+
     def _handle(self, event: object, now: float) -> None:
         if isinstance(event, ClientHelloReceived):
             self.routing_info = event.routing_info
@@ -439,7 +459,8 @@ class ServerSession:
         elif isinstance(event, ClientAuthenticated):
             self._on_authenticated(event, now)
         elif isinstance(event, NodeReceived):
-            self.received.append(event.node)
+            self._received.append(event.node)
+            self.received_count += 1
             self._on_node(event.node, now)
         elif isinstance(event, ConnectionClosed):
             self.closed_by_client = True
@@ -556,8 +577,14 @@ class ServerSession:
         elif node.tag == "ack" and node.attr("class") == "message":
             # acked or nacked, the device is done with it: the server never sends it again
             self._unacked.pop(node.attr("id") or "", None)
-        elif node.tag == "receipt" and node.attr("type") == "server-error":
-            self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+        elif node.tag == "receipt":
+            if node.attr("type") == "server-error":
+                self.hub.blobs.on_server_error_receipt(node)  # the phone uploads that blob again
+            elif node.attr("type") != "retry":
+                # A receipt says the device has the message, as an ack does: Baileys sends only
+                # the receipt for a message it decrypted (a retry receipt asks for it again).
+                for message_id in _receipt_ids(node):
+                    self._unacked.pop(message_id, None)
         # acks, ib (unified_session): nothing to answer
 
     def _on_iq(self, node: Node, now: float) -> None:
