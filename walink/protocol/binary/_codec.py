@@ -17,8 +17,8 @@ import binascii
 import zlib
 from typing import Final
 
-from librt.strings import BytesWriter, StringWriter
-from mypy_extensions import i32, i64, u8
+from librt.strings import BytesWriter
+from mypy_extensions import i64, u8
 
 from walink.protocol.binary._tokens import DOUBLE_BYTE_TOKENS, SINGLE_BYTE_TOKENS
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -478,19 +478,21 @@ class _Reader:
 
     Positions and byte values are ``i64``: compiled, they stay machine integers rather than
     tagged Python ints. Loops count with ``i64`` variables too (a ``for _ in range(n)`` loop
-    variable would be boxed into a Python int on every pass). Strings are built in one
-    allocation each: packed strings in a ``StringWriter`` (no bytes object in between), JIDs
-    by one f-string (one concatenation rather than one per part).
+    variable would be boxed into a Python int on every pass). Packed strings are built in
+    ``scratch``, one writer reused for every packed string of the node, and JIDs by one f-string
+    (one concatenation rather than one per part).
     """
 
     data: bytes
     pos: i64
     end: i64
+    scratch: BytesWriter
 
     def __init__(self, data: bytes, pos: i64) -> None:
         self.data = data
         self.pos = pos
         self.end = len(data)
+        self.scratch = BytesWriter()
 
     def byte(self) -> i64:
         pos = self.pos
@@ -521,6 +523,17 @@ class _Reader:
             index += 1
         return value
 
+    def string(self, depth: int) -> str:
+        """The next string: its tag byte, then the value; a token without a second call."""
+        pos = self.pos
+        if pos >= self.end:
+            raise _end_of_data()
+        self.pos = pos + 1
+        tag: i64 = self.data[pos]
+        if 0 < tag < SINGLE_BYTE_COUNT:
+            return _SINGLE[tag]
+        return self.read_string(tag, depth)
+
     def list_size(self, tag: i64) -> i64:
         if tag == LIST_8:
             return self.byte()
@@ -543,14 +556,14 @@ class _Reader:
         size = self.list_size(self.byte())
         if size == 0:
             raise RemoteProtocolError("invalid node: empty list header")
-        tag = self.read_string(self.byte(), 0)
+        tag = self.string(0)
         if not tag:
             raise RemoteProtocolError("invalid node: empty tag")
         attrs: dict[str, str] = {}
         remaining: i64 = (size - 1) >> 1
         while remaining > 0:
-            key = self.read_string(self.byte(), 0)
-            attrs[key] = self.read_string(self.byte(), 0)
+            key = self.string(0)
+            attrs[key] = self.string(0)
             remaining -= 1
         if size & 1:
             return Node(tag, attrs, None)
@@ -586,30 +599,30 @@ class _Reader:
         if depth >= MAX_STRING_DEPTH:
             raise RemoteProtocolError(f"JIDs nested deeper than {MAX_STRING_DEPTH}")
         if tag == JID_PAIR:
-            user = self.read_string(self.byte(), depth + 1)
-            server = self.read_string(self.byte(), depth + 1)
+            user = self.string(depth + 1)
+            server = self.string(depth + 1)
             if not server:
                 raise RemoteProtocolError("invalid JID_PAIR: empty server")
             return f"{user}@{server}"
         if tag == AD_JID:
             return self.read_ad_jid(depth)
         if tag == FB_JID:
-            user = self.read_string(self.byte(), depth + 1)
+            user = self.string(depth + 1)
             device = self.uint(2)
-            server = self.read_string(self.byte(), depth + 1)
+            server = self.string(depth + 1)
             return f"{user}:{device}@{server}"
         if tag == INTEROP_JID:
-            user = self.read_string(self.byte(), depth + 1)
+            user = self.string(depth + 1)
             device = self.uint(2)
             integrator = self.uint(2)
-            server = self.read_string(self.byte(), depth + 1)
+            server = self.string(depth + 1)
             return f"{integrator}-{user}:{device}@{server}"
         raise RemoteProtocolError(f"invalid string tag 0x{tag:02x}")
 
     def read_ad_jid(self, depth: int) -> str:
         domain = self.byte()
         device = self.byte()
-        user = self.read_string(self.byte(), depth + 1)
+        user = self.string(depth + 1)
         if domain == DOMAIN_WHATSAPP:
             tail = "@s.whatsapp.net"
         elif domain == DOMAIN_LID:
@@ -642,23 +655,22 @@ class _Reader:
         # the nibble values 12..14 there)
         odd = size > 0 and header & 0x80 != 0
         last = stop - 1 if odd else stop
-        # the characters are computed as i32: StringWriter.append compiles to an inline store
-        # only for an i32 argument (an i64 one would be boxed into a Python call)
-        out = StringWriter()
+        out = self.scratch
+        out.truncate(0)
         index: i64 = start
         if tag == HEX_8:
             # every nibble is a hex digit: 0-9 are '0'..'9', 10..15 are 'A'..'F'
             while index < last:
-                byte: i32 = data[index]
-                high: i32 = byte >> 4
-                low: i32 = byte & 0x0F
-                out.append(high + 48 if high < 10 else high + 55)
-                out.append(low + 48 if low < 10 else low + 55)
+                byte: i64 = data[index]
+                high: i64 = byte >> 4
+                low: i64 = byte & 0x0F
+                out.append(u8(high + 48 if high < 10 else high + 55))
+                out.append(u8(low + 48 if low < 10 else low + 55))
                 index += 1
             if odd:
                 high = data[last] >> 4
-                out.append(high + 48 if high < 10 else high + 55)
-            return out.getvalue()
+                out.append(u8(high + 48 if high < 10 else high + 55))
+            return out.getvalue().decode("ascii")
         # nibbles: 0-9 are '0'..'9', 10 is '-', 11 is '.'; 12..15 are no character (15 is
         # padding only, where B would decode "\0")
         if odd and 12 <= (data[last] & 0x0F) <= 14:
@@ -669,15 +681,15 @@ class _Reader:
             low = byte & 0x0F
             if high > 11 or low > 11:
                 raise RemoteProtocolError("invalid nibble in packed string")
-            out.append(high + 48 if high < 10 else high + 35)
-            out.append(low + 48 if low < 10 else low + 35)
+            out.append(u8(high + 48 if high < 10 else high + 35))
+            out.append(u8(low + 48 if low < 10 else low + 35))
             index += 1
         if odd:
             high = data[last] >> 4
             if high > 11:
                 raise RemoteProtocolError("invalid nibble in packed string")
-            out.append(high + 48 if high < 10 else high + 35)
-        return out.getvalue()
+            out.append(u8(high + 48 if high < 10 else high + 35))
+        return out.getvalue().decode("ascii")
 
     def read_packed_by_translation(self, tag: i64) -> str:
         """``read_packed`` for plain Python: C-implemented bytes methods instead of a loop."""
