@@ -4,13 +4,17 @@ Run: ``python -m benchmarks.codec`` (or ``make bench`` for every benchmark). It 
 deterministic corpus of message, receipt and usync-iq nodes, times three loops over it in this
 process (encode, decode, and the frame path: encode + AES-256-GCM encrypt + 3-byte length frame +
 frame decoder + decrypt + decode, through walink's ``TransportCipher`` and ``FrameDecoder``), then
-runs tests/peer/bench-codec.mjs on the same corpus. Baileys has two decoders, and both are
-reported: ``decodeBinaryNode`` (async, one promise per node: what its socket awaits) and
-``decodeDecompressedBinaryNode`` (sync, its fastest); the targets apply to the sync one.
+times the same loops in Baileys through tests/peer/bench-codec.mjs on the same corpus. Baileys has
+two decoders, and both are reported: ``decodeBinaryNode`` (async, one promise per node: what its
+socket awaits) and ``decodeDecompressedBinaryNode`` (sync, its fastest); the targets apply to the
+sync one.
 
-Both sides report the least process CPU time of ``--runs`` passes after a warm-up. Loops discard
-their results and the GC is frozen after setup, so that the collector does not walk the kept
-trees.
+Both sides are measured alike: one warm-up pass of every loop, then ``--runs`` rounds in which
+walink's pass of a loop and Baileys' passes of the same loop alternate, so that the load of a
+shared machine hits both; each side reports the least process CPU time of its rounds. Loops
+discard their results; inputs (the encoded frames, and for Baileys' sync decoder the bytes after
+the flags byte) are prepared outside the timed passes, and walink's GC is frozen after setup, so
+that the collector does not walk the kept corpus.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import Row, best_cpu_seconds, render
+from benchmarks import Row, render
 from walink.protocol.binary import COMPILED, Node, decode_node, encode_node
 from walink.protocol.frames import FrameDecoder, encode_frame
 from walink.protocol.noise import TransportCipher
@@ -123,8 +129,21 @@ def to_bridge_json(node: Node) -> dict[str, object]:
     return {"tag": node.tag, "attrs": node.attrs, "content": encoded}
 
 
-def walink_timings(corpus: list[Node], runs: int) -> dict[str, float]:
-    """Least CPU seconds per pass over ``corpus`` for each loop."""
+LOOPS: tuple[str, ...] = ("encode", "decode", "frame")
+"""walink's loops; Baileys has these and ``decode_sync``, ``frame_sync`` (its sync decoder)."""
+
+# Baileys' loops and the walink loop each is compared with
+PEER_LOOPS: dict[str, str] = {
+    "encode": "encode",
+    "decode": "decode",
+    "decode_sync": "decode",
+    "frame": "frame",
+    "frame_sync": "frame",
+}
+
+
+def walink_loops(corpus: list[Node]) -> dict[str, Callable[[], None]]:
+    """One pass over ``corpus`` for each of walink's loops, its inputs prepared outside."""
     encoded = [encode_node(node) for node in corpus]
     key = bytes(range(32))
 
@@ -145,34 +164,89 @@ def walink_timings(corpus: list[Node], runs: int) -> dict[str, float]:
             for payload in decoder.feed(encode_frame(sender.encrypt(encode_node(node)))):
                 decode_node(receiver.decrypt(payload))
 
+    return {"encode": encode_loop, "decode": decode_loop, "frame": frame_loop}
+
+
+class BaileysBench:
+    """tests/peer/bench-codec.mjs, kept running: it times one pass of one of its loops per call."""
+
+    def __init__(self, corpus: list[Node]) -> None:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump([to_bridge_json(node) for node in corpus], handle)
+            self._corpus_path = Path(handle.name)
+        self._process = subprocess.Popen(
+            ["node", "bench-codec.mjs", str(self._corpus_path)],
+            cwd=PEER_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._next_id = 0
+
+    def time(self, loop: str) -> float:
+        """CPU seconds of one pass of Baileys' ``loop`` over the corpus."""
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        self._next_id += 1
+        process.stdin.write(json.dumps({"id": self._next_id, "op": "time", "loop": loop}) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench-codec.mjs exited ({process.wait()})")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise RuntimeError(f"bench-codec.mjs: {reply.get('error')}")
+        seconds: float = reply["s"]
+        return seconds
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._corpus_path.unlink(missing_ok=True)
+
+
+def interleaved_timings(
+    corpus: list[Node], runs: int, with_baileys: bool = True
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Least CPU seconds per pass for walink's loops and Baileys', measured round by round.
+
+    Both sides are timed the same way: the same corpus, one warm-up pass of every loop (V8's
+    JIT compiles Baileys' hot functions during it), then ``runs`` rounds, each one pass of every
+    loop on both sides, alternately, keeping each loop's least time. Interleaving makes the
+    load of a shared machine fall on both sides alike; the least time is the least disturbed.
+    """
+    ours = walink_loops(corpus)
+    peer = BaileysBench(corpus) if with_baileys else None
+    best_ours = dict.fromkeys(ours, float("inf"))
+    best_peer = dict.fromkeys(PEER_LOOPS, float("inf"))
     gc.collect()
-    gc.freeze()
+    gc.freeze()  # the corpus and the encoded frames stay out of the collector's walks
     try:
-        return {
-            "encode_s": best_cpu_seconds(encode_loop, runs),
-            "decode_s": best_cpu_seconds(decode_loop, runs),
-            "frame_s": best_cpu_seconds(frame_loop, runs),
-        }
+        for loop in ours.values():
+            loop()
+        if peer is not None:
+            for name in PEER_LOOPS:
+                peer.time(name)
+        for _ in range(runs):
+            for name, loop in ours.items():
+                start = time.process_time()
+                loop()
+                best_ours[name] = min(best_ours[name], time.process_time() - start)
+                if peer is None:
+                    continue
+                for peer_name, compared in PEER_LOOPS.items():
+                    if compared == name:
+                        best_peer[peer_name] = min(best_peer[peer_name], peer.time(peer_name))
     finally:
         gc.unfreeze()
-
-
-def baileys_timings(corpus: list[Node], runs: int) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump([to_bridge_json(node) for node in corpus], handle)
-        path = handle.name
-    try:
-        output = subprocess.run(
-            ["node", "bench-codec.mjs", path, str(runs)],
-            cwd=PEER_DIR,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    finally:
-        Path(path).unlink()
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return result
+        if peer is not None:
+            peer.close()
+    return {f"{name}_s": seconds for name, seconds in best_ours.items()}, {
+        f"{name}_s": seconds for name, seconds in best_peer.items()
+    }
 
 
 def rows(ours: dict[str, float], theirs: dict[str, float], count: int) -> list[Row]:
@@ -198,18 +272,17 @@ def rows(ours: dict[str, float], theirs: dict[str, float], count: int) -> list[R
     ]
 
 
-def run(nodes: int = 10_000, runs: int = 5, seed: int = 1) -> list[Row]:
+def run(nodes: int = 10_000, runs: int = 7, seed: int = 1) -> list[Row]:
     """The ``make bench`` entry point: both sides on the same corpus, in this run."""
     corpus = build_corpus(nodes, seed)
-    ours = walink_timings(corpus, runs)
-    theirs = baileys_timings(corpus, runs)
+    ours, theirs = interleaved_timings(corpus, runs)
     return rows(ours, theirs, len(corpus))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-baileys", action="store_true", help="time walink only")
     args = parser.parse_args(argv)
@@ -222,12 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         f"codec: {'compiled (mypyc)' if COMPILED else 'pure Python'}",
         flush=True,
     )
-    ours = walink_timings(corpus, args.runs)
+    ours, theirs = interleaved_timings(corpus, args.runs, with_baileys=not args.no_baileys)
     if args.no_baileys:
-        for name in ("encode", "decode", "frame"):
+        for name in LOOPS:
             print(f"{name:<8} {len(corpus) / ours[f'{name}_s']:>12,.0f} nodes/s", flush=True)
         return 0
-    theirs = baileys_timings(corpus, args.runs)
     print(render(rows(ours, theirs, len(corpus))), flush=True)
     return 0
 

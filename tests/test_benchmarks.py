@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import Row, best_cpu_seconds, delivery, fleet, handshake, history, render
+from benchmarks import (
+    Row,
+    best_cpu_seconds,
+    codec,
+    delivery,
+    fleet,
+    handshake,
+    history,
+    render,
+)
 from benchmarks import __main__ as runner
 
 
@@ -144,3 +153,73 @@ def test_signal_rows_compare_with_libsignal_node(peer_dir: Path) -> None:
     ]
     assert all(row.unit == "decrypts/s" and row.walink > 0 for row in rows)
     assert all(row.peer is not None and row.peer > 0 for row in rows)
+
+
+def test_codec_rows_compare_both_baileys_decoders(peer_dir: Path) -> None:
+    rows = codec.run(nodes=40, runs=1)
+    assert [(row.name, row.target) for row in rows] == [
+        ("codec: encode vs encodeBinaryNode", 2.5),
+        ("codec: decode vs decodeBinaryNode (async)", None),
+        ("codec: decode vs decodeDecompressedBinaryNode (sync)", 2.0),
+        ("codec: frame path vs Baileys (async decode)", None),
+        ("codec: frame path vs Baileys (sync decode)", 4.0),
+    ]
+    assert all(row.walink > 0 and row.peer is not None and row.peer > 0 for row in rows)
+    # both decode rows divide the same walink rate by a different Baileys rate
+    assert rows[1].walink == rows[2].walink and rows[3].walink == rows[4].walink
+
+
+def test_codec_peer_times_one_pass_per_request_and_names_a_bad_loop(peer_dir: Path) -> None:
+    bench = codec.BaileysBench(codec.build_corpus(20))
+    try:
+        for name in codec.PEER_LOOPS:
+            assert bench.time(name) >= 0
+        with pytest.raises(RuntimeError, match="unknown loop nope"):
+            bench.time("nope")
+        assert bench.time("decode_sync") >= 0  # still serving after an error
+    finally:
+        bench.close()
+
+
+def test_codec_rounds_interleave_walink_and_baileys(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+
+    class FakePeer:
+        def __init__(self, corpus: list[object]) -> None:
+            events.append("start")
+
+        def time(self, loop: str) -> float:
+            events.append(f"peer {loop}")
+            return 0.5 if loop.endswith("_sync") else 1.0
+
+        def close(self) -> None:
+            events.append("close")
+
+    def fake_loops(corpus: list[object]) -> dict[str, object]:
+        return {name: (lambda name=name: events.append(f"walink {name}")) for name in codec.LOOPS}
+
+    monkeypatch.setattr(codec, "BaileysBench", FakePeer)
+    monkeypatch.setattr(codec, "walink_loops", fake_loops)
+    ours, theirs = codec.interleaved_timings(codec.build_corpus(3), runs=2)
+    warm_up = ["walink encode", "walink decode", "walink frame"] + [
+        f"peer {name}" for name in codec.PEER_LOOPS
+    ]
+    one_round = [
+        "walink encode",
+        "peer encode",
+        "walink decode",
+        "peer decode",
+        "peer decode_sync",
+        "walink frame",
+        "peer frame",
+        "peer frame_sync",
+    ]
+    assert events == ["start", *warm_up, *one_round, *one_round, "close"]
+    assert set(ours) == {"encode_s", "decode_s", "frame_s"}
+    assert theirs == {
+        "encode_s": 1.0,
+        "decode_s": 1.0,
+        "decode_sync_s": 0.5,
+        "frame_s": 1.0,
+        "frame_sync_s": 0.5,
+    }
