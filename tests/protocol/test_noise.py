@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
@@ -229,6 +229,35 @@ def test_a_static_key_pair_is_loaded_once_for_every_handshake(
     assert loads.count(CLIENT_EPHEMERAL.private) == 6
     with pytest.raises(LocalProtocolError):
         NoiseInitiator(static=_ShortKey(), ephemeral=CLIENT_EPHEMERAL)
+
+
+def test_each_peer_public_key_is_loaded_once_per_handshake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loads: list[bytes] = []
+    real = X25519PublicKey.from_public_bytes
+
+    def counting(data: bytes) -> X25519PublicKey:
+        loads.append(bytes(data))
+        return real(data)
+
+    monkeypatch.setattr(X25519PublicKey, "from_public_bytes", staticmethod(counting))
+    transcript = _handshake()[2]
+    # Each side agrees with the other's ephemeral key twice and with its static key once:
+    # four loads, not six, and the transcript is the pinned one.
+    assert sorted(loads) == sorted(
+        [
+            CLIENT_EPHEMERAL.public,
+            SERVER_EPHEMERAL.public,
+            SERVER_STATIC.public,
+            CLIENT_STATIC.public,
+        ]
+    )
+    assert transcript == [
+        bytes.fromhex(VECTOR_CLIENT_HELLO),
+        bytes.fromhex(VECTOR_SERVER_HELLO),
+        bytes.fromhex(VECTOR_CLIENT_FINISH),
+    ]
 
 
 def test_a_static_public_key_is_derived_once_per_key_and_never_mixed_up() -> None:

@@ -178,11 +178,20 @@ def _static_public(key: X25519PrivateKey) -> bytes:
     return _public_bytes(key)
 
 
-def _dh(private: X25519PrivateKey, public: bytes) -> bytes:
-    # Sizes are checked before this point; the only failure left is an all-zero shared secret,
-    # which a low-order public key produces and which would make the handshake keys guessable.
+def _peer_key(public: bytes) -> X25519PublicKey:
+    # Loaded once per handshake: each side agrees with the peer's ephemeral key twice, and
+    # loading a key object costs about as much as a hash of the transcript.
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(public))
+        return X25519PublicKey.from_public_bytes(public)
+    except ValueError as exc:  # sizes are checked before this point: defensive
+        raise HandshakeKeyError(f"unusable peer public key: {exc}") from exc
+
+
+def _dh(private: X25519PrivateKey, public: X25519PublicKey) -> bytes:
+    # The only failure left is an all-zero shared secret, which a low-order public key
+    # produces and which would make the handshake keys guessable.
+    try:
+        return private.exchange(public)
     except ValueError as exc:
         raise HandshakeKeyError(f"unusable peer public key: {exc}") from exc
 
@@ -219,10 +228,6 @@ def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
     return first + expand_outer.digest()
 
 
-def _iv(counter: int) -> bytes:
-    return _IV_PREFIX + counter.to_bytes(4, "big")
-
-
 class _SymmetricState:
     """h, ck and the handshake cipher with its single counter shared by both directions."""
 
@@ -244,25 +249,32 @@ class _SymmetricState:
         self._aead = AESGCM(out[32:])
         self._counter = 0
 
-    def _cipher(self) -> AESGCM:
-        # Unreachable from the public API: every EncryptAndHash follows a MixKey in XX.
-        if self._aead is None:
-            raise HandshakeStateError("no handshake key yet")
-        return self._aead
+    # The two below run eight times per handshake pair: the IV and MixHash are spelled out
+    # rather than called.
 
     def encrypt_and_hash(self, plaintext: bytes) -> bytes:
-        ciphertext = self._cipher().encrypt(_iv(self._counter), plaintext, self.h)
-        self._counter += 1
-        self.mix_hash(ciphertext)
+        aead = self._aead
+        if aead is None:  # unreachable from the public API: in XX a MixKey comes first
+            raise HandshakeStateError("no handshake key yet")
+        counter = self._counter
+        h = self.h
+        ciphertext = aead.encrypt(_IV_PREFIX + counter.to_bytes(4, "big"), plaintext, h)
+        self._counter = counter + 1
+        self.h = _sha256(h + ciphertext).digest()
         return ciphertext
 
     def decrypt_and_hash(self, ciphertext: bytes, what: str) -> bytes:
+        aead = self._aead
+        if aead is None:  # unreachable from the public API: in XX a MixKey comes first
+            raise HandshakeStateError("no handshake key yet")
+        counter = self._counter
+        h = self.h
         try:
-            plaintext = self._cipher().decrypt(_iv(self._counter), ciphertext, self.h)
+            plaintext = aead.decrypt(_IV_PREFIX + counter.to_bytes(4, "big"), ciphertext, h)
         except InvalidTag as exc:
             raise NoiseDecryptError(f"{what}: authentication tag mismatch") from exc
-        self._counter += 1
-        self.mix_hash(ciphertext)
+        self._counter = counter + 1
+        self.h = _sha256(h + ciphertext).digest()
         return plaintext
 
     def split(self) -> tuple[bytes, bytes]:
@@ -459,7 +471,7 @@ class NoiseInitiator(_Handshake):
         self._ephemeral_public = _public_bytes(self._ephemeral)
         self._verify_server = verify_server
         self._state = _SymmetricState(prologue)
-        self._server_ephemeral = b""
+        self._server_ephemeral: X25519PublicKey | None = None
 
     def client_hello(self) -> bytes:
         """The ClientHello ``HandshakeMessage`` bytes (to be framed after the intro header)."""
@@ -492,12 +504,13 @@ class NoiseInitiator(_Handshake):
         encrypted_static = _require_size(hello.static, _ENCRYPTED_KEY_SIZE, "ServerHello.static")
         encrypted_chain = _require_ciphertext(hello.payload, "ServerHello.payload")
         state = self._state
+        server_ephemeral = _peer_key(ephemeral)
         state.mix_hash(ephemeral)
-        state.mix_key(_dh(self._ephemeral, ephemeral))
+        state.mix_key(_dh(self._ephemeral, server_ephemeral))
         server_static = state.decrypt_and_hash(encrypted_static, "ServerHello.static")
-        state.mix_key(_dh(self._ephemeral, server_static))
+        state.mix_key(_dh(self._ephemeral, _peer_key(server_static)))
         cert_chain = state.decrypt_and_hash(encrypted_chain, "ServerHello.payload")
-        self._server_ephemeral = ephemeral
+        self._server_ephemeral = server_ephemeral
         return ServerHelloResult(server_static=server_static, cert_chain=cert_chain)
 
     def client_finish(self, payload: bytes) -> bytes:
@@ -505,6 +518,8 @@ class NoiseInitiator(_Handshake):
         self._enter(_Step.FINISH, "send ClientFinish")
         try:
             state = self._state
+            if self._server_ephemeral is None:  # unreachable: _enter checked the step
+                raise HandshakeStateError("no ServerHello yet")
             encrypted_static = state.encrypt_and_hash(_static_public(self._static))
             state.mix_key(_dh(self._static, self._server_ephemeral))
             encrypted_payload = state.encrypt_and_hash(bytes(payload))
@@ -542,7 +557,7 @@ class NoiseResponder(_Handshake):
         self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
         self._state = _SymmetricState(prologue)
-        self._client_ephemeral = b""
+        self._client_ephemeral: X25519PublicKey | None = None
 
     def receive_client_hello(self, data: bytes) -> None:
         """Consume the ClientHello ``HandshakeMessage`` bytes (intro header and framing removed)."""
@@ -554,11 +569,12 @@ class NoiseResponder(_Handshake):
             ephemeral = _require_size(
                 message.client_hello.ephemeral, KEY_SIZE, "ClientHello.ephemeral"
             )
+            client_ephemeral = _peer_key(ephemeral)
         except BaseException:
             self._fail()
             raise
         self._state.mix_hash(ephemeral)
-        self._client_ephemeral = ephemeral
+        self._client_ephemeral = client_ephemeral
         self._step = _Step.HELLO
 
     def server_hello(self, cert_chain: bytes) -> bytes:
@@ -566,6 +582,8 @@ class NoiseResponder(_Handshake):
         self._enter(_Step.HELLO, "send ServerHello")
         try:
             state = self._state
+            if self._client_ephemeral is None:  # unreachable: _enter checked the step
+                raise HandshakeStateError("no ClientHello yet")
             ephemeral_public = _public_bytes(self._ephemeral)
             state.mix_hash(ephemeral_public)
             state.mix_key(_dh(self._ephemeral, self._client_ephemeral))
@@ -597,7 +615,7 @@ class NoiseResponder(_Handshake):
             encrypted_payload = _require_ciphertext(finish.payload, "ClientFinish.payload")
             state = self._state
             client_static = state.decrypt_and_hash(encrypted_static, "ClientFinish.static")
-            state.mix_key(_dh(self._ephemeral, client_static))
+            state.mix_key(_dh(self._ephemeral, _peer_key(client_static)))
             payload = state.decrypt_and_hash(encrypted_payload, "ClientFinish.payload")
             to_server, to_client = state.split()
         except BaseException:
