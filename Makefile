@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.walink-installed
 PEER_STAMP := tests/peer/node_modules/.walink-installed
-# pytest-xdist workers for `make test` and `make pytest`: 0 runs the suite in one process (the
-# default until the suite is shown green on every core); auto is one worker per core
-PYTEST_WORKERS ?= 0
+# pytest-xdist workers for `make test` and `make pytest`: auto is one worker per core (the suite
+# waits on subprocesses, sockets and timers much of the time); 0 runs it in one process
+PYTEST_WORKERS ?= auto
 export PYTEST_WORKERS
 
 .PHONY: demo test lint typecheck pytest peer postgres bench diagrams proto docs clean

@@ -9,7 +9,7 @@
 # final verdict. The exit status is 0 only if every check passed.
 #
 #   scripts/checks.sh [BIN]    BIN: the virtual environment's bin folder (default .venv/bin)
-#   PYTEST_WORKERS=N           pytest-xdist workers (default 0: in one process; auto: per core)
+#   PYTEST_WORKERS=N           pytest-xdist workers (default auto: one per core; 0: in one process)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-.venv/bin}"
@@ -32,7 +32,7 @@ run() {
     # two mypy processes writing one SQLite cache at once can meet a locked database
     typecheck) "$bin/mypy" --cache-dir .mypy_cache/make-test ;;
     docs) NO_MKDOCS_2_WARNING=1 "$bin/mkdocs" build --strict --site-dir site ;;
-    pytest) "$bin/python" -m pytest -n "${PYTEST_WORKERS:-0}" ;;
+    pytest) "$bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" ;;
   esac
 }
 

@@ -75,6 +75,15 @@ class BaileysRun:
                 return line
         raise AssertionError(f"the harness exited first: {self.lines}")
 
+    async def saw(self, wanted: Callable[[Line], bool]) -> Line:
+        """The first line already read that is ``wanted``, else the next one: for an event whose
+        order against the others is not fixed (Baileys may process the phone's history before
+        its login's own queries end and the connection opens)."""
+        for line in self.lines:
+            if wanted(line):
+                return line
+        return await self.until(wanted)
+
     async def send(self, cmd: str, **params: str) -> None:
         """Send one command (``requestPairingCode``, ``logout``, ``end``)."""
         assert self.process.stdin is not None

@@ -58,8 +58,9 @@ async def test_baileys_receives_the_whole_history_from_our_own_lid(peer_dir: Pat
         Emulator(ping_interval=None, history=fixture) as emulator,
         baileys(peer_dir, emulator, timeout_ms=40000, timers=MEDIA_LOOPBACK) as run,
     ):
-        await run.until(is_open)
+        # the history may come before the open (the login's pre-key upload still runs)
         bootstrap = await run.until(_history(_Sync.INITIAL_BOOTSTRAP))
+        await run.saw(is_open)
         assert bootstrap["isLatest"] is True  # the first history these creds processed
         assert sorted(bootstrap["chats"]) == sorted(chat.id for chat in fixture.bootstrap)
         assert _got(bootstrap) == _rows(fixture.bootstrap)
@@ -90,8 +91,8 @@ async def test_baileys_receives_the_inline_history_from_our_own_number(peer_dir:
     async with Emulator(ping_interval=None, history=fixture) as emulator:
         emulator.hub.phone_from_lid = False
         async with baileys(peer_dir, emulator, timeout_ms=30000) as run:
-            await run.until(is_open)
             bootstrap = await run.until(_history(_Sync.INITIAL_BOOTSTRAP))
+            await run.saw(is_open)
             assert _got(bootstrap) == _rows(fixture.bootstrap)
             await run.send("end")
             await run.finish()
