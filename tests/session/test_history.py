@@ -167,19 +167,7 @@ def test_chunks_not_handled_before_a_restart_are_all_published_again() -> None:
     pair.pump()
     saved = pair.store.load()
     assert saved is not None and len(pending_history(saved)) == 2
-    hub.now = pair.now + 5
-    again = with_processor(
-        MemoryPair.create(
-            hub,
-            seed=4,
-            now=hub.now,
-            creds=saved,
-            config=with_config(process_messages=True),
-            store=pair.store,
-        ),
-        seed=10,
-    )
-    again.start()
+    again = restarted(hub, pair, saved)
     assert again.run_until(lambda: len(received(again)) == len(KINDS), limit=30)
     assert sorted(c.history.chunk_order or 0 for c in received(again)) == [0, 1, 2, 3]
     assert [c.history.is_latest for c in received(again)].count(True) == 1
