@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -83,9 +84,13 @@ class Connect:
         assert process.stdout is not None
         self._stdout = BufferedByteReceiveStream(process.stdout)
         self.lines: list[dict[str, Any]] = []
+        # lines read ahead while waiting for the open, handed out again by line()
+        self._ahead: deque[dict[str, Any]] = deque()
 
     async def line(self) -> dict[str, Any] | None:
         """The next stdout line, parsed; None at the end of stdout."""
+        if self._ahead:
+            return self._ahead.popleft()
         with anyio.fail_after(LINE_WAIT):
             try:
                 raw = await self._stdout.receive_until(b"\n", 1 << 20)
@@ -105,6 +110,20 @@ class Connect:
             assert line is not None, f"stdout ended before {expected}: {self.lines}"
             if all(line.get(key) == value for key, value in expected.items()):
                 return line
+
+    async def opened(self) -> dict[str, Any]:
+        """Read until the connection opens. The other events read meanwhile stay to be read:
+        the phone's history and messages may come before the open (the login's own queries,
+        such as the 812-key pre-key upload, can still run when they are processed)."""
+        ahead: list[dict[str, Any]] = []
+        while True:
+            line = await self.line()
+            assert line is not None, f"stdout ended before the open: {self.lines}"
+            if line["event"] == "connection.update" and line["connection"] == "open":
+                self._ahead.extendleft(reversed(ahead))
+                return line
+            if line["event"] != "connection.update":
+                ahead.append(line)
 
     async def qr(self) -> str:
         while True:
@@ -170,7 +189,7 @@ async def connect(
 async def link(emulator: Emulator, run: Connect) -> str:
     """Scan the QR the process shows; wait for its open; return the device's JID."""
     jid = await emulator.phone.scan_qr(await run.qr())
-    await run.until(connection="open")
+    await run.opened()
     return jid
 
 
