@@ -30,6 +30,8 @@ async def test_a_baileys_folder_imports_into_postgres_and_opens_there(
     async with Emulator(state_dir=state_dir) as emulator:
         run = await pair_with_qr(peer_dir, emulator, auth_dir)
         assert run.opened_on() == [2], run.lines
+    # the harness exits only when Baileys' own in-place writes are done: none is left empty
+    assert [name for name in os.listdir(auth_dir) if not (auth_dir / name).stat().st_size] == []
     with open_device_store(postgres_url) as store:
         device = import_store(store, auth_dir)
         (info,) = store.devices()

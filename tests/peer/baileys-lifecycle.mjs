@@ -117,12 +117,30 @@ const memoryKeys = () => {
   };
 };
 
+// Baileys' folder store writes each key file in place (truncate, then write): a process that
+// exits while a write runs leaves an empty file behind. Every write is tracked, and the harness
+// exits only when none is left (the phone's history can still be decrypting at "end").
+const keyWrites = new Set();
+const trackWrites = (store) => ({
+  get: (type, ids) => store.get(type, ids),
+  set: (data) => {
+    const write = Promise.resolve(store.set(data));
+    keyWrites.add(write);
+    write.finally(() => keyWrites.delete(write)).catch(() => {});
+    return write;
+  },
+});
+const keyWritesDone = async () => {
+  while (keyWrites.size) await Promise.allSettled([...keyWrites]);
+};
+
 let creds;
 let keys;
 let saveCreds = async () => {};
 if (env.WA_AUTH_DIR) {
   const saved = await useMultiFileAuthState(env.WA_AUTH_DIR);
-  ({ creds, keys } = saved.state);
+  creds = saved.state.creds;
+  keys = trackWrites(saved.state.keys);
   saveCreds = saved.saveCreds;
 } else {
   creds = initAuthCreds();
@@ -143,8 +161,10 @@ const finish = async (code, line) => {
   clearTimeout(timer);
   try { sock?.end(undefined); } catch {}
   await pendingSave.catch(() => {}); // the saved creds must be complete before we go
+  await keyWritesDone();
   out(line);
-  setTimeout(() => process.exit(code), 50);
+  // a message still being decrypted may write once more: exit only with no write running
+  setTimeout(() => void keyWritesDone().then(() => pendingSave.catch(() => {})).then(() => process.exit(code)), 50);
 };
 const timer = setTimeout(() => void finish(2, { event: 'timeout' }), ms('WA_TIMEOUT_MS', 30000));
 
