@@ -41,6 +41,7 @@ import dataclasses
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -330,34 +331,23 @@ def run(
 ) -> list[Row]:
     """The ``make bench`` entry point: small numbers, four rows of walink's own figures."""
     memory, failover_took = measure(devices, rate, failover_devices, ttl, fresh=False, idle=2.0)
-    return [
-        Row(
-            name=f"fleet: open idle sessions per GiB of RSS ({devices} devices)",
-            walink=1024 * 1024 / memory.kib_per_session
-            if memory.kib_per_session > 0
-            else float("inf"),
-            peer=None,
-            unit="sessions/GiB",
+    per_gib = 1024 * 1024 / memory.kib_per_session if memory.kib_per_session > 0 else math.inf
+    figures = [
+        (f"fleet: open idle sessions per GiB of RSS ({devices} devices)", per_gib, "sessions/GiB"),
+        (f"fleet: sessions opened at {rate:g}/s allowed", devices / memory.took, "opens/s"),
+        (
+            f"fleet: devices open again after kill -9 (TTL {ttl:g} s)",
+            failover_devices / failover_took,
+            "devices/s",
         ),
-        Row(
-            name=f"fleet: sessions opened at {rate:g}/s allowed",
-            walink=devices / memory.took,
-            peer=None,
-            unit="opens/s",
-        ),
-        Row(
-            name=f"fleet: devices open again after kill -9 (TTL {ttl:g} s)",
-            walink=failover_devices / failover_took,
-            peer=None,
-            unit="devices/s",
-        ),
-        Row(
-            name=f"fleet: open idle clients closed per second ({devices} devices)",
-            walink=devices / memory.close_took,
-            peer=None,
-            unit="closes/s",
+        (
+            f"fleet: open idle clients closed per second ({devices} devices)",
+            devices / memory.close_took,
+            "closes/s",
         ),
     ]
+    # figures of walink's own: no peer runs a fleet to compare with
+    return [Row(name=name, walink=value, peer=None, unit=unit) for name, value, unit in figures]
 
 
 def main() -> None:

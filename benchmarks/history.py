@@ -48,9 +48,8 @@ from walink.protocol.history import (
     inflate_history,
     parse_history_sync,
 )
-from walink.protocol.media import HISTORY_KEYS_INFO, encrypt_media
 from walink.protocol.proto import e2e_pb2
-from walink.testing.history import FixtureChat, FixtureMessage, history_sync_of
+from walink.testing.history import FixtureChat, FixtureMessage, encrypted_blob, history_sync_of
 
 T = TypeVar("T")
 
@@ -194,14 +193,7 @@ def measure_chunk(size_mib: float, repeat: int) -> ChunkTimes:
     encoded = sync.SerializeToString()
     compressed = zlib.compress(encoded)
     media_key = bytes(range(32))
-    media = encrypt_media(compressed, media_key, HISTORY_KEYS_INFO)
-    request = HistoryDownload(
-        message_id="BENCH",
-        direct_path="/bench",
-        media_key=media_key,
-        file_enc_sha256=media.file_enc_sha256,
-        file_sha256=media.file_sha256,
-    )
+    request, data = encrypted_blob(compressed, media_key, message_id="BENCH", direct_path="/bench")
     notification = e2e_pb2.Message.HistorySyncNotification(
         sync_type=e2e_pb2.Message.RECENT, chunk_order=1
     )
@@ -209,7 +201,7 @@ def measure_chunk(size_mib: float, repeat: int) -> ChunkTimes:
     del sync
     gc.collect()
 
-    verify_s, plain = best(repeat, lambda: request.verify(media.data))
+    verify_s, plain = best(repeat, lambda: request.verify(data))
     inflate_s, inflated = best(
         repeat, lambda: inflate_history(plain, max_size=DEFAULT_MAX_HISTORY_SIZE)
     )
@@ -218,7 +210,7 @@ def measure_chunk(size_mib: float, repeat: int) -> ChunkTimes:
     assert len(result.messages) == messages
     return ChunkTimes(
         inflated=len(encoded),
-        download=len(media.data),
+        download=len(data),
         chats=len(parsed.conversations),
         messages=messages,
         verify=verify_s,

@@ -15,6 +15,7 @@ Run: ``python fuzz/history.py -max_total_time=60`` (atheris; see fuzz/README.md)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import zlib
 
@@ -23,16 +24,15 @@ from _atheris import fuzz, instrumented
 with instrumented(__name__):
     from walink.protocol.errors import RemoteProtocolError
     from walink.protocol.history import (
-        HistoryDownload,
         app_state_key_shares,
         decode_history,
         history_notification,
         history_set,
         history_source,
     )
-    from walink.protocol.media import HISTORY_KEYS_INFO, encrypt_media
     from walink.protocol.messages import parse_message
     from walink.protocol.proto import e2e_pb2
+    from walink.testing.history import encrypted_blob
 
 CAP = 64 * 1024
 """The inflate cap of the target: small, so that bombs hit it fast."""
@@ -65,13 +65,8 @@ def _sample_sync() -> bytes:
     return sync.SerializeToString()
 
 
-_BLOB = encrypt_media(zlib.compress(_sample_sync()), _MEDIA_KEY, HISTORY_KEYS_INFO)
-_REQUEST = HistoryDownload(
-    message_id="N1",
-    direct_path="/v/x.enc",
-    media_key=_MEDIA_KEY,
-    file_enc_sha256=_BLOB.file_enc_sha256,
-    file_sha256=_BLOB.file_sha256,
+_REQUEST, _BLOB = encrypted_blob(
+    zlib.compress(_sample_sync()), _MEDIA_KEY, message_id="N1", direct_path="/v/x.enc"
 )
 
 
@@ -109,13 +104,7 @@ def _blob(data: bytes) -> None:
     request = _REQUEST
     if data[:1] == b"\x01":
         data = data[1:]
-        request = HistoryDownload(
-            message_id="N1",
-            direct_path="/v/x.enc",
-            media_key=_MEDIA_KEY,
-            file_enc_sha256=hashlib.sha256(data).digest(),
-            file_sha256=_BLOB.file_sha256,
-        )
+        request = dataclasses.replace(_REQUEST, file_enc_sha256=hashlib.sha256(data).digest())
     try:
         request.verify(data)
     except RemoteProtocolError:
@@ -136,8 +125,8 @@ def seeds() -> list[bytes]:
         sync_type=e2e_pb2.Message.RECENT,
         direct_path="/v/x.enc",
         media_key=_MEDIA_KEY,
-        file_enc_sha256=_BLOB.file_enc_sha256,
-        file_sha256=_BLOB.file_sha256,
+        file_enc_sha256=_REQUEST.file_enc_sha256,
+        file_sha256=_REQUEST.file_sha256,
     )
     message = e2e_pb2.Message(
         protocol_message=e2e_pb2.Message.ProtocolMessage(
@@ -148,8 +137,8 @@ def seeds() -> list[bytes]:
     return [
         b"\x00" + zlib.compress(_sample_sync()),
         b"\x01" + message.SerializeToString(),
-        b"\x02" + _BLOB.data,
-        b"\x02\x01" + _BLOB.data,
+        b"\x02" + _BLOB,
+        b"\x02\x01" + _BLOB,
     ]
 
 

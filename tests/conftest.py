@@ -65,3 +65,13 @@ def postgres_url() -> Iterator[str]:
     from tests.postgres import fresh_database
 
     yield from fresh_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A device store's URL: the same test on a SQLite file and on a fresh PostgreSQL
+    database."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'devices.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")

@@ -6,7 +6,6 @@ import dataclasses
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,6 @@ from walink.auth.errors import (
     UnknownSchemaError,
 )
 from walink.auth.sqlite_store import SQLiteStore
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'devices.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url")
 
 
 def _linked(number: int) -> Creds:

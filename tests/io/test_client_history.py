@@ -14,10 +14,11 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
+from tests.io.blocking import Blocking, Updates
 from tests.scenarios.harness import Recorder, config_for, running, scan_when_shown
 from walink.auth.memory_store import MemoryStore
 from walink.io.client import Client
-from walink.io.events import ConnectionUpdate, HistoryFailed, HistorySet, HistoryStatus
+from walink.io.events import HistoryFailed, HistorySet, HistoryStatus
 from walink.io.media import HttpDownloader
 from walink.protocol.history import HistoryDownload
 from walink.testing.emulator import Emulator
@@ -126,28 +127,15 @@ async def test_skipped_history_is_still_receipted() -> None:
 async def test_a_chunk_is_recorded_only_once_its_handler_returned() -> None:
     async with Emulator(ping_interval=None) as emulator:
         client = Client(MemoryStore(), config_for(emulator, seed=8))
-        shown, entered, release = anyio.Event(), anyio.Event(), anyio.Event()
-        qrs: list[str] = []
-        got: list[HistorySet] = []
-
-        def on_update(event: ConnectionUpdate) -> None:
-            if event.qr is not None and not qrs:
-                qrs.append(event.qr)
-                shown.set()
-
-        async def on_chunk(chunk: HistorySet) -> None:
-            got.append(chunk)
-            entered.set()
-            await release.wait()
-
-        client.on("connection.update", on_update)
+        updates, on_chunk = Updates(), Blocking[HistorySet]()
+        client.on("connection.update", updates)
         client.on("messaging-history.set", on_chunk)
         async with client:
             with anyio.fail_after(10):
-                await shown.wait()
-            await emulator.phone.scan_qr(qrs[0])
+                await updates.shown.wait()
+            await emulator.phone.scan_qr(updates.qrs[0])
             with anyio.fail_after(20):
-                await entered.wait()
+                await on_chunk.entered.wait()
                 # the other chunks arrive and wait behind the blocked handler
                 while len(client.session.history_unhandled) < 4:
                     await anyio.sleep(0.01)
@@ -155,10 +143,10 @@ async def test_a_chunk_is_recorded_only_once_its_handler_returned() -> None:
             assert creds is not None and creds.processed_history_messages == ()
             # nor were the notifications answered: their acks wait for the application too
             assert hist_sync_receipts(emulator) == []
-            release.set()
+            on_chunk.release.set()
             with anyio.fail_after(20):
                 while client.session.history_unhandled or len(hist_sync_receipts(emulator)) < 4:
                     await anyio.sleep(0.01)
             creds = client.creds
             assert creds is not None and len(creds.processed_history_messages) == 4
-        assert sorted(c.sync_type for c in got) == KINDS
+        assert sorted(c.sync_type for c in on_chunk.seen) == KINDS

@@ -7,9 +7,9 @@ the database down for less than a TTL (kept) and for more (lost), each on both s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import anyio
 import pytest
@@ -47,14 +47,6 @@ class Switchable:
 
     def close(self) -> None:
         self._backend.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'devices.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url")
 
 
 def _backend(url: str) -> Backend:
@@ -102,13 +94,28 @@ async def _acquire(handles: list[DeviceHandle]) -> None:
         await anyio.to_thread.run_sync(handle.acquire)
 
 
-async def test_one_statement_renews_every_lease_each_tick(store_url: str) -> None:
-    ids = _devices(store_url, 60)
-    store, engine = _store(store_url, ttl=30.0)
+class Leased(NamedTuple):
+    """``count`` new devices of one store, each under its lease, and a group to keep them."""
+
+    ids: list[str]
+    store: DeviceStore
+    engine: Switchable
+    handles: list[DeviceHandle]
+    group: LeaseGroup
+    kept: Kept
+
+
+async def _leased(url: str, count: int, *, ttl: float) -> Leased:
+    ids = _devices(url, count)
+    store, engine = _store(url, ttl=ttl)
     handles = [DeviceHandle(store, device) for device in ids]
     await _acquire(handles)
     group = LeaseGroup(store, _log)
-    kept = Kept(group, handles)
+    return Leased(ids, store, engine, handles, group, Kept(group, handles))
+
+
+async def test_one_statement_renews_every_lease_each_tick(store_url: str) -> None:
+    _, store, engine, handles, group, kept = await _leased(store_url, 60, ttl=30.0)
 
     def shorten(tx: Tx) -> None:
         tx.update("UPDATE walink_leases SET expires = expires - 25")
@@ -141,13 +148,8 @@ async def test_one_statement_renews_every_lease_each_tick(store_url: str) -> Non
 
 
 async def test_a_lapsed_and_a_stolen_lease_end_their_clients_alone(store_url: str) -> None:
-    ids = _devices(store_url, 5)
-    store, _ = _store(store_url, ttl=30.0)
+    ids, store, _, handles, group, kept = await _leased(store_url, 5, ttl=30.0)
     thief, _ = _store(store_url, ttl=30.0)
-    handles = [DeviceHandle(store, device) for device in ids]
-    await _acquire(handles)
-    group = LeaseGroup(store, _log)
-    kept = Kept(group, handles)
     lapsed, stolen = ids[0], ids[1]
     async with anyio.create_task_group() as task_group:
         await kept.keep_all(task_group)
@@ -183,12 +185,7 @@ async def test_a_lapsed_and_a_stolen_lease_end_their_clients_alone(store_url: st
 
 
 async def test_the_database_down_for_less_than_a_ttl_loses_nothing(store_url: str) -> None:
-    ids = _devices(store_url, 4)
-    store, engine = _store(store_url, ttl=1.5)
-    handles = [DeviceHandle(store, device) for device in ids]
-    await _acquire(handles)
-    group = LeaseGroup(store, _log)
-    kept = Kept(group, handles)
+    _, store, engine, _, group, kept = await _leased(store_url, 4, ttl=1.5)
     async with anyio.create_task_group() as task_group:
         await kept.keep_all(task_group)
         engine.down = True
@@ -205,12 +202,7 @@ async def test_the_database_down_for_less_than_a_ttl_loses_nothing(store_url: st
 
 
 async def test_the_database_down_for_a_whole_ttl_loses_every_lease(store_url: str) -> None:
-    ids = _devices(store_url, 4)
-    store, engine = _store(store_url, ttl=0.4)
-    handles = [DeviceHandle(store, device) for device in ids]
-    await _acquire(handles)
-    group = LeaseGroup(store, _log)
-    kept = Kept(group, handles)
+    ids, store, engine, _, group, kept = await _leased(store_url, 4, ttl=0.4)
     async with anyio.create_task_group() as task_group:
         await kept.keep_all(task_group)
         await group.renew_once()
@@ -229,11 +221,7 @@ async def test_the_database_down_for_a_whole_ttl_loses_every_lease(store_url: st
 
 async def test_a_lease_is_counted_from_when_its_client_began_keeping_it(store_url: str) -> None:
     # a device that joins while the database is down gets its own whole TTL
-    ids = _devices(store_url, 2)
-    store, engine = _store(store_url, ttl=0.4)
-    old, new = (DeviceHandle(store, device) for device in ids)
-    await _acquire([old, new])
-    group = LeaseGroup(store, _log)
+    _, store, engine, (old, new), group, _ = await _leased(store_url, 2, ttl=0.4)
     early, late = Kept(group, [old]), Kept(group, [new])
     async with anyio.create_task_group() as task_group:
         await early.keep_all(task_group)
@@ -249,11 +237,7 @@ async def test_a_lease_is_counted_from_when_its_client_began_keeping_it(store_ur
 
 
 async def test_clients_closing_together_release_in_a_few_statements(store_url: str) -> None:
-    ids = _devices(store_url, 100)
-    store, engine = _store(store_url, ttl=30.0)
-    handles = [DeviceHandle(store, device) for device in ids]
-    await _acquire(handles)
-    group = LeaseGroup(store, _log)
+    ids, store, engine, handles, group, _ = await _leased(store_url, 100, ttl=30.0)
     before = engine.writes
     async with anyio.create_task_group() as task_group:
         for handle in handles:
@@ -270,11 +254,7 @@ async def test_clients_closing_together_release_in_a_few_statements(store_url: s
 
 
 async def test_a_failed_release_is_reported_to_every_caller(store_url: str) -> None:
-    ids = _devices(store_url, 3)
-    store, engine = _store(store_url, ttl=30.0)
-    handles = [DeviceHandle(store, device) for device in ids]
-    await _acquire(handles)
-    group = LeaseGroup(store, _log)
+    _, store, engine, handles, group, _ = await _leased(store_url, 3, ttl=30.0)
     engine.down = True
     failures: list[str] = []
 

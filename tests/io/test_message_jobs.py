@@ -1,5 +1,6 @@
-"""walink.io.client's message jobs: run one at a time, in order, in a worker thread, and nothing
-about a message leaves before the processor returned (asyncio and trio)."""
+"""walink.io.client's message jobs (run by walink.io._jobs), end to end: one at a time, in order,
+in a worker thread, and nothing about a message leaves before the processor returned (asyncio
+and trio)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.io.blocking import Blocking, Updates
 from tests.scenarios.harness import config_for, paired_store, running
 from walink.auth import AuthStore, SQLiteStore
 from walink.fsm.reasons import CloseReason
@@ -81,6 +83,16 @@ async def on_disk(emulator: Emulator, path: Path) -> SQLiteStore:
     return store
 
 
+async def recording_client(emulator: Emulator, seed: int) -> Client:
+    """A client of a device paired in memory, its messages run by a ``RecordingProcessor``."""
+    store = await paired_store(emulator)
+    return Client(
+        store,
+        config_for(emulator, seed=seed),
+        processor=lambda opened: RecordingProcessor(opened, emulator),
+    )
+
+
 async def test_jobs_run_in_order_in_a_worker_thread_then_receipt_and_ack(tmp_path: Path) -> None:
     async with Emulator() as emulator:
         store = await on_disk(emulator, tmp_path / "auth.db")
@@ -140,12 +152,7 @@ async def test_jobs_run_in_order_in_a_worker_thread_then_receipt_and_ack(tmp_pat
 
 async def test_a_store_failure_stops_without_an_ack() -> None:
     async with Emulator() as emulator:
-        store = await paired_store(emulator)
-        client = Client(
-            store,
-            config_for(emulator, seed=6),
-            processor=lambda opened: RecordingProcessor(opened, emulator),
-        )
+        client = await recording_client(emulator, seed=6)
         async with running(client) as recorder:
             await recorder.wait_open()
             [server] = emulator.sessions()
@@ -192,54 +199,32 @@ async def processed(client: Client, count: int) -> None:
 
 async def test_an_on_handler_that_blocks_holds_the_receipt_and_ack_until_it_returns() -> None:
     async with Emulator() as emulator:
-        store = await paired_store(emulator)
-        client = Client(
-            store,
-            config_for(emulator, seed=7),
-            processor=lambda opened: RecordingProcessor(opened, emulator),
-        )
-        opened, entered, release = anyio.Event(), anyio.Event(), anyio.Event()
-        seen: list[str] = []
-
-        def on_update(event: ConnectionUpdate) -> None:
-            if event.connection == "open":
-                opened.set()
-
-        async def on_message(event: MessageProcessed) -> None:
-            seen.append(event.node.attr("id") or "")
-            entered.set()
-            await release.wait()
-
-        client.on("connection.update", on_update)
+        client = await recording_client(emulator, seed=7)
+        updates, on_message = Updates(), Blocking[MessageProcessed]()
+        client.on("connection.update", updates)
         client.on("message", on_message)
         async with client:
             with anyio.fail_after(10):
-                await opened.wait()
+                await updates.opened.wait()
             [server] = emulator.sessions()
             await emulator.send_node(message("B1", b"ok:blocked"))
             await emulator.send_node(message("B2", b"ok:queued"))
-            with anyio.fail_after(10):
-                await entered.wait()
+            await on_message.wait_entered()
             await processed(client, 2)
             await server_caught_up(client)
             assert answers(server, "B1") == [] and answers(server, "B2") == []
-            release.set()
+            on_message.release.set()
             with anyio.fail_after(10):
                 while len(answers(server, "B2")) < 2:
                     await anyio.sleep(0.005)
             assert [n.tag for n in answers(server, "B1")] == ["receipt", "ack"]
             assert client.session.messages_unhandled == frozenset()
-        assert seen == ["B1", "B2"]
+        assert [event.node.attr("id") for event in on_message.seen] == ["B1", "B2"]
 
 
 async def test_iteration_handles_an_event_when_it_asks_for_the_next_one() -> None:
     async with Emulator() as emulator:
-        store = await paired_store(emulator)
-        client = Client(
-            store,
-            config_for(emulator, seed=8),
-            processor=lambda opened: RecordingProcessor(opened, emulator),
-        )
+        client = await recording_client(emulator, seed=8)
         async with client:
             async for event in client:
                 if isinstance(event, ConnectionUpdate) and event.connection == "open":

@@ -37,9 +37,10 @@ from walink.protocol.history import (
     sync_type_name,
     was_processed,
 )
-from walink.protocol.media import HISTORY_KEYS_INFO, MacMismatchError, encrypt_media
+from walink.protocol.media import MacMismatchError
 from walink.protocol.messages import MessageKey, WebMessage
 from walink.protocol.proto import e2e_pb2
+from walink.testing.history import encrypted_blob
 
 Message = e2e_pb2.Message
 Notification = Message.HistorySyncNotification
@@ -155,16 +156,11 @@ def test_source_inline_or_download() -> None:
 
 def test_downloaded_blob_verified_inflated_parsed() -> None:
     sync = _sync()
-    media = encrypt_media(zlib.compress(sync.SerializeToString()), MEDIA_KEY, HISTORY_KEYS_INFO)
-    download = HistoryDownload(
-        message_id="ID",
-        direct_path="/x",
-        media_key=MEDIA_KEY,
-        file_enc_sha256=media.file_enc_sha256,
-        file_sha256=media.file_sha256,
+    download, data = encrypted_blob(
+        zlib.compress(sync.SerializeToString()), MEDIA_KEY, message_id="ID", direct_path="/x"
     )
-    assert decode_history(download.verify(media.data)) == sync
-    tampered = bytearray(media.data)
+    assert decode_history(download.verify(data)) == sync
+    tampered = bytearray(data)
     tampered[-3] ^= 4
     with pytest.raises(MacMismatchError):
         HistoryDownload(
@@ -172,7 +168,7 @@ def test_downloaded_blob_verified_inflated_parsed() -> None:
             direct_path="/x",
             media_key=MEDIA_KEY,
             file_enc_sha256=hashlib.sha256(tampered).digest(),
-            file_sha256=media.file_sha256,
+            file_sha256=download.file_sha256,
         ).verify(bytes(tampered))
 
 

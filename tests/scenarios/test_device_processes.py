@@ -10,9 +10,8 @@ import json
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -36,14 +35,6 @@ WAIT = 30.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # the processes are what is tested; one loop for the test is enough
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'devices.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url")
 
 
 class Running:

@@ -4,8 +4,11 @@
 logic, only framing, TLS, a SOCKS5 or HTTP CONNECT proxy (settings in ``walink.io.proxy``), the
 upgrade, Ping/Close answers, a message size limit and a bounded close. ``walink.io.client`` is
 ``Client``, the session driven over that transport; ``walink.io.media`` downloads media (history
-blobs) over httpx. Import the names from here: the WebSocket names load eagerly and stay light
-(no session or protocol imports); the client's names load on first use (PEP 562), so the
+blobs) over httpx. ``Client`` is wired from private modules with one job each: ``_support``
+(store access, error mapping, per-attempt state), ``_jobs`` (the workers that run the session's
+message and history jobs in order and report their outcomes), ``_lease`` (a shared store's device
+lease) and ``_taskgroup``. Import the names from here: the WebSocket names load eagerly and stay
+light (no session or protocol imports); the client's names load on first use (PEP 562), so the
 emulator, which only needs the transport, never imports the client.
 """
 

@@ -39,7 +39,7 @@ import anyio
 from walink.auth.devices import DeviceHandle, DeviceStore
 from walink.auth.errors import AuthStoreError, LeaseLostError
 
-__all__ = ["LeaseGroup", "LeaseKeeper", "LeasedStore", "OwnLease", "keep_lease"]
+__all__ = ["LeaseGroup", "LeaseKeeper", "LeasedStore", "OwnLease", "keep_lease", "lapsed"]
 
 
 @runtime_checkable
@@ -117,8 +117,8 @@ async def keep_lease(
             on_lost(str(error))
             return
         except AuthStoreError as error:
-            if anyio.current_time() - last_ok >= store.lease_ttl:
-                message = f"the lease could not be renewed for a whole TTL ({error})"
+            message = lapsed(last_ok, store.lease_ttl, error)
+            if message is not None:
                 log.error("%s", message)
                 on_lost(message)
                 return
@@ -126,6 +126,16 @@ async def keep_lease(
         else:
             # the database extended the lease at some moment after this one
             last_ok = started
+
+
+def lapsed(last_ok: float, ttl: float, error: AuthStoreError) -> str | None:
+    """The rule both keepers follow when a renewal failed with ``error`` (not a lost lease):
+    None while less than ``ttl`` has passed since ``last_ok`` (the start of the last renewal
+    that worked: retry at the next tick); past it, the message the lease is lost with (another
+    process may hold the device by now)."""
+    if anyio.current_time() - last_ok < ttl:
+        return None
+    return f"the lease could not be renewed for a whole TTL ({error})"
 
 
 @dataclass(slots=True, eq=False)
@@ -193,12 +203,16 @@ class LeaseGroup:
                 self._store.renew_leases, [entry.handle for entry in kept]
             )
         except AuthStoreError as error:
-            now = anyio.current_time()
-            expired = [entry for entry in kept if now - entry.last_ok >= self._store.lease_ttl]
+            ttl = self._store.lease_ttl
+            expired = [
+                (entry, message)
+                for entry in kept
+                if (message := lapsed(entry.last_ok, ttl, error)) is not None
+            ]
             if len(expired) < len(kept):
                 self._log.warning("renewing the fleet's leases failed (retrying): %s", error)
-            for entry in expired:
-                self._lose(entry, f"the lease could not be renewed for a whole TTL ({error})")
+            for entry, message in expired:
+                self._lose(entry, message)
             return
         for entry in kept:
             error_lost = lost.get(entry.handle)

@@ -37,7 +37,10 @@ Given a message processor (``Client(processor=factory)``, the factory called wit
 store), the session hands every ``<message>`` over as a ``ProcessMessage`` job: the *message
 worker* runs the jobs one at a time, in order, through the processor (in a worker thread for a
 store on disk: it decrypts and commits), reports each outcome back to the session and pumps; the
-session then publishes ``MessageProcessed`` (or the stub ``MessageFailed``). The receipt and the
+session then publishes ``MessageProcessed`` (or the stub ``MessageFailed``). History chunks
+(``DownloadHistory``) go the same way through the *history worker* and the ``downloader``. The
+workers live in ``walink.io._jobs``; the client only wires them (``JobHost``) and routes the
+session's job events to them from the pump. The receipt and the
 ack of a processed message wait until the application handled its events: the last event made
 of a message carries a callback in the queue, and once the consumer reports it handled the
 client tells the session (``message_handled``), which sends them. "Handled" means: with
@@ -91,9 +94,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
-from walink._receive.events import IdentityChanged, MessagesUpsert, derived_events
+from walink._receive.events import IdentityChanged, MessagesUpsert
 from walink._receive.processor import CredsListener, SignalProcessor
 from walink._session.core import LOGGED_OUT_MESSAGE, ClientSession
 from walink._session.events import (
@@ -119,6 +122,7 @@ from walink.auth.model import Creds
 from walink.auth.store import AuthStore
 from walink.fsm.machine import Connection
 from walink.fsm.reasons import CloseReason
+from walink.io._jobs import HistoryJobs, JobHost, MessageJobs
 from walink.io._lease import LeasedStore, LeaseKeeper, OwnLease
 from walink.io._support import (
     Attempt,
@@ -154,7 +158,7 @@ from walink.io.events import (
     event_name,
 )
 from walink.io.health import Health
-from walink.io.media import Downloader, HttpDownloader, MediaGoneError
+from walink.io.media import Downloader, HttpDownloader
 from walink.io.websocket import (
     ProxyError,
     WebSocketConnection,
@@ -164,9 +168,7 @@ from walink.io.websocket import (
 from walink.protocol.binary import Node
 from walink.protocol.binary.jid import Jid
 from walink.protocol.errors import LocalProtocolError
-from walink.protocol.history import HistorySet, HistoryStatus, decode_history
-from walink.protocol.media import MediaIntegrityError
-from walink.protocol.proto import e2e_pb2
+from walink.protocol.history import HistorySet, HistoryStatus
 
 if TYPE_CHECKING:
     from walink.capture import CaptureWriter
@@ -228,12 +230,13 @@ class Client:
         hosts over HTTPS, an emulator's loopback URL as is)."""
         self.config = config if config is not None else ClientConfig()
         self._downloader: Downloader = downloader if downloader is not None else HttpDownloader()
-        self._downloads: MemoryObjectSendStream[DownloadHistory] | None = None
         if processor is None and self.config.process_messages:
             processor = SignalProcessor
         self._processor_factory = processor
         self._processor: MessageProcessor | None = None
-        self._jobs: MemoryObjectSendStream[ProcessMessage] | None = None
+        # the job workers (walink.io._jobs), made once the session exists
+        self._messages: MessageJobs | None = None
+        self._history: HistoryJobs | None = None
         # awaited before every connection attempt (a fleet's shared connect rate limiter)
         self._connect_gate = connect_gate
         self._lease = lease
@@ -310,10 +313,22 @@ class Client:
         self._router.saves = send
         self._task_group = task_group = await enter_task_group()
         task_group.start_soon(self._saver, receive)
+        host = JobHost(
+            session=self._session,
+            queue=self._queue,
+            log=self._log,
+            now=self.now,
+            pump=self._pump,
+            done=self._lifecycle_done,
+            fail=self._fail,
+        )
         if self._processor_factory is not None:
             self._processor = self._processor_factory(store)
-            self._start_message_worker(task_group, self._processor)
-        self._start_history_worker(task_group)  # the session may ask for a download whatever runs
+            self._messages = MessageJobs(host, self._processor, self._store.run)
+            self._messages.start(task_group)
+        # the session may ask for a history download whatever runs
+        self._history = HistoryJobs(host, self._downloader)
+        self._history.start(task_group)
         task_group.start_soon(self._lifecycle)
         if isinstance(store, LeasedStore):
             task_group.start_soon(self._keep_lease, store)
@@ -799,8 +814,8 @@ class Client:
                 self._capture.close(at=self.now())
             if self._router.saves is not None:
                 self._router.saves.close()
-            if self._jobs is not None:
-                self._jobs.close()
+            if self._messages is not None:
+                self._messages.close()
 
     async def _run_lifecycle(self, session: ClientSession) -> None:
         while not session.finished and not self._broken:
@@ -1077,12 +1092,14 @@ class Client:
 
     def _handle(self, event: SessionEvent) -> None:
         if isinstance(event, (ProcessMessage, MessageProcessed, MessageFailed)):
-            self._route_message_event(event)
+            assert self._messages is not None  # jobs come only with a processor
+            self._messages.route(event)
             return
         if isinstance(
             event, (DownloadHistory, HistoryReceived, HistoryStatusChanged, HistoryFailed)
         ):
-            self._route_history_event(event)
+            assert self._history is not None  # started with the task group
+            self._history.route(event)
             return
         if self._router.route(event) and self._attempt is not None:
             self._attempt.end()  # Closed: the writer says goodbye, a dial stops at once
@@ -1113,9 +1130,7 @@ class Client:
                     self._pump()
                 except Exception as error:
                     # never a group out of the client: stop, the lifecycle reports it
-                    self._log.error("the saver failed: %r", error, exc_info=error)
-                    self._broken = True
-                    self._request_stop_quietly()
+                    self._fail("the saver failed", error)
                 finally:
                     self._save_progress.set()
                     self._save_progress = anyio.Event()
@@ -1134,34 +1149,11 @@ class Client:
                 if self._attempt.scope is not None:
                     self._attempt.scope.cancel()
 
-    def _message_handled(self, token: int) -> None:
-        """The application handled message ``token``'s events: its receipt and ack may go."""
-        session = self._session
-        if session is None or self._lifecycle_done.is_set():
-            return  # not acked: the server delivers it again at the next run
-        self._report_handled(session.messages_unhandled, session.message_handled, token)
-
-    def _history_handled(self, token: int) -> None:
-        """The application handled history chunk ``token``: it may be recorded as processed."""
-        session = self._session
-        if session is None or self._lifecycle_done.is_set() or session.finished:
-            return  # not recorded: the next run publishes it again
-        self._report_handled(session.history_unhandled, session.history_handled, token)
-
-    def _report_handled(
-        self, waiting: frozenset[int], report: Callable[..., None], token: int
-    ) -> None:
-        # runs in the consumer's task (the queue calls it): a failure of ours must not become
-        # the application's exception, so it stops the client like any internal error
-        if token not in waiting:
-            return
-        try:
-            report(token, now=self.now())
-            self._pump()
-        except Exception as error:
-            self._log.error("reporting an event handled failed: %r", error, exc_info=error)
-            self._broken = True
-            self._request_stop_quietly()
+    def _fail(self, message: str, error: Exception) -> None:
+        """A failure of ours outside an attempt: log it and stop the client."""
+        self._log.error("%s: %r", message, error, exc_info=error)
+        self._broken = True
+        self._request_stop_quietly()
 
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:
@@ -1178,130 +1170,6 @@ class Client:
                     self._request_stop_quietly()
                     return
             self._queue.handled()
-
-    # -- internals: the message jobs -------------------------------------------------------------
-
-    def _start_message_worker(
-        self, task_group: anyio.abc.TaskGroup, processor: MessageProcessor
-    ) -> None:
-        send, receive = anyio.create_memory_object_stream[ProcessMessage](math.inf)
-        self._jobs = send
-        task_group.start_soon(self._message_worker, processor, receive)
-
-    def _route_message_event(
-        self, event: ProcessMessage | MessageProcessed | MessageFailed
-    ) -> None:
-        if isinstance(event, ProcessMessage):
-            assert self._jobs is not None  # jobs come only with a processor
-            self._jobs.send_nowait(event)
-        else:
-            # what users read: the decrypted messages (or the stub), identity changes
-            events = [event, *derived_events(event, self._require_session().creds)]
-            for published in events[:-1]:
-                self._queue.put(published)
-            # the events of one message are handed out in a row: handled with the last one
-            on_handled = None
-            if isinstance(event, MessageProcessed):
-                on_handled = partial(self._message_handled, event.token)
-            self._queue.put(events[-1], on_handled=on_handled)
-
-    async def _message_worker(
-        self, processor: MessageProcessor, jobs: MemoryObjectReceiveStream[ProcessMessage]
-    ) -> None:
-        """Run the message jobs one at a time, in order; report each outcome, then pump.
-
-        The processor commits before it returns, so the session may then publish and ack. A
-        decrypt failure (``RemoteProtocolError``) is the message's; any other exception is the
-        store's, and the session stops on it (``STORE_ERROR``) without acking the message.
-        """
-        session = self._require_session()
-        async with jobs:
-            async for job in jobs:
-                try:
-                    processed = await self._store.run(processor.process, job.node)
-                except Exception as error:
-                    self._log.warning(
-                        "message %s could not be processed: %s", job.node.attr("id"), error
-                    )
-                    if self._lifecycle_done.is_set():
-                        continue  # the session, its saver and its capture are gone
-                    if job.token in session.jobs_pending:
-                        session.message_failed(job.token, error, now=self.now())
-                else:
-                    if self._lifecycle_done.is_set():
-                        # committed but never acked: the server delivers it again at the next
-                        # run, and the committed result answers it there
-                        continue
-                    if job.token in session.jobs_pending:
-                        session.message_processed(job.token, processed, now=self.now())
-                self._pump()
-
-    # -- internals: history downloads ------------------------------------------------------------
-
-    def _start_history_worker(self, task_group: anyio.abc.TaskGroup) -> None:
-        send, receive = anyio.create_memory_object_stream[DownloadHistory](math.inf)
-        self._downloads = send
-        task_group.start_soon(self._history_worker, receive)
-
-    def _route_history_event(
-        self, event: DownloadHistory | HistoryReceived | HistoryStatusChanged | HistoryFailed
-    ) -> None:
-        if isinstance(event, DownloadHistory):
-            assert self._downloads is not None  # started with the task group
-            self._downloads.send_nowait(event)
-        elif isinstance(event, HistoryReceived):
-            self._queue.put(event.history, on_handled=partial(self._history_handled, event.token))
-        elif isinstance(event, HistoryStatusChanged):
-            self._queue.put(event.status)
-        else:
-            self._log.warning(
-                "history chunk %s (%s) failed%s: %s",
-                event.message_id,
-                event.sync_type,
-                ", asked the phone to upload it again" if event.reupload else "",
-                event.error,
-            )
-            self._queue.put(event)
-
-    async def _history_worker(self, jobs: MemoryObjectReceiveStream[DownloadHistory]) -> None:
-        """Run the history downloads one at a time, in order; report each outcome, then pump.
-
-        The download is the ``downloader``'s; verifying, decrypting, inflating and parsing are
-        CPU work on up to hundreds of megabytes, done in a worker thread. A blob that is gone or
-        fails a check is reported with ``reupload=True``; any other failure (the network, a
-        user downloader's own exception, a chunk over the size cap) with ``reupload=False``.
-        """
-        session = self._require_session()
-        async with jobs:
-            async for job in jobs:
-                reupload = False
-                try:
-                    data = await self._downloader.download(job.request, job.hosts)
-                    sync = await anyio.to_thread.run_sync(_open_chunk, job, data)
-                except (MediaGoneError, MediaIntegrityError) as error:
-                    failure: Exception | None = error
-                    reupload = True
-                except Exception as error:  # a user downloader may raise anything
-                    failure = error
-                else:
-                    failure = None
-                if (
-                    self._lifecycle_done.is_set()
-                    or job.token not in session.history_downloads_pending
-                ):
-                    continue  # its connection ended: the next login resumes it
-                if failure is None:
-                    session.history_downloaded(job.token, sync, now=self.now())
-                else:
-                    session.history_download_failed(
-                        job.token, failure, reupload=reupload, now=self.now()
-                    )
-                self._pump()
-
-
-def _open_chunk(job: DownloadHistory, data: bytes) -> e2e_pb2.HistorySync:
-    """Verify and decrypt a downloaded blob, inflate it within the cap and parse it."""
-    return decode_history(job.request.verify(data), max_size=job.max_size)
 
 
 def _parse_jid(jid: Jid | str) -> Jid:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.history import decrypt_server_error_receipt
+from walink.protocol.history import HistoryDownload, decrypt_server_error_receipt
 from walink.protocol.media import HISTORY_KEYS_INFO, encrypt_media
 from walink.protocol.proto import e2e_pb2
 
@@ -299,6 +299,22 @@ def history_sync_of(
 def encode_history_sync(sync: e2e_pb2.HistorySync) -> bytes:
     """A chunk as the phone sends it: zlib-deflated protobuf."""
     return zlib.compress(sync.SerializeToString())
+
+
+def encrypted_blob(
+    chunk: bytes, media_key: bytes, *, message_id: str = "H1", direct_path: str = "/mms/h1"
+) -> tuple[HistoryDownload, bytes]:
+    """A deflated chunk as the media server holds it (encrypted with ``media_key``), and the
+    request that fetches and verifies it: ``request.verify(data) == chunk``."""
+    media = encrypt_media(chunk, media_key, HISTORY_KEYS_INFO)
+    request = HistoryDownload(
+        message_id=message_id,
+        direct_path=direct_path,
+        media_key=media_key,
+        file_enc_sha256=media.file_enc_sha256,
+        file_sha256=media.file_sha256,
+    )
+    return request, media.data
 
 
 def notification_message(
