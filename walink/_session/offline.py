@@ -11,8 +11,10 @@ So the preview is answered with a request for ``offline_batch_size`` stanzas; ev
 stanza that arrives is counted, and once the requested number has arrived the next request goes
 out after ``offline_batch_delay`` (a short debounce, so the application's work on one batch
 is not flooded by the next), and not before every message job of the batches so far has its
-outcome (``busy``): the backlog arrives no faster than it is committed. This repeats until
-``<offline>``, and only then does ``received_pending_notifications`` turn true. (Baileys asks
+outcome and nothing waits for the open (``busy``): the backlog arrives no faster than it is
+committed, and no more than a batch of it is held while the login runs. This repeats until
+``<offline>``, and only then does ``received_pending_notifications`` turn true — published like
+the backlog's events, once the connection is open and after them. (Baileys asks
 once for 100 and so can leave a large backlog undelivered; whatsapp-rust pulls batches until the
 end, as here.)
 """
@@ -81,9 +83,13 @@ class Offline:
     def on_offline(self, child: Node, now: float) -> bool:
         self._pulling = False
         self._next_request_at = None
+        # published like the backlog it closes: after the open, and after the backlog's events
+        self._ctx.publish(self._ctx.origin, self._delivered)
+        return True
+
+    def _delivered(self) -> None:
         self.received_pending = True
         self._ctx.changed()
-        return True
 
     def _request(self) -> None:
         size = self._ctx.config.offline_batch_size
