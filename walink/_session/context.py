@@ -144,6 +144,11 @@ class PartContext(Protocol):
         still logging in, never if it ended without opening (the server delivers it again)."""
         ...
 
+    def after_held(self, action: Publication) -> None:
+        """Run ``action`` once everything the running attempt holds for its open is published:
+        at once when nothing is held (a change that must not overtake what it closes)."""
+        ...
+
     def changed(self) -> None:
         """A part's piece of the connection snapshot changed: a ``ConnectionUpdate`` if it did."""
         ...

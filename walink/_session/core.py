@@ -995,6 +995,9 @@ class _Context(PartContext):
     def publish(self, origin: Origin | None, action: Publication) -> None:
         self._session._gate.publish(origin, action)
 
+    def after_held(self, action: Publication) -> None:
+        self._session._gate.after_held(action)
+
     def changed(self) -> None:
         self._session._emit_update()
 

@@ -13,8 +13,8 @@ out after ``offline_batch_delay`` (a short debounce, so the application's work o
 is not flooded by the next), and not before every message job of the batches so far has its
 outcome and nothing waits for the open (``busy``): the backlog arrives no faster than it is
 committed, and no more than a batch of it is held while the login runs. This repeats until
-``<offline>``, and only then does ``received_pending_notifications`` turn true — published like
-the backlog's events, once the connection is open and after them. (Baileys asks
+``<offline>``, and only then does ``received_pending_notifications`` turn true — never ahead of
+the backlog's events: when some are held for the open, right after them. (Baileys asks
 once for 100 and so can leave a large backlog undelivered; whatsapp-rust pulls batches until the
 end, as here.)
 """
@@ -83,8 +83,8 @@ class Offline:
     def on_offline(self, child: Node, now: float) -> bool:
         self._pulling = False
         self._next_request_at = None
-        # published like the backlog it closes: after the open, and after the backlog's events
-        self._ctx.publish(self._ctx.origin, self._delivered)
+        # never ahead of the backlog it closes: after its events, held until the open or not
+        self._ctx.after_held(self._delivered)
         return True
 
     def _delivered(self) -> None:

@@ -76,6 +76,14 @@ class Origin:
         elif not self.ended:
             self._held.append(action)
 
+    def after_held(self, action: Publication) -> None:
+        """Run ``action`` once what is held now is published: at once when nothing is held
+        (or open), else right after the held ones (dropped with them)."""
+        if self.opened or not self._held:
+            action()
+        elif not self.ended:
+            self._held.append(action)
+
     def open(self) -> None:
         """The open update is published: run the held actions, oldest first."""
         if self.opened or self.ended:
@@ -126,6 +134,14 @@ class OpenGate:
         if self._current is not None:
             self._current.end()
             self._current = None
+
+    def after_held(self, action: Publication) -> None:
+        """Run ``action`` once what the running attempt holds now is published (at once when
+        nothing is held)."""
+        if self._current is None:
+            action()
+        else:
+            self._current.after_held(action)
 
     def publish(self, origin: Origin | None, action: Publication) -> None:
         """Publish ``action`` for ``origin`` (None: no attempt ran when it arrived; now)."""
