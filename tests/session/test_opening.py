@@ -407,6 +407,19 @@ def test_origin_that_ends_unopened_drops_everything() -> None:
     assert ran == [] and origin.held == 0
 
 
+def test_after_held_waits_only_behind_what_is_held() -> None:
+    ran: list[str] = []
+    gate = OpenGate()
+    gate.after_held(lambda: ran.append("no attempt"))
+    origin = gate.attempt_started(1, login=True)
+    gate.after_held(lambda: ran.append("nothing held"))
+    gate.publish(origin, lambda: ran.append("held"))
+    gate.after_held(lambda: ran.append("after held"))
+    assert ran == ["no attempt", "nothing held"]
+    gate.opened()
+    assert ran == ["no attempt", "nothing held", "held", "after held"]
+
+
 @pytest.mark.parametrize("login", [True, False])
 def test_gate_tracks_the_current_attempt(login: bool) -> None:
     gate = OpenGate()

@@ -14,7 +14,9 @@ is not flooded by the next), and not before every message job of the batches so 
 outcome and nothing waits for the open (``busy``): the backlog arrives no faster than it is
 committed, and no more than a batch of it is held while the login runs. This repeats until
 ``<offline>``, and only then does ``received_pending_notifications`` turn true — never ahead of
-the backlog's events: when some are held for the open, right after them. (Baileys asks
+the backlog's events held for the open (``walink._session.opening``): right after them. (A
+message whose job is still running when ``<offline>`` arrives is published when its outcome is
+reported, which may be later.) (Baileys asks
 once for 100 and so can leave a large backlog undelivered; whatsapp-rust pulls batches until the
 end, as here.)
 """
