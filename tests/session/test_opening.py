@@ -359,7 +359,7 @@ def test_no_event_of_the_connection_precedes_its_open(steps: list[Step], close: 
     for job in script.jobs():
         script.outcome(job)
     published = [
-        e.node.attr("id")
+        e.node.attr("id") or ""
         for e in script.published()
         if isinstance(e, (NodeReceived, MessageProcessed, MessageFailed))
     ]
