@@ -32,11 +32,14 @@ A job outcome of a connection that did open is published whenever it comes, even
 connection ended (its receipts and ack are the message pipeline's business: they only go out on
 the connection the stanza arrived on).
 
-Memory: the held actions live on their ``Origin``, which the attempt and its jobs reference; a
-dropped origin takes them along. While anything is held the offline part asks for no further
-backlog batch, so at most the server's first push and one batch of the backlog wait, plus what
-arrives live during the login's few round trips (each bounded by the query timeout, the attempt
-by the connect timeout and the keepalive).
+Memory: the held actions live on their ``Origin``, which only the attempt and its unfinished
+jobs reference: an ended origin holds nothing, and goes with its last job. While anything is held
+the offline part asks for no further backlog batch, so of the backlog (which can run to
+thousands) at most the server's first push and one batch (``offline_batch_size``) wait, plus
+what arrives live while the login runs: three queries in a row (four with an upload), each of
+which moves on after ``query_timeout`` without an answer, so the window is bounded by a few
+query timeouts (unbounded only with ``query_timeout=None``, as long as the server stalls the
+login while it keeps pushing).
 """
 
 from __future__ import annotations
