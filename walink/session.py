@@ -36,8 +36,16 @@ Events (``next_event()`` / ``events()``):
   lease renewal fails).
   Output queued after the request (the pre-key upload, the pair-device-sign reply, the QR with a
   new ADV secret, anything later) is held back until the confirmation.
+- Open first: on a connection that logs in, the ``ConnectionUpdate`` with ``"open"`` comes
+  before every event made of what that connection delivered (``NodeReceived``,
+  ``MessageProcessed``, ``MessageFailed``, ``HistoryReceived``, ``HistoryStatusChanged``,
+  ``HistoryFailed``). What arrives while the login runs is processed at once (the jobs go out)
+  but its events are held and come right after the open update, in order; a connection that
+  ends before it opens drops them unpublished and unacked (the server delivers them again).
+  ``received_pending_notifications`` turns true only after the held events.
 - ``NodeReceived``: every node the session does not consume (messages, receipts,
-  notifications...). Those that need an ack are acked already (``SessionConfig.auto_ack``).
+  notifications...). Those that need an ack are acked as they are reported
+  (``SessionConfig.auto_ack``).
 - ``ProcessMessage`` (with ``SessionConfig.process_messages``): a job for each ``<message>``.
   Run the jobs one at a time, in order, through a ``MessageProcessor`` (decrypt, then commit the
   Signal state and the message in one store batch), then call

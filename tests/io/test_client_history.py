@@ -18,8 +18,16 @@ from tests.io.blocking import Blocking, Updates
 from tests.scenarios.harness import Recorder, config_for, running, scan_when_shown
 from walink.auth.memory_store import MemoryStore
 from walink.io.client import Client
-from walink.io.events import HistoryFailed, HistorySet, HistoryStatus
+from walink.io.events import (
+    ConnectionUpdate,
+    HistoryFailed,
+    HistorySet,
+    HistoryStatus,
+    MessageFailed,
+    NodeReceived,
+)
 from walink.io.media import HttpDownloader
+from walink.protocol.binary import Node
 from walink.protocol.history import HistoryDownload
 from walink.testing.emulator import Emulator
 from walink.testing.history import HistoryFaults, default_fixture
@@ -150,3 +158,52 @@ async def test_a_chunk_is_recorded_only_once_its_handler_returned() -> None:
             creds = client.creds
             assert creds is not None and len(creds.processed_history_messages) == 4
         assert sorted(c.sync_type for c in on_chunk.seen) == KINDS
+
+
+async def test_an_application_that_drops_events_until_the_open_loses_nothing() -> None:
+    # A new login: the offline backlog arrives at <success>, the phone's history right after the
+    # 812-key upload; both before the open. The application waits for the open the naive way,
+    # reading and dropping every event before it: everything must still come after it.
+    contact = "15550002222@s.whatsapp.net"
+    undecryptable = Node(
+        "message",
+        {"id": "OFF1", "from": contact, "t": "1780000000", "type": "text"},
+        [Node("enc", {"v": "2", "type": "msg"}, bytes(range(48)))],
+    )
+    raw = Node("notification", {"id": "OFF2", "from": contact, "type": "devices"})
+    async with Emulator(ping_interval=None) as emulator:
+        client = Client(MemoryStore(), config_for(emulator, seed=9))
+        dropped: list[object] = []
+        after: list[object] = []
+        scanned = False
+        async with client:
+            with anyio.fail_after(20):
+                async for event in client:
+                    if isinstance(event, ConnectionUpdate):
+                        if event.qr is not None and not scanned:
+                            scanned = True
+                            jid = await emulator.phone.scan_qr(event.qr)
+                            # waiting on the server before the restart's login
+                            emulator.queue_offline(jid, undecryptable)
+                            emulator.queue_offline(jid, raw)
+                        if event.connection == "open":
+                            break
+                    dropped.append(event)
+
+                def missing() -> bool:
+                    got = [e for e in after if isinstance(e, HistorySet)]
+                    failed = [e for e in after if isinstance(e, MessageFailed)]
+                    nodes = [e for e in after if isinstance(e, NodeReceived)]
+                    return len(got) < 4 or not failed or not nodes
+
+                async for event in client:
+                    after.append(event)
+                    if not missing():
+                        break
+        assert [
+            e for e in dropped if isinstance(e, (HistorySet, MessageFailed, NodeReceived))
+        ] == []
+        assert sorted(e.sync_type for e in after if isinstance(e, HistorySet)) == KINDS
+        [stub] = [e for e in after if isinstance(e, MessageFailed)]
+        assert stub.node.attr("id") == "OFF1"
+        assert [e.node.attr("id") for e in after if isinstance(e, NodeReceived)] == ["OFF2"]

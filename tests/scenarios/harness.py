@@ -150,11 +150,17 @@ async def scan_when_shown(emulator: Emulator, recorder: Recorder) -> str:
 
 
 async def paired_store(emulator: Emulator, seed: int = 0) -> MemoryStore:
-    """A store holding the creds of a device linked to ``emulator`` (QR, 515, login, close)."""
+    """A store holding the creds of a device linked to ``emulator`` (QR, 515, login, close).
+
+    It closes once the phone's history, which arrives during the login and is published after
+    the open, is handled and acked: the next login does not get it again."""
     store = MemoryStore()
     async with running(Client(store, config_for(emulator, seed))) as recorder:
         await scan_when_shown(emulator, recorder)
         await recorder.wait_open()
+        with anyio.fail_after(WAIT):
+            while any(session.unacked_messages for session in emulator.sessions()):
+                await anyio.sleep(0.01)
     return store
 
 

@@ -7,8 +7,9 @@ delivery, account notices, the message pipeline), each a class in its own module
 own state. A part never sees the ``ClientSession`` object: it gets a ``PartContext``, which is
 all it may do to the rest of the session — send a node or an ack, ask an internal query, request
 that creds be saved, publish an event, say that its piece of the connection snapshot changed,
-move the lifecycle machine, end the attempt — and all it may read: the config, the creds, the
-machine's state, the attempt's number, the rng, the server clock offset.
+move the lifecycle machine, end the attempt, publish what an attempt delivered once that attempt
+is open (``walink._session.opening``) — and all it may read: the config, the creds, the machine's
+state, the attempt's number and origin, the rng, the server clock offset.
 
 The core owns the lifecycle (attempts, the transport, the save barrier, the policy) and hands
 each node to the parts through one dispatch table keyed by tag. A handler returns True when it
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from walink._session.config import SessionConfig
     from walink._session.events import SessionEvent
+    from walink._session.opening import Origin, Publication
     from walink.auth.model import Creds
     from walink.auth.store import KeyUpdates
     from walink.fsm.reasons import Disconnect
@@ -89,6 +91,12 @@ class PartContext(Protocol):
         ...
 
     @property
+    def origin(self) -> Origin | None:
+        """The running attempt as the source of what it delivers (None while none runs): a part
+        keeps it with what arrived, to publish about it through ``publish``."""
+        ...
+
+    @property
     def server_offset(self) -> float:
         """Server time minus the caller's clock, in seconds."""
         ...
@@ -128,6 +136,17 @@ class PartContext(Protocol):
 
     def emit(self, event: SessionEvent) -> None:
         """Publish an event."""
+        ...
+
+    def publish(self, origin: Origin | None, action: Publication) -> None:
+        """Run ``action`` (it emits the events made of what ``origin`` delivered, and does what
+        goes with them) once ``origin`` is open: now if it is, after its open update if it is
+        still logging in, never if it ended without opening (the server delivers it again)."""
+        ...
+
+    def after_held(self, action: Publication) -> None:
+        """Run ``action`` once everything the running attempt holds for its open is published:
+        at once when nothing is held (a change that must not overtake what it closes)."""
         ...
 
     def changed(self) -> None:

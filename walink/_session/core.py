@@ -40,6 +40,7 @@ from walink._session.messages import MessagePipeline, ProcessedMessage
 from walink._session.nodes import ACK_TAGS, ack
 from walink._session.notices import AccountNotices
 from walink._session.offline import Offline
+from walink._session.opening import OpenGate, Origin, Publication
 from walink._session.outbox import Outbox
 from walink._session.pairing_code import PairingCodeLogin
 from walink._session.presence import Presence
@@ -146,6 +147,8 @@ class ClientSession:
         self._server_offset = 0.0
         self._last_update: ConnectionUpdate | None = None
         self._node_tap = tap
+        # what an attempt delivered is published only once that attempt is open
+        self._gate = OpenGate()
         # the parts, each with its own state; they see the session only through this context
         ctx = _Context(self)
         self._presence = Presence(ctx)
@@ -155,7 +158,10 @@ class ClientSession:
         self._login = Login(ctx, presence=self._presence)
         self._notices = AccountNotices(ctx)
         self._messages = MessagePipeline(ctx)
-        self._offline = Offline(ctx, busy=lambda: bool(self._messages.pending))
+        # no further backlog batch while jobs wait for their outcome, or events for the open
+        self._offline = Offline(
+            ctx, busy=lambda: bool(self._messages.pending) or self._gate.holding
+        )
         self._history_sync = HistorySync(ctx)
         # the dispatch table: the handlers of a tag are tried in order until one consumes it
         self._handlers: dict[str, tuple[Handler, ...]] = {
@@ -304,6 +310,7 @@ class ClientSession:
         self._reconnect_at = None
         self._outbox.discard()
         self._attempts += 1
+        self._gate.attempt_started(self._attempts, login=self._creds.me is not None)
         self._attempt = Attempt(
             number=self._attempts,
             started_at=now,
@@ -468,7 +475,7 @@ class ClientSession:
         its receipt and ack wait for ``message_handled(token)``."""
         node = self._messages.node_of(token)
         # history first: what it saves holds the receipts and the ack back until it is on disk
-        self._history_sync.on_processed(node, processed, now)
+        self._history_sync.on_processed(node, processed, now, self._messages.origin_of(token))
         self._messages.processed(token, processed)
         if self._attempt is not None:
             self._flush(self._attempt)
@@ -752,6 +759,9 @@ class ClientSession:
         self._fire("login_success")
         self._history = self._policy.opened(self._history, at=now)
         self._emit_update()
+        # right after the open update: what arrived while logging in, in arrival order (the
+        # chunks it publishes are then known as waiting, so the resumption skips them)
+        self._gate.opened()
         self._history_sync.opened(now)
 
     # -- ending an attempt -------------------------------------------------------------------
@@ -771,6 +781,8 @@ class ClientSession:
             disconnect = self._logout_disconnect(disconnect.at, node)
             requested = True
         self._attempt = None
+        # what it delivered and never published is dropped unacked: the server delivers it again
+        self._gate.attempt_ended()
         self._flush_released(attempt)
         attempt.queries.fail_on_close(disconnect)
         self._pairing_code.attempt_ended(disconnect)
@@ -872,8 +884,18 @@ class ClientSession:
         for handler in self._handlers.get(tag, ()):
             if handler(node, now):
                 return
+        # a raw node waits for the open like every event, and its ack with it (an ack of a node
+        # that was never published would lose it if the connection ended before opening)
+        self._gate.publish(self._gate.current, lambda: self._publish_node(attempt, node))
+
+    def _publish_node(self, attempt: Attempt, node: Node) -> None:
         self._emit(NodeReceived(node=node))
-        if self.config.auto_ack and tag in ACK_TAGS and node.attr("id"):
+        if (
+            self.config.auto_ack
+            and self._attempt is attempt
+            and node.tag in ACK_TAGS
+            and node.attr("id")
+        ):
             self._send_ack(attempt, node)
 
     def _on_pairing_iq(self, node: Node, now: float) -> bool:
@@ -924,6 +946,10 @@ class _Context(PartContext):
         return attempt.number if attempt is not None else 0
 
     @property
+    def origin(self) -> Origin | None:
+        return self._session._gate.current
+
+    @property
     def server_offset(self) -> float:
         return self._session._server_offset
 
@@ -965,6 +991,12 @@ class _Context(PartContext):
 
     def emit(self, event: SessionEvent) -> None:
         self._session._emit(event)
+
+    def publish(self, origin: Origin | None, action: Publication) -> None:
+        self._session._gate.publish(origin, action)
+
+    def after_held(self, action: Publication) -> None:
+        self._session._gate.after_held(action)
 
     def changed(self) -> None:
         self._session._emit_update()

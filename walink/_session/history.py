@@ -32,6 +32,13 @@ until what we made of it is on disk.
   ``history_reupload_wait``, at most ``history_reuploads`` times; then it is given up, reported
   ``final`` and dropped from the pending list. Any other download failure is reported and the
   notification stays pending until the next login. Nothing is skipped silently.
+- What a notification becomes for the application (``HistoryReceived``, the statuses it
+  completes, ``HistoryFailed``) is published only once the connection it arrived on is open
+  (``walink._session.opening``); a blob's chunk, once the connection that downloaded it is. Held
+  until then, and dropped if that connection ends without opening — with what goes with it (the
+  chunk registered as waiting, a give-up's save): the notification is still pending, or its
+  message unacked, so a later connection takes it again. The resumption at open runs after the
+  held chunks are published, so a chunk downloaded while logging in is not fetched twice.
 - ``HistoryStatusTracker`` turns the processed chunks into ``HistoryStatusChanged``: complete,
   or paused after ``history_paused_timeout`` without a RECENT chunk, on the session's clock.
 - The phone-number/LID pairs a chunk names are stored (``lid-mapping``) in the save that
@@ -81,6 +88,7 @@ from walink.protocol.signal.address import LID_MAPPING, lid_mapping_entries
 if TYPE_CHECKING:
     from walink._session.context import PartContext
     from walink._session.messages import ProcessedMessage
+    from walink._session.opening import Origin
     from walink.auth.bufferjson import JSONValue
     from walink.auth.key_values import KeyValue
     from walink.auth.model import Creds
@@ -240,8 +248,11 @@ class HistorySync:
         self._hosts = None
         self._asking_hosts = False
 
-    def on_processed(self, node: Node, processed: ProcessedMessage, now: float) -> None:
-        """A committed message: take what our phone sent (history, app-state keys)."""
+    def on_processed(
+        self, node: Node, processed: ProcessedMessage, now: float, origin: Origin | None
+    ) -> None:
+        """A committed message: take what our phone sent (history, app-state keys). ``origin``:
+        the attempt it arrived on (what it becomes is published once that attempt is open)."""
         if node.attr("category") != "peer":
             return  # only our own phone sends these
         if self._ctx.attempt_number == 0:
@@ -255,7 +266,7 @@ class HistorySync:
             self._store_app_state_keys(message)
             notification = history_notification(message, from_me=True)
             if notification is not None and processed.history_sync:
-                self._on_notification(node, notification, now)
+                self._on_notification(node, notification, now, origin)
 
     def opened(self, now: float) -> None:
         """The login is complete: resume every notification a previous run left pending."""
@@ -268,7 +279,7 @@ class HistorySync:
         """Job ``token`` has its verified, inflated, parsed chunk."""
         download = self._take(token)
         if download is not None and self._ctx.attempt_number != 0:
-            self._publish(download.pending, sync, now)
+            self._publish(download.pending, sync, now, self._ctx.origin)
         # else: no connection any more; the notification stays pending for the next login
 
     def download_failed(self, token: int, error: Exception, *, reupload: bool, now: float) -> None:
@@ -279,26 +290,34 @@ class HistorySync:
         pending, ctx = download.pending, self._ctx
         kind = sync_type_name(pending.notification.sync_type)
         me = ctx.creds.me
+        origin = ctx.origin
         if not reupload or me is None or not self._connected():
             # a network failure: the notification stays pending for the next login
-            ctx.emit(_failed(pending, kind, error, reupload=False, final=False))
+            self._report(origin, _failed(pending, kind, error, reupload=False, final=False))
             return
         if download.reuploads >= ctx.config.history_reuploads:
-            ctx.save_creds(
-                _with_pending(ctx.creds, _without(_read_pending(ctx.creds), pending.key.id)),
-                why=f"history chunk {pending.key.id} given up",
-            )
-            ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            ctx.publish(origin, lambda: self._give_up(pending, kind, error))
             return
         ctx.send(
             server_error_receipt(
                 pending.key.id, me.id, pending.notification.media_key, ctx.rng.randbytes(12)
             )
         )
-        ctx.emit(_failed(pending, kind, error, reupload=True, final=False))
+        self._report(origin, _failed(pending, kind, error, reupload=True, final=False))
         download.reuploads += 1
         download.retry_at = now + ctx.config.history_reupload_wait
         self._downloads[token] = download
+
+    def _give_up(self, pending: _Pending, kind: str, error: Exception) -> None:
+        ctx = self._ctx
+        ctx.save_creds(
+            _with_pending(ctx.creds, _without(_read_pending(ctx.creds), pending.key.id)),
+            why=f"history chunk {pending.key.id} given up",
+        )
+        ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+
+    def _report(self, origin: Origin | None, failure: HistoryFailed) -> None:
+        self._ctx.publish(origin, lambda: self._ctx.emit(failure))
 
     def next_deadline(self) -> float | None:
         candidates = [d.retry_at for d in self._downloads.values() if d.retry_at is not None]
@@ -318,7 +337,9 @@ class HistorySync:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    def _on_notification(self, node: Node, notification: _Notification, now: float) -> None:
+    def _on_notification(
+        self, node: Node, notification: _Notification, now: float, origin: Origin | None
+    ) -> None:
         ctx = self._ctx
         key = MessageKey(remote_jid=node.attr("from") or "", from_me=True, id=node.attr("id") or "")
         creds = ctx.creds
@@ -334,10 +355,10 @@ class HistorySync:
             source = history_source(notification, key.id)
         except RemoteProtocolError as error:
             kind = sync_type_name(notification.sync_type)
-            ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            self._report(origin, _failed(pending, kind, error, reupload=False, final=True))
             return
         if isinstance(source, bytes):
-            self._decode_inline(pending, source, now)
+            self._decode_inline(pending, source, now, origin)
             return
         # saved before the ack can leave: a crash during the download loses nothing
         ctx.save_creds(
@@ -352,16 +373,24 @@ class HistorySync:
             return config.should_sync_history(notification)
         return should_sync_history(notification, sync_full_history=config.payload.sync_full_history)
 
-    def _decode_inline(self, pending: _Pending, payload: bytes, now: float) -> None:
+    def _decode_inline(
+        self, pending: _Pending, payload: bytes, now: float, origin: Origin | None
+    ) -> None:
         try:
             sync = decode_history(payload, max_size=self._ctx.config.max_history_size)
         except RemoteProtocolError as error:
             kind = sync_type_name(pending.notification.sync_type)
-            self._ctx.emit(_failed(pending, kind, error, reupload=False, final=True))
+            self._report(origin, _failed(pending, kind, error, reupload=False, final=True))
             return
-        self._publish(pending, sync, now)
+        self._publish(pending, sync, now, origin)
 
-    def _publish(self, pending: _Pending, sync: e2e_pb2.HistorySync, now: float) -> None:
+    def _publish(
+        self, pending: _Pending, sync: e2e_pb2.HistorySync, now: float, origin: Origin | None
+    ) -> None:
+        """Publish the chunk once ``origin`` is open (see the module docstring)."""
+        self._ctx.publish(origin, lambda: self._publish_open(pending, sync, now))
+
+    def _publish_open(self, pending: _Pending, sync: e2e_pb2.HistorySync, now: float) -> None:
         ctx = self._ctx
         creds = ctx.creds
         try:
@@ -404,7 +433,7 @@ class HistorySync:
             except RemoteProtocolError:
                 return  # it was checked before it was saved as pending
             if isinstance(found, bytes):
-                self._decode_inline(pending, found, now)
+                self._decode_inline(pending, found, now, self._ctx.origin)
                 return
             source = found
         self._request(_Download(pending, source), now)

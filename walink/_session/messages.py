@@ -33,6 +33,12 @@ store batch. Then it reports back, and only then does anything about the message
   silence. Any other error is the store's: nothing was committed, so nothing is acked, and the
   session stops with ``STORE_ERROR`` as for a failed save (the core does that).
 
+Nothing about a message is published before the open of the connection it arrived on: an
+outcome reported while that connection still logs in is held (``walink._session.opening``),
+whole — the event, what is registered as waiting for the application, a stub's retry receipt
+and nack — and done right after the open update; if that connection ends without opening, it is
+dropped undone, and the server's redelivery is processed and published on a later connection.
+
 Receipts and acks belong to the connection the stanza arrived on: a job, or a handled report,
 that comes after that connection ended sends nothing (the server delivers the stanza again on
 the next connection, and the committed result answers). A ``message_handled`` therefore answers
@@ -60,6 +66,7 @@ from walink.protocol.proto import wa_pb2
 
 if TYPE_CHECKING:
     from walink._session.context import PartContext
+    from walink._session.opening import Origin
     from walink.auth.model import Creds
     from walink.protocol.binary import Node
 
@@ -126,6 +133,8 @@ class _Job:
     node: Node
     attempt: int
     """The attempt it arrived on: only that attempt may still send its receipt and ack."""
+    origin: Origin | None
+    """The same attempt, as the gate that holds its publication until that attempt is open."""
 
 
 def _message_key(node: Node) -> tuple[str, str, str]:
@@ -179,7 +188,7 @@ class MessagePipeline:
             return False
         token = self._next_token
         self._next_token += 1
-        self._jobs[token] = _Job(node, self._ctx.attempt_number)
+        self._jobs[token] = _Job(node, self._ctx.attempt_number, self._ctx.origin)
         self._ctx.emit(ProcessMessage(token=token, node=node))
         return True
 
@@ -190,6 +199,12 @@ class MessagePipeline:
             raise LocalProtocolError(f"no message job {token} is waiting")
         return job.node
 
+    def origin_of(self, token: int) -> Origin | None:
+        """The attempt job ``token`` arrived on, as an origin (``LocalProtocolError`` when no
+        such job waits)."""
+        self.node_of(token)
+        return self._jobs[token].origin
+
     def forget(self, token: int) -> None:
         """Drop job ``token`` without an outcome (its commit failed: the server redelivers)."""
         self._jobs.pop(token, None)
@@ -198,6 +213,9 @@ class MessagePipeline:
         """Job ``token`` was committed: publish it (its receipts and ack wait for ``handled``),
         or, for a redelivery of a message this session published, join or answer that one."""
         job = self._jobs.pop(token)
+        self._ctx.publish(job.origin, lambda: self._publish(token, job, processed))
+
+    def _publish(self, token: int, job: _Job, processed: ProcessedMessage) -> None:
         node = job.node
         key = _message_key(node)
         self._retries.pop(key, None)
@@ -250,6 +268,9 @@ class MessagePipeline:
     def failed(self, token: int, error: RemoteProtocolError) -> None:
         """Job ``token`` cannot be decrypted: a stub, then a retry receipt (until we give up)."""
         job = self._jobs.pop(token)
+        self._ctx.publish(job.origin, lambda: self._fail(job, error))
+
+    def _fail(self, job: _Job, error: RemoteProtocolError) -> None:
         node, ctx = job.node, self._ctx
         key = _message_key(node)
         count = self._retries.get(key, 0) + 1

@@ -11,8 +11,12 @@ So the preview is answered with a request for ``offline_batch_size`` stanzas; ev
 stanza that arrives is counted, and once the requested number has arrived the next request goes
 out after ``offline_batch_delay`` (a short debounce, so the application's work on one batch
 is not flooded by the next), and not before every message job of the batches so far has its
-outcome (``busy``): the backlog arrives no faster than it is committed. This repeats until
-``<offline>``, and only then does ``received_pending_notifications`` turn true. (Baileys asks
+outcome and nothing waits for the open (``busy``): the backlog arrives no faster than it is
+committed, and no more than a batch of it is held while the login runs. This repeats until
+``<offline>``, and only then does ``received_pending_notifications`` turn true — never ahead of
+the backlog's events held for the open (``walink._session.opening``): right after them. (A
+message whose job is still running when ``<offline>`` arrives is published when its outcome is
+reported, which may be later.) (Baileys asks
 once for 100 and so can leave a large backlog undelivered; whatsapp-rust pulls batches until the
 end, as here.)
 """
@@ -81,9 +85,13 @@ class Offline:
     def on_offline(self, child: Node, now: float) -> bool:
         self._pulling = False
         self._next_request_at = None
+        # never ahead of the backlog it closes: after its events, held until the open or not
+        self._ctx.after_held(self._delivered)
+        return True
+
+    def _delivered(self) -> None:
         self.received_pending = True
         self._ctx.changed()
-        return True
 
     def _request(self) -> None:
         size = self._ctx.config.offline_batch_size

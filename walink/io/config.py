@@ -121,8 +121,9 @@ class ClientConfig:
     payload as whatsmeow sends it. None: the name the server gave (``creds.me.name``), if any."""
     process_messages: bool = True
     """Decrypt every ``<message>`` with walink's Signal processor (``messages.upsert`` events,
-    acked only after the commit); False: report them raw (``NodeReceived``), acked on arrival.
-    A ``processor`` given to the ``Client`` is used either way."""
+    acked only after the commit); False: report them raw (``NodeReceived``), acked as they are
+    published (on arrival, or right after the open for those that came during the login). A
+    ``processor`` given to the ``Client`` is used either way."""
     sync_full_history: bool = True
     """Ask the phone for the full history at registration (DeviceProps.requireFullSync)."""
     should_sync_history: HistoryGate | None = field(default=None, repr=False, compare=False)

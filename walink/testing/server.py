@@ -452,6 +452,12 @@ class ServerSession:
         and logs; ``received_count`` counts them all)."""
         return list(self._received)
 
+    @property
+    def unacked_messages(self) -> int:
+        """How many message stanzas this connection sent that the device has neither acked nor
+        receipted yet (what the hub queues again if the connection ends now)."""
+        return len(self._unacked)
+
     def _handle(self, event: object, now: float) -> None:
         if isinstance(event, ClientHelloReceived):
             self.routing_info = event.routing_info
