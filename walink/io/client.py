@@ -124,6 +124,7 @@ from walink.io._support import (
     Attempt,
     EventIterator,
     EventRouter,
+    RelayIterator,
     StoreAccess,
     Waiter,
     cancel_when_set,
@@ -456,11 +457,7 @@ class Client:
         if self._dispatching:
             raise RuntimeError("events are delivered to on() handlers: iterate or register")
         self._iterating = True
-        return self._relayed()
-
-    async def _relayed(self) -> AsyncIterator[tuple[ClientEvent, Callable[[], None] | None]]:
-        while (item := await self._queue.take()) is not None:
-            yield item
+        return RelayIterator(self._queue)
 
     @overload
     def on(
