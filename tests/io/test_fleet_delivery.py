@@ -130,7 +130,8 @@ async def test_a_message_is_acked_once_the_application_asks_for_the_next_event(
                 await caught_up(client)
                 assert answers(emulator, first) == answers(emulator, second) == []
                 # asking for the next event reports the held one handled: now it is answered
-                upsert = await next_upsert(events, second)
+                # (a new loop, over a new iterator, continues where the last one stopped)
+                upsert = await next_upsert(fleet.events(), second)
                 assert upsert.type == "notify"
                 await until_answered(emulator, first)
                 assert answers(emulator, first) == ["receipt", "ack"]
