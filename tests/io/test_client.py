@@ -11,6 +11,7 @@ import os
 import platform
 import random
 import ssl
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -287,6 +288,42 @@ def test_queue_reports_an_event_handled_when_the_next_one_is_asked_for(tracked: 
         assert await queue.get() is None
         queue.handled()  # a second report is a no-op
         assert reported == [i for i in range(len(tracked)) if tracked[i]]
+
+    anyio.run(consume)
+
+
+@given(st.lists(st.booleans(), max_size=20), st.randoms(use_true_random=False))
+def test_queue_take_hands_each_callback_over_and_reports_nothing_itself(
+    tracked: list[bool], rng: random.Random
+) -> None:
+    """``take`` (a fleet passing events on) hands out each event with its ``on_handled``, in
+    order; asking again reports nothing: only the taker's own call of a callback does, in
+    whatever order its consumer finishes."""
+    queue = EventQueue(4)
+    reported: list[int] = []
+    put = [update() for _ in tracked]
+    for index, has_callback in enumerate(tracked):
+        queue.put(put[index], on_handled=partial(reported.append, index) if has_callback else None)
+    queue.close()
+
+    async def consume() -> None:
+        taken: list[tuple[int, Callable[[], None] | None]] = []
+        for index in range(len(tracked)):
+            item = await queue.take()
+            assert item is not None
+            event, on_handled = item
+            assert event is put[index]
+            assert (on_handled is not None) == tracked[index]
+            taken.append((index, on_handled))
+        assert await queue.take() is None
+        queue.handled()  # nothing was handed out by get(): a no-op
+        assert reported == []
+        rng.shuffle(taken)
+        for _, callback in taken:
+            if callback is not None:
+                callback()
+        expected = [index for index, callback in taken if callback is not None]
+        assert reported == expected
 
     anyio.run(consume)
 

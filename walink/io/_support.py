@@ -68,6 +68,7 @@ __all__ = [
     "Attempt",
     "EventIterator",
     "EventRouter",
+    "RelayIterator",
     "StoreAccess",
     "Waiter",
     "cancel_when_set",
@@ -271,6 +272,23 @@ class EventIterator:
         if event is None:
             raise StopAsyncIteration
         return event
+
+
+class RelayIterator:
+    """``async for`` over the event queue yielding ``(event, on_handled)`` (``EventQueue.take``):
+    the consumer reports each event handled itself; ends once the queue is closed and drained."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> RelayIterator:
+        return self
+
+    async def __anext__(self) -> tuple[ClientEvent, Callable[[], None] | None]:
+        item = await self._queue.take()
+        if item is None:
+            raise StopAsyncIteration
+        return item
 
 
 class Waiter(Generic[T]):

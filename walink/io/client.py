@@ -128,6 +128,7 @@ from walink.io._support import (
     Attempt,
     EventIterator,
     EventRouter,
+    RelayIterator,
     StoreAccess,
     Waiter,
     cancel_when_set,
@@ -455,6 +456,23 @@ class Client:
             raise RuntimeError("events are delivered to on() handlers: iterate or register")
         self._iterating = True
         return EventIterator(self._queue)
+
+    def relay(self) -> AsyncIterator[tuple[ClientEvent, Callable[[], None] | None]]:
+        """Every event with what reports it handled, for code that passes the events on to a
+        consumer of its own (``walink.Fleet`` does), until the lifecycle ended.
+
+        Each item is ``(event, handled)``: ``handled`` is None when nothing waits on the event,
+        else a callable to call (in the client's event loop) once the final consumer is done
+        with the event: the client then acks its message, or records its history chunk, as
+        ``events()`` does when the loop asks for the next event. Never called, the event stays
+        unhandled (delivered again at the next run); called after the client's lifecycle
+        ended, it does nothing (the next client of the device gets the message again). One
+        consumer only: relaying, iterating and ``on()`` handlers exclude each other.
+        """
+        if self._dispatching:
+            raise RuntimeError("events are delivered to on() handlers: iterate or register")
+        self._iterating = True
+        return RelayIterator(self._queue)
 
     @overload
     def on(

@@ -35,7 +35,9 @@ The queue also tells when the application is done with an event: an event may ca
 once the consumer reports the event handled. The one consumer hands events out one at a time:
 ``handled()`` reports the event it was handed last, and asking for the next event (``get``)
 reports it first, so an ``async for`` body that finished is a handled event, and an event the
-consumer stopped on (a ``break``, an exception, a cancellation) is not.
+consumer stopped on (a ``break``, an exception, a cancellation) is not. A consumer that only
+passes events on (a fleet) ``take``s each event with its callback instead, and calls it once
+its own consumer is done with the event.
 """
 
 from __future__ import annotations
@@ -226,6 +228,26 @@ class EventQueue:
         keep being handed events until the queue ran dry.
         """
         self.handled()
+        queued = await self._pop()
+        if queued is None:
+            return None
+        self._current = queued.on_handled
+        return queued.event
+
+    async def take(self) -> tuple[ClientEvent, Callable[[], None] | None] | None:
+        """The oldest event with its ``on_handled``, for a consumer that passes the event on
+        and reports it handled itself, later, by calling it (a fleet, once its own consumer
+        is done with the event); None once closed and drained.
+
+        The queue keeps no note of what it handed out this way: asking again reports nothing,
+        so a taker reports (or never reports) each event through its callback alone.
+        """
+        queued = await self._pop()
+        if queued is None:
+            return None
+        return queued.event, queued.on_handled
+
+    async def _pop(self) -> _Queued | None:
         await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._items:
             if self._closed:
@@ -234,12 +256,11 @@ class EventQueue:
             if not self._items and not self._closed:
                 self._ready = anyio.Event()
         queued = self._items.popleft()
-        self._current = queued.on_handled
         if not self._items and not self._closed:
             self._ready = anyio.Event()
         if len(self._items) <= self.limit // 2:
             self._drained.set()
-        return queued.event
+        return queued
 
     async def wait_drained(self) -> None:
         """Return once at most half the bound waits (at once if so already)."""

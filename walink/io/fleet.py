@@ -26,6 +26,24 @@ device's name (its JID): ``DeviceEvent`` wraps every client event, ``DeviceClaim
 dropped rather than waited for (an application that stopped reading would otherwise hold every
 close and every lease release).
 
+Delivery is the same as a ``Client``'s: a message is acked (a history chunk recorded) only once
+the application handled the ``DeviceEvent`` that carries it, that is once its loop asked the
+fleet for the next event. Each device's task takes its client's events with ``Client.relay``,
+which hands every event over with the callable that reports it handled, and puts both in the
+buffer; the fleet's one consumer calls the callable of the event it was handed last when it
+asks for the next one. Nothing else reports an event handled, so:
+
+- a slow application slows the acks: the buffer fills, the devices' tasks wait for room, and
+  each client's own bound (``max_pending_events``) closes its connection with
+  ``SLOW_CONSUMER`` rather than let its backlog grow; nothing is dropped while the fleet runs;
+- an event whose client ended while it waited in the buffer is still delivered, but handling
+  it acks nothing (the callable of an ended client does nothing): the device's next client,
+  here or in another fleet, is delivered the message again by the server, and acks it on its
+  own connection once that delivery is handled;
+- the event a loop stopped on (``break``, an exception) stays unhandled until the application
+  asks for events again; ``aclose()`` with events unhandled (waiting in the buffer, dropped
+  while stopping, or the one a loop stopped on) leaves them to the next run, delivered again.
+
 A device whose client ended for good is released; this fleet claims it again only when it
 ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
@@ -40,7 +58,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeAlias
@@ -139,7 +157,8 @@ class FleetConfig:
     max_devices: int | None = None
     """The most devices this fleet runs at once (None: no limit)."""
     event_buffer: int = 10_000
-    """Events that wait for the application before a device's task waits with them."""
+    """Events that wait for the application before a device's task waits with them (their
+    messages are acked only once the application took them and asked for the next one)."""
     close_concurrency: int = 100
     """The most clients ``aclose()`` closes at once: each client's close bound starts when its
     own close does, so a thousand clients closing in one process never starve each other of
@@ -148,7 +167,8 @@ class FleetConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceEvent:
-    """A client event of one device."""
+    """A client event of one device; handled (its message acked, its history chunk recorded)
+    once the application asks the fleet for the next event."""
 
     device: str
     """The device's JID."""
@@ -176,9 +196,30 @@ class DeviceReleased:
 
 FleetEvent: TypeAlias = DeviceEvent | DeviceClaimed | DeviceReleased
 
+# an event in the fleet's buffer, with what reports it handled (None: nothing waits on it)
+_Buffered: TypeAlias = tuple[FleetEvent, Callable[[], None] | None]
+
+
+class _FleetEvents:
+    """``async for`` over a fleet's buffer: each step reports the event handed out before as
+    handled, then waits for the next one; ends once the fleet stopped and the buffer is empty."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self._fleet = fleet
+
+    def __aiter__(self) -> _FleetEvents:
+        return self
+
+    async def __anext__(self) -> FleetEvent:
+        return await self._fleet._next_event()
+
 
 class Fleet:
     """Many devices of one device store in one process (see the module docstring).
+
+    ``async for event in fleet`` has one consumer; a device's message is acked only once that
+    consumer handled the ``DeviceEvent`` carrying it (asked for the next event), as with a
+    ``Client``.
 
     ``store`` is a ``DeviceStore`` (used, not closed) or a URL (opened, and closed on exit).
     """
@@ -196,8 +237,10 @@ class Fleet:
         self.limiter = limiter or ConnectLimiter(
             self.config.connect_rate, self.config.connect_burst, jitter=self.config.connect_jitter
         )
-        self._send: MemoryObjectSendStream[FleetEvent] | None = None
-        self._receive: MemoryObjectReceiveStream[FleetEvent] | None = None
+        self._send: MemoryObjectSendStream[_Buffered] | None = None
+        self._receive: MemoryObjectReceiveStream[_Buffered] | None = None
+        # reports the event the application was handed last as handled (its message acked)
+        self._current: Callable[[], None] | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._clients: dict[str, Client] = {}
         self._epochs: dict[str, int] = {}
@@ -236,7 +279,7 @@ class Fleet:
     async def __aenter__(self) -> Fleet:
         if isinstance(self._store_arg, str):
             self._store = await anyio.to_thread.run_sync(open_device_store, self._store_arg)
-        self._send, self._receive = anyio.create_memory_object_stream[FleetEvent](
+        self._send, self._receive = anyio.create_memory_object_stream[_Buffered](
             self.config.event_buffer
         )
         self._task_group = task_group = await enter_task_group()
@@ -293,20 +336,40 @@ class Fleet:
     def __aiter__(self) -> AsyncIterator[FleetEvent]:
         return self.events()
 
-    async def events(self) -> AsyncIterator[FleetEvent]:
-        """Every device's events and the fleet's claims and releases, until the fleet stops."""
+    def events(self) -> AsyncIterator[FleetEvent]:
+        """Every device's events and the fleet's claims and releases, until the fleet stops.
+
+        One consumer only. An event counts as handled (its message acked, its history chunk
+        recorded) once the loop asks for the next event, i.e. once the loop body finished;
+        the event a loop stopped on (``break``, an exception) stays unhandled until events are
+        asked for again, and a new loop continues where the last one stopped. Events the fleet
+        closes with unhandled are delivered again at the next run.
+        """
         if self._receive is None:
             raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
-        async for event in self._receive:
-            yield event
+        return _FleetEvents(self)
 
-    async def _emit(self, event: FleetEvent) -> None:
+    async def _next_event(self) -> FleetEvent:
+        if self._receive is None:
+            raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        # asking for the next event: the application is done with the one it holds
+        handled, self._current = self._current, None
+        if handled is not None:
+            handled()
+        try:
+            event, self._current = await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+        return event
+
+    async def _emit(self, event: FleetEvent, handled: Callable[[], None] | None = None) -> None:
         if self._send is None:
             return
+        item: _Buffered = (event, handled)
         # nobody listens any more when the fleet is stopping
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
             try:
-                self._send.send_nowait(event)
+                self._send.send_nowait(item)
                 return
             except anyio.WouldBlock:
                 pass
@@ -315,13 +378,14 @@ class Fleet:
                 with anyio.CancelScope() as waiting:
                     self._waiting_sends.add(waiting)
                     try:
-                        await self._send.send(event)
+                        await self._send.send(item)
                     finally:
                         self._waiting_sends.discard(waiting)
                 if not waiting.cancelled_caught:
                     return
             # an application that stopped reading must not hold every client's close (and the
-            # release of its lease) until the fleet's bound
+            # release of its lease) until the fleet's bound; a dropped event was never handled,
+            # so its message is not acked and comes again at the next run
             _log.debug("event dropped while stopping (nobody reads): %r", event)
 
     # -- claiming -------------------------------------------------------------------------------
@@ -389,8 +453,10 @@ class Fleet:
                     self._clients[handle.id] = client
                     if self._stopping.is_set():
                         await client.aclose()
-                    async for event in client:
-                        await self._emit(DeviceEvent(device=name, event=event))
+                    # each event travels with what reports it handled: the message is acked
+                    # once the application is done with it, not once it is in the buffer
+                    async for event, handled in client.relay():
+                        await self._emit(DeviceEvent(device=name, event=event), handled)
             except (AuthStoreError, ClientClosedError) as error:
                 _log.warning("device %s stopped: %s", name, error)
             closed = client.last_closed
