@@ -11,94 +11,43 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf.message import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from walink._receive import SignalProcessor
-from walink.auth.model import Creds
-from walink.capture import CaptureWriter, CapturingSession, read_capture, replay_capture
-from walink.fsm.policy import PolicyConfig
-from walink.protocol.binary import Node
+from tests.capture_scenarios import messages_history_pair
+from walink._capture.jobs import (
+    decode_error,
+    decode_processed,
+    decode_sync,
+    encode_error,
+    encode_processed,
+    encode_sync,
+    redact_message,
+)
+from walink.auth.errors import LeaseLostError
+from walink.capture import ReplayedError, read_capture, replay_capture
+from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.history import history_set
 from walink.protocol.proto import e2e_pb2
-from walink.protocol.signal.record import with_session
 from walink.session import (
     HistoryFailed,
     HistoryReceived,
     MessageFailed,
     MessageProcessed,
-    SessionConfig,
+    ProcessedMessage,
 )
-from walink.testing.history import HistoryFaults, default_fixture
-from walink.testing.hub import Hub
+from walink.testing.history import default_fixture
 from walink.testing.memory import MemoryPair
 
-T0 = 1_780_000_000.0
-ALICE = "15550003333"
 FIXTURE = default_fixture()
 KINDS = ["INITIAL_BOOTSTRAP", "RECENT", "RECENT", "PUSH_NAME"]
-
-
-def _live(path: Path, *, redact: bool, seed: int = 5) -> MemoryPair:
-    """A capturing device, paired by QR, that logs in and is sent its phone's history, then
-    two messages from a contact (a pkmsg, then a msg) and one it cannot decrypt."""
-    hub = Hub(rng=random.Random(seed).randbytes, now=T0, log=lambda line: None)
-    hub.history_faults = HistoryFaults(missing=frozenset({0}))  # gone once: uploaded again
-    rng = random.Random(seed)
-    writer = CaptureWriter(path, redact=redact, seed=seed * 1000 + 7, source="jobs")
-    config = SessionConfig(
-        trust_root=hub.client_trust_root,
-        policy=PolicyConfig(jitter=0.0),
-        process_messages=True,
-    )
-    session = CapturingSession(
-        creds=Creds.new(rng.randbytes), rng=rng, config=config, capture=writer
-    )
-    pair = MemoryPair(session, hub, now=T0)
-    pair.processor = SignalProcessor(
-        pair.store, clock=lambda: pair.now, randbytes=random.Random(seed + 1).randbytes
-    )
-    pair.start()
-    jid = pair.scan_qr()
-    assert pair.run_until(lambda: session.connection == "open", limit=60)
-    pair.run_until(lambda: False, limit=1)  # the keys upload, and the history in reply
-    assert pair.server is not None
-    contacts = hub.contacts
-    first = contacts.text_stanza(ALICE, jid, "hello", now=pair.now)
-    assert first.children()[0].attrs["type"] == "pkmsg"
-    pair.server.send_node(first)
-    pair.pump()
-    # the device answered (as far as Alice knows): her next message is a plain msg
-    alice = contacts.contact(ALICE)
-    record = alice.sessions[jid]
-    opened = record.open_session()
-    assert opened is not None
-    alice.sessions[jid] = with_session(record, replace(opened, pending_pre_key=None))
-    second = contacts.text_stanza(ALICE, jid, "again", now=pair.now)
-    assert second.children()[0].attrs["type"] == "msg"
-    pair.server.send_node(second)
-    broken = Node(
-        "message",
-        {
-            "id": "3EB0BAD",
-            "from": f"{ALICE}@s.whatsapp.net",
-            "t": str(int(pair.now)),
-            "type": "text",
-        },
-        [Node("enc", {"v": "2", "type": "msg"}, b"\x33not a signal message")],
-    )
-    pair.server.send_node(broken)
-    pair.pump()
-    pair.run_until(lambda: False, limit=5)
-    session.close(now=pair.now)
-    pair.pump()
-    writer.close(at=pair.now)
-    return pair
 
 
 def _out_nodes(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,7 +73,7 @@ def _differing(sent: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> li
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Live:
     redact: bool = request.param
     path = tmp_path_factory.mktemp("jobs") / "jobs.jsonl"
-    return Live(path=path, pair=_live(path, redact=redact), redact=redact)
+    return Live(path=path, pair=messages_history_pair(path, redact=redact), redact=redact)
 
 
 @dataclass
@@ -245,3 +194,120 @@ def _notification(data: bytes) -> e2e_pb2.Message.HistorySyncNotification | None
     if not protocol.HasField("history_sync_notification"):
         return None
     return protocol.history_sync_notification
+
+
+# -- the outcomes' encoding, unit by unit ------------------------------------------------------
+
+
+class _DecryptError(RemoteProtocolError):
+    """A processor's own decrypt failure (a subclass the capture cannot rebuild)."""
+
+
+class _DiskError(Exception):
+    """A store's own failure (another class the capture cannot rebuild)."""
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (_DecryptError("bad MAC"), RemoteProtocolError),
+        (RemoteProtocolError("no session"), RemoteProtocolError),
+        (LeaseLostError("the lease is gone"), LeaseLostError),
+        (OSError("disk full"), OSError),
+        (_DiskError("sqlite is locked"), ReplayedError),
+        (ValueError("odd"), ValueError),
+    ],
+)
+def test_an_error_comes_back_classified_the_same_with_the_same_text(
+    error: Exception, kind: type[Exception]
+) -> None:
+    data = json.loads(json.dumps(encode_error(error)))
+    back = decode_error(data, 1)
+    assert type(back) is kind and str(back) == str(error)
+    # what the session tells apart: the message's fault, the lease, or the store's
+    assert isinstance(back, RemoteProtocolError) == isinstance(error, RemoteProtocolError)
+    assert isinstance(back, LeaseLostError) == isinstance(error, LeaseLostError)
+    if isinstance(back, ReplayedError):
+        assert back.recorded_class == "_DiskError"
+
+
+_JID = st.sampled_from(
+    ["1555000@s.whatsapp.net", "2138@lid", "1203630@g.us", "1555001@s.whatsapp.net", "99@lid"]
+)
+_TEXT = st.text(min_size=1, max_size=12)
+
+
+@st.composite
+def _syncs(draw: st.DrawFn) -> e2e_pb2.HistorySync:
+    sync = e2e_pb2.HistorySync(
+        sync_type=draw(st.sampled_from(["INITIAL_BOOTSTRAP", "RECENT", "PUSH_NAME"])),
+        chunk_order=draw(st.integers(0, 9)),
+    )
+    if draw(st.booleans()):
+        sync.progress = draw(st.integers(0, 100))
+    for _ in range(draw(st.integers(0, 3))):
+        chat = sync.conversations.add(id=draw(_JID), name=draw(_TEXT))
+        if draw(st.booleans()):
+            chat.pn_jid = draw(_JID)
+        if draw(st.booleans()):
+            chat.lid_jid = draw(_JID)
+        for _ in range(draw(st.integers(0, 3))):
+            info = chat.messages.add().message
+            info.key.remote_jid = chat.id
+            info.key.id = draw(st.text(alphabet="0123456789ABCDEF", min_size=4, max_size=8))
+            info.key.from_me = draw(st.booleans())
+            info.message_timestamp = draw(st.integers(0, 2**40))
+            info.message.conversation = draw(_TEXT)
+            info.push_name = draw(_TEXT)
+    for _ in range(draw(st.integers(0, 3))):
+        sync.pushnames.add(id=draw(_JID), pushname=draw(_TEXT))
+    for _ in range(draw(st.integers(0, 2))):
+        sync.phone_number_to_lid_mappings.add(pn_jid=draw(_JID), lid_jid=draw(_JID))
+    return sync
+
+
+@settings(max_examples=60, deadline=None)
+@given(_syncs(), st.booleans())
+def test_a_redacted_chunk_makes_the_same_event_without_names_or_texts(
+    sync: e2e_pb2.HistorySync, latest: bool
+) -> None:
+    notification = e2e_pb2.Message.HistorySyncNotification(sync_type="RECENT")
+    redacted = decode_sync(encode_sync(sync, redact=True), 1)
+    live, replayed = (history_set(s, notification, is_latest=latest) for s in (sync, redacted))
+    for name in ("sync_type", "chunk_order", "progress", "is_latest", "lid_pn_mappings"):
+        assert getattr(replayed, name) == getattr(live, name)
+    assert [c.id for c in replayed.chats] == [c.id for c in live.chats]
+    assert [c.id for c in replayed.contacts] == [c.id for c in live.contacts]
+    assert [(m.key, m.timestamp) for m in replayed.messages] == [
+        (m.key, m.timestamp) for m in live.messages
+    ]
+    assert all(m.message is None and m.push_name is None for m in replayed.messages)
+    assert all(c.name is None and c.notify is None for c in replayed.contacts)
+    assert decode_sync(encode_sync(sync, redact=False), 1) == sync
+
+
+def test_a_redacted_message_keeps_only_what_the_session_reads() -> None:
+    share = e2e_pb2.Message(
+        protocol_message=e2e_pb2.Message.ProtocolMessage(
+            type=e2e_pb2.Message.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE,
+            app_state_sync_key_share=e2e_pb2.Message.AppStateSyncKeyShare(
+                keys=[
+                    e2e_pb2.Message.AppStateSyncKey(
+                        key_id=e2e_pb2.Message.AppStateSyncKeyId(key_id=b"\x00\x01"),
+                        key_data=e2e_pb2.Message.AppStateSyncKeyData(
+                            key_data=b"secret key data!", timestamp=7
+                        ),
+                    )
+                ]
+            ),
+        )
+    )
+    redacted = redact_message(share)
+    [key] = redacted.protocol_message.app_state_sync_key_share.keys
+    assert key.key_id.key_id == b"\x00\x01" and key.key_data.timestamp == 7
+    assert key.key_data.key_data == bytes(16)
+    assert redact_message(e2e_pb2.Message(conversation="hello")) == e2e_pb2.Message()
+    processed = ProcessedMessage(result="not a decrypted result", history_sync=False)
+    fields = encode_processed(processed, redact=True)
+    assert fields == {"redelivered": False, "history_sync": False, "decrypted": None}
+    assert decode_processed(fields, 1).result is None
