@@ -156,6 +156,9 @@ def _payloads(lines: list[dict[str, Any]]) -> list[bytes]:
 
 def test_a_redacted_capture_holds_no_message_content_nor_key(live: Live) -> None:
     lines = _lines(live.path)
+    # the registration id is redacted in the pre-key upload: the header keeps it only unredacted
+    own = live.pair.session.creds.registration_id
+    assert lines[0].get("registration_id") == (None if live.redact else own)
     commands = [line["name"] for line in lines if line["k"] == "command"]
     for name in (
         "message_processed",
