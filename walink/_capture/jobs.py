@@ -26,8 +26,10 @@ same decisions and publishes events that encode the same:
   mappings it saves are therefore the same.
 
 What depended on a redacted secret cannot be reproduced: a ``server-error`` receipt is encrypted
-with the media key (replay's is encrypted with the placeholder), and a processor result is
-replayed as a ``ReplayedResult`` (the decrypted messages only), never as the live object.
+with the media key (replay's is encrypted with the placeholder), an inline chunk the session
+could not read is replaced by zero bytes (refused at replay too, perhaps for another reason),
+and a processor result is replayed as a ``ReplayedResult`` (the decrypted messages only), never
+as the live object.
 """
 
 from __future__ import annotations
@@ -133,12 +135,15 @@ def decode_error(data: object, line: int) -> Exception:
 # -- processed messages ------------------------------------------------------------------------
 
 
-def encode_processed(processed: ProcessedMessage, *, redact: bool) -> dict[str, Any]:
-    """The ``message_processed`` command's fields (but its token)."""
+def encode_processed(
+    processed: ProcessedMessage, *, redact: bool, max_size: int = DEFAULT_MAX_HISTORY_SIZE
+) -> dict[str, Any]:
+    """The ``message_processed`` command's fields (but its token); ``max_size``: the session's
+    cap on an inflated history chunk (``redact_message``)."""
     result = processed.result
     decrypted: list[str] | None = None
     if isinstance(result, _Decrypted):
-        messages = [redact_message(m) if redact else m for m in result.decrypted]
+        messages = [redact_message(m, max_size) if redact else m for m in result.decrypted]
         decrypted = [_b64(m) for m in messages]
     return {
         "redelivered": processed.redelivered,
@@ -206,8 +211,13 @@ def redact_sync(sync: e2e_pb2.HistorySync) -> e2e_pb2.HistorySync:
     return out
 
 
-def redact_message(message: e2e_pb2.Message) -> e2e_pb2.Message:
-    """Only what the session reads of a decrypted ``Message`` (see the module's docstring)."""
+def redact_message(
+    message: e2e_pb2.Message, max_size: int = DEFAULT_MAX_HISTORY_SIZE
+) -> e2e_pb2.Message:
+    """Only what the session reads of a decrypted ``Message`` (see the module's docstring). An
+    inline chunk is redacted if it can be read within ``max_size`` (the session's cap); one the
+    session cannot read either becomes zero bytes of the same length, which replay's session
+    refuses too (the refusal's text may differ: the event then differs from the recording)."""
     content = normalize_content(message)
     out = _Message()
     if content is None or not content.HasField("protocol_message"):
@@ -223,7 +233,7 @@ def redact_message(message: e2e_pb2.Message) -> e2e_pb2.Message:
             notification.media_key = bytes(len(notification.media_key))
         if notification.HasField("initial_hist_bootstrap_inline_payload"):
             notification.initial_hist_bootstrap_inline_payload = _redact_payload(
-                notification.initial_hist_bootstrap_inline_payload
+                notification.initial_hist_bootstrap_inline_payload, max_size
             )
     if protocol.HasField("app_state_sync_key_share"):
         share = kept.app_state_sync_key_share
@@ -234,11 +244,12 @@ def redact_message(message: e2e_pb2.Message) -> e2e_pb2.Message:
     return out
 
 
-def _redact_payload(payload: bytes) -> bytes:
+def _redact_payload(payload: bytes, max_size: int) -> bytes:
     try:
-        sync = decode_history(payload, max_size=DEFAULT_MAX_HISTORY_SIZE)
+        sync = decode_history(payload, max_size=max_size)
     except RemoteProtocolError:
-        # not a chunk the session could read either: zero bytes, which it refuses as well
+        # not a chunk the session could read either (malformed, or past the cap): it is refused
+        # at replay too, though perhaps with another reason than the live one
         return bytes(len(payload))
     return zlib.compress(redact_sync(sync).SerializeToString())
 

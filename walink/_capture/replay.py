@@ -6,7 +6,12 @@ transport that records the nodes the session sends), ``in`` through ``receive_no
 through ``handle_timeout``, ``lost`` through ``connection_lost`` (or ``abort`` for a reason),
 and the application's commands. Saves are confirmed (or failed) where the capture's
 ``saved``/``save_failed`` commands say; in a capture without them, at once, as a store that
-never fails would.
+never fails would. The job workers' outcomes (``message_processed``, ``message_failed``,
+``history_downloaded``, ``history_download_failed``) and the application's handled reports
+(``message_handled``, ``history_handled``) are reported at their time with what the capture
+kept (``walink._capture.jobs``): the session sends the same receipts and acks, saves the same
+history records and publishes the same events. An unredacted capture's registration id is the
+replay's too, so its retry receipts are the live ones.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -14,7 +19,10 @@ signed for the replay's own keys stands in for it; redacted contents are replace
 placeholders of the same length; a redacted pairing code is replaced by one derived from the
 capture's seed, so the phone's primary_hello (wrapped with the live code) is replaced by a
 stand-in wrapped with the replay's code; an unredacted capture's QR (made of the live keys) is
-shown as recorded. Events are encoded with the capture's own redaction (from its header).
+shown as recorded; redacted decrypted messages and history chunks are replayed as their
+placeholders; a custom history gate (a function) is replaced by the default one. Events are
+encoded with the capture's own redaction (from its header), and so are the nodes the replay sent
+(``ReplayResult.sent``), for a comparison with the ``out`` lines.
 
 Ids are matched in order: each recorded outbound node is paired with the first unmatched node
 the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the

@@ -323,7 +323,9 @@ class CapturingSession(ClientSession):
 
     def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
         self._capture_now = now
-        fields = encode_processed(processed, redact=self.capture.redact)
+        fields = encode_processed(
+            processed, redact=self.capture.redact, max_size=self.config.max_history_size
+        )
         self.capture.command("message_processed", now, token=token, **fields)
         super().message_processed(token, processed, now=now)
 
