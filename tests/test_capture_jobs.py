@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from google.protobuf.message import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.capture_scenarios import messages_history_pair
+from tests.capture_scenarios import ALICE, T0, messages_history_pair
 from walink._capture.jobs import (
     decode_error,
     decode_processed,
@@ -32,7 +33,16 @@ from walink._capture.jobs import (
     redact_message,
 )
 from walink.auth.errors import LeaseLostError
-from walink.capture import ReplayedError, read_capture, replay_capture
+from walink.auth.model import Creds
+from walink.capture import (
+    CaptureWriter,
+    CapturingSession,
+    ReplayedError,
+    read_capture,
+    replay_capture,
+)
+from walink.fsm.policy import PolicyConfig
+from walink.protocol.binary import Node
 from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.history import history_set
 from walink.protocol.proto import e2e_pb2
@@ -42,8 +52,10 @@ from walink.session import (
     MessageFailed,
     MessageProcessed,
     ProcessedMessage,
+    SessionConfig,
 )
 from walink.testing.history import default_fixture
+from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 
 FIXTURE = default_fixture()
@@ -314,3 +326,79 @@ def test_a_redacted_message_keeps_only_what_the_session_reads() -> None:
     fields = encode_processed(processed, redact=True)
     assert fields == {"redelivered": False, "history_sync": False, "decrypted": None}
     assert decode_processed(fields, 1).result is None
+
+
+# -- a store that fails, a lease that is lost -----------------------------------------------
+
+
+class _BrokenStore:
+    """A message processor whose store fails every commit (or whose lease is gone)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def process(self, node: Node) -> ProcessedMessage:
+        raise self.error
+
+
+def _open_capturing(path: Path) -> MemoryPair:
+    hub = Hub(rng=random.Random(3).randbytes, now=T0, log=lambda line: None)
+    hub.history = None
+    rng = random.Random(3)
+    config = SessionConfig(
+        trust_root=hub.client_trust_root, policy=PolicyConfig(jitter=0.0), process_messages=True
+    )
+    session = CapturingSession(
+        creds=Creds.new(rng.randbytes), rng=rng, config=config, capture=CaptureWriter(path, seed=3)
+    )
+    pair = MemoryPair(session, hub, now=T0)
+    pair.start()
+    pair.scan_qr()
+    assert pair.run_until(lambda: session.connection == "open", limit=60)
+    pair.run_until(lambda: False, limit=1)
+    return pair
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(OSError("disk full"), "STORE_ERROR"), (LeaseLostError("taken over"), "LEASE_LOST")],
+)
+def test_a_commit_that_fails_replays_as_the_same_stop(
+    tmp_path: Path, error: Exception, reason: str
+) -> None:
+    pair = _open_capturing(tmp_path / "broken.jsonl")
+    pair.processor = _BrokenStore(error)
+    assert pair.server is not None
+    me = pair.session.creds.me
+    assert me is not None
+    pair.server.send_node(pair.hub.contacts.text_stanza(ALICE, me.id, "hi", now=pair.now))
+    pair.pump()
+    assert pair.session.finished
+    session = pair.session
+    assert isinstance(session, CapturingSession)
+    session.capture.close(at=pair.now)
+    result = replay_capture(read_capture(Path(session.capture.path)))
+    assert result.events == result.recorded
+    closes = [line for line in result.events if line["event"] == "closed"]
+    assert closes[-1]["reason"] == reason and closes[-1]["final"] is True
+
+
+def test_a_lost_lease_replays_as_the_same_stop(tmp_path: Path) -> None:
+    pair = _open_capturing(tmp_path / "lease.jsonl")
+    pair.session.lease_lost(now=pair.now, message="another process runs the device")
+    pair.pump()
+    session = pair.session
+    assert isinstance(session, CapturingSession) and session.finished
+    session.capture.close(at=pair.now)
+    capture = read_capture(Path(session.capture.path))
+    assert [r.data for r in capture.records if r.kind == "command"][-1] == {
+        "k": "command",
+        "t": pair.now,
+        "name": "lease_lost",
+        "message": "another process runs the device",
+    }
+    result = replay_capture(capture)
+    assert result.events == result.recorded
+    assert [line["reason"] for line in result.events if line["event"] == "closed"][-1] == (
+        "LEASE_LOST"
+    )
