@@ -126,7 +126,11 @@ def decode_error(data: object, line: int) -> Exception:
         rebuilt = exception_from_json(name, text)
         # the same class when replay can make it, never the remote side's by accident (the
         # live session took it for the store's), and always the same text (events show it)
-        if type(rebuilt).__name__ == name and not isinstance(rebuilt, RemoteProtocolError):
+        if (
+            type(rebuilt).__name__ == name
+            and str(rebuilt) == text  # KeyError quotes its argument: not the same text
+            and not isinstance(rebuilt, RemoteProtocolError)
+        ):
             return rebuilt
         return ReplayedError(name, text)
     raise CaptureFormatError(f"line {line}: unknown error blame {blame!r}")
