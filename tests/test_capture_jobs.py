@@ -146,6 +146,16 @@ def test_the_replay_sends_the_recorded_nodes_byte_for_byte(live: Live) -> None:
     } <= kinds
 
 
+def test_the_replay_records_the_same_history_in_its_creds(live: Live) -> None:
+    result = replay_capture(read_capture(live.path))
+    saved = live.pair.store.load()
+    assert saved is not None and result.creds is not None
+    assert len(saved.processed_history_messages) == len(KINDS)
+    assert result.creds.processed_history_messages == saved.processed_history_messages
+    assert dict(result.creds.extra) == dict(saved.extra)  # no notification left pending
+    assert result.creds.me == saved.me
+
+
 def _payloads(lines: list[dict[str, Any]]) -> list[bytes]:
     """Every protobuf a capture's job lines hold, and the inline chunks inside them."""
     found: list[bytes] = []

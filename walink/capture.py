@@ -106,9 +106,10 @@ results and history chunks are replayed as their placeholders (same JIDs, keys, 
 then differs from the live run's nodes is what carries the device's keys (the pairing signature,
 the pre-key upload) or a secret (a ``server-error`` receipt, encrypted with the blob's media
 key); every receipt and ack of a message is sent the same. ``ReplayResult.sent`` lists the
-replay's nodes encoded as the ``out`` lines are, for that comparison. Events are
-encoded with the capture's own redaction (its header's ``redacted``); an unredacted capture's
-QR strings, made of the live keys, are shown as recorded (matched by their ref).
+replay's nodes encoded as the ``out`` lines are, for that comparison, and ``ReplayResult.creds``
+the replay's final credentials (the history records it saved compare with the live run's).
+Events are encoded with the capture's own redaction (its header's ``redacted``); an unredacted
+capture's QR strings, made of the live keys, are shown as recorded (matched by their ref).
 """
 
 from __future__ import annotations

@@ -96,6 +96,10 @@ class ReplayResult:
     """Every node the replay sent, in order, encoded as the capture encodes its ``out`` lines
     (its own redaction), with the ids of the nodes matched to recorded ones shown as recorded:
     compare them with the capture's ``out`` lines."""
+    creds: Creds | None = None
+    """The replay session's credentials at the end: synthetic keys, with the capture's
+    non-secret fields and what the replay recorded in them (the history chunks it processed,
+    the pending ones): compare them with the live run's saved credentials."""
 
 
 class _ReplayTransport:
@@ -537,6 +541,7 @@ class _Replayer:
             match = result.events == result.recorded
             if not match:
                 self.note(_first_difference(result.events, result.recorded))
+        result.creds = self.session.creds
         counts = self.counts
         self.emit(
             {
