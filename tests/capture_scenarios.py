@@ -18,15 +18,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from walink._receive import SignalProcessor
 from walink.auth.model import Creds
 from walink.capture import CaptureWriter, CapturingSession
 from walink.fsm.policy import PolicyConfig
+from walink.protocol.binary import Node
+from walink.protocol.signal.record import with_session
 from walink.session import PairingCode, SessionConfig
 from walink.testing.faults import Fault, StreamError
+from walink.testing.history import HistoryFaults
 from walink.testing.hub import Hub
 from walink.testing.memory import MemoryPair
 
-__all__ = ["DATA_DIR", "SCENARIOS", "Recorded", "Scenario", "record", "record_all"]
+__all__ = [
+    "DATA_DIR",
+    "SCENARIOS",
+    "Recorded",
+    "Scenario",
+    "messages_history_pair",
+    "record",
+    "record_all",
+]
 
 DATA_DIR = Path(__file__).parent / "data"
 T0 = 1_700_000_000.0
@@ -50,7 +62,7 @@ class Recorded:
 
 def _hub() -> Hub:
     hub = Hub(rng=random.Random(101).randbytes, now=T0, log=lambda line: None)
-    hub.history = None  # the shipped captures are of the connection lifecycle only
+    hub.history = None  # these are of the connection lifecycle only (messages-history apart)
     return hub
 
 
@@ -198,7 +210,70 @@ def replaced_440(path: Path, *, redact: bool = True) -> Recorded:
     return _finish(pair, recorded)
 
 
+ALICE = "15550003333"
+"""The contact who writes to the device in the messages-and-history scenario."""
+
+
+def messages_history_pair(path: Path, *, redact: bool = True) -> MemoryPair:
+    """A new device paired by QR, with messages processed by walink's Signal processor: it logs
+    in and is sent its phone's history (an inline bootstrap, two RECENT blobs, the first gone
+    once and uploaded again, push names), then a contact's pkmsg and msg, and a stanza it
+    cannot decrypt (a stub and a retry receipt); the application closes. Returns the pair, its
+    capture closed."""
+    hub = Hub(rng=random.Random(5).randbytes, now=T0, log=lambda line: None)
+    hub.history_faults = HistoryFaults(missing=frozenset({0}))
+    rng = random.Random(5)
+    writer = CaptureWriter(path, redact=redact, seed=5007, source="scenario messages-history")
+    config = replace(_CONFIG, trust_root=hub.client_trust_root, process_messages=True)
+    creds = Creds.new(rng.randbytes)
+    session = CapturingSession(creds=creds, rng=rng, config=config, capture=writer)
+    pair = MemoryPair(session, hub, now=T0)
+    pair.processor = SignalProcessor(
+        pair.store, clock=lambda: pair.now, randbytes=random.Random(6).randbytes
+    )
+    pair.start()
+    jid = pair.scan_qr()
+    assert pair.run_until(lambda: session.connection == "open", limit=60)
+    pair.run_until(lambda: False, limit=1)  # the keys upload, and the history in reply
+    assert pair.server is not None
+    contacts = hub.contacts
+    first = contacts.text_stanza(ALICE, jid, "hello", now=pair.now)
+    assert first.children()[0].attrs["type"] == "pkmsg"
+    pair.server.send_node(first)
+    pair.pump()
+    # the device answered (as far as Alice knows): her next message is a plain msg
+    alice = contacts.contact(ALICE)
+    sessions = alice.sessions[jid]
+    opened = sessions.open_session()
+    assert opened is not None
+    alice.sessions[jid] = with_session(sessions, replace(opened, pending_pre_key=None))
+    second = contacts.text_stanza(ALICE, jid, "again", now=pair.now)
+    assert second.children()[0].attrs["type"] == "msg"
+    pair.server.send_node(second)
+    attrs = {"id": "3EB0BAD", "from": alice.jid, "t": str(int(pair.now)), "type": "text"}
+    pair.server.send_node(Node("message", attrs, [Node("enc", {"v": "2", "type": "msg"}, b"3x")]))
+    pair.pump()
+    pair.run_until(lambda: False, limit=5)  # the gone blob is downloaded again
+    session.close(now=pair.now)
+    pair.pump()
+    writer.close(at=pair.now)
+    return pair
+
+
+def messages_history(path: Path, *, redact: bool = True) -> Recorded:
+    """``messages_history_pair`` as a shipped scenario."""
+    pair = messages_history_pair(path, redact=redact)
+    # the initial creds are drawn first from the scenario's generator, as the pair drew them
+    recorded = Recorded(path, creds=[Creds.new(random.Random(5).randbytes)])
+    final = pair.store.load()
+    if final is not None:
+        recorded.creds.append(final)
+    recorded.pre_key_privates.extend(_pre_key_privates(pair))
+    return recorded
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "messages-history": messages_history,
     "qr-login": qr_login,
     "pairing-code-login": pairing_code_login,
     "saved-creds-login": saved_creds_login,

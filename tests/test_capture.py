@@ -395,6 +395,56 @@ def test_pairing_timers_are_in_the_header_only_when_not_the_defaults() -> None:
     assert (back.pairing_code_timeout, back.pairing_ready_timeout) == (300.0, 5.0)
 
 
+_LATER = {
+    "offline_batch_size": 7,
+    "offline_batch_delay": 0.5,
+    "process_messages": True,
+    "max_history_size": 1 << 20,
+    "history_paused_timeout": 30.0,
+    "history_reupload_wait": 0.0,
+    "history_reuploads": 0,
+}
+
+
+def test_message_and_history_options_are_in_the_header_only_when_not_the_defaults() -> None:
+    # a default config writes what the first captures wrote: their headers stay the same
+    assert not set(config_to_json(SessionConfig())) & {*_LATER, "sync_full_history"}
+    config = SessionConfig(
+        payload=PayloadOptions(sync_full_history=False),
+        should_sync_history=lambda notification: False,
+        **_LATER,  # type: ignore[arg-type]
+    )
+    data = json.loads(json.dumps(config_to_json(config)))
+    assert {name: data[name] for name in _LATER} == _LATER
+    assert data["sync_full_history"] is False and data["history_gate"] == "custom"
+    back = config_from_json(data)
+    assert {name: getattr(back, name) for name in _LATER} == _LATER
+    assert back.payload.sync_full_history is False
+    assert back.should_sync_history is None  # a function is not in a file: replay says so
+    for bad in ({"process_messages": 1}, {"history_reuploads": "2"}, {"sync_full_history": 0}):
+        with pytest.raises(CaptureFormatError):
+            config_from_json(bad)
+
+
+@pytest.mark.parametrize("value", [-1, 1 << 32, "7", True, 1.5])
+def test_a_bad_registration_id_in_the_header_is_a_format_error(value: object) -> None:
+    header = {
+        **{"k": "header", "format": "walink-capture", "version": 1, "seed": 1},
+        **{"redacted": [], "creds": {}, "config": {}, "registration_id": value},
+    }
+    with pytest.raises(CaptureFormatError, match="registration_id"):
+        parse_capture(json.dumps(header))
+
+
+def test_replay_says_it_cannot_run_a_custom_history_gate(tmp_path: Path) -> None:
+    config = SessionConfig(should_sync_history=lambda notification: True)
+    path = tmp_path / "gate.jsonl"
+    with CaptureWriter(path, seed=1) as writer:
+        writer.begin(creds=Creds.new(random.Random(1).randbytes), config=config)
+    notes = [line["note"] for line in replay_capture(read_capture(path)).lines if "note" in line]
+    assert any("history to sync with its own function" in note for note in notes)
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_replay_gives_the_recorded_events(name: str) -> None:
     result = replay_capture(read_capture(DATA_DIR / f"{name}.jsonl"))

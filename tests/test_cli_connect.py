@@ -265,26 +265,40 @@ async def test_received_messages_are_json_lines_of_exactly_this_shape(tmp_path: 
 
 @pytest.mark.anyio
 async def test_capture_records_the_session(tmp_path: Path) -> None:
-    """--capture writes a capture that ``walink replay`` reads back."""
+    """--capture writes a capture that ``walink replay`` reads back: with the phone's history
+    and a contact's message, whose jobs the capture records, the replay gives the same events."""
     from walink.capture import read_capture
 
     capture = tmp_path / "run.jsonl"
     async with (
-        Emulator(history=None) as emulator,  # replay does not cover history jobs yet
+        Emulator() as emulator,
         connect(emulator, tmp_path / "auth.db", "--capture", str(capture)) as run,
     ):
-        await link(emulator, run)
+        jid = await link(emulator, run)
+        for _ in range(4):
+            await run.until(event="messaging-history.set")
+        alice = emulator.contact("15550002222", "Alice")
+        sent = await alice.send_text(jid, "hello")
+        while (await run.until(event="messages.upsert"))["messages"][0]["id"] != sent:
+            pass  # an upsert of our phone's history notifications
         assert await run.stop(signal.SIGINT) == 0
     recorded = read_capture(capture)
     kinds = {record.kind for record in recorded.records}
     assert {"start", "in", "out", "event"} <= kinds
+    commands = {r.data["name"] for r in recorded.records if r.kind == "command"}
+    assert {"message_processed", "message_handled", "history_downloaded"} <= commands
+    assert "hello" not in capture.read_text(encoding="utf-8")  # redacted by default
     replay = subprocess.run(
-        [sys.executable, "-m", "walink.cli", "replay", str(capture)],
+        [sys.executable, "-m", "walink.cli", "replay", "--json", str(capture)],
         capture_output=True,
         text=True,
         timeout=STOP_BOUND,
     )
     assert replay.returncode == 0, replay.stderr
+    lines = [json.loads(raw) for raw in replay.stdout.splitlines()]
+    assert lines[-1]["event"] == "replay.end" and lines[-1]["events_match"] is True
+    names = [line["event"] for line in lines]
+    assert names.count("history.chunk") == 4 and "message.processed" in names
 
 
 @pytest.mark.anyio

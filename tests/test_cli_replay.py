@@ -95,6 +95,7 @@ def test_events_that_differ_from_the_recording_exit_1(
         ("keepalive-timeout", "KEEPALIVE_TIMEOUT"),
         ("logout", "LOCAL_LOGOUT"),
         ("replaced-440", "REPLACED"),
+        ("messages-history", "LOCAL_CLOSE"),
     ],
 )
 def test_each_capture_ends_as_its_scenario_did(
@@ -135,6 +136,112 @@ def test_readable_output_is_a_timeline(capsys: pytest.CaptureFixture[str]) -> No
     assert "events match the recording" in lines[-1]
 
 
+# the lines every replay prints, whose keys other tools read in this order
+START_KEYS = ["v", "event", "t", "format", "walink", "source", "seed", "redacted"]
+NOTE_KEYS = ["v", "event", "t", "note"]
+END_KEYS = [
+    *("v", "event", "t", "nodes_in", "nodes_out_recorded", "nodes_out_replayed"),
+    *("nodes_out_unmatched", "events", "events_recorded", "events_match", "state"),
+]
+JOB_KEYS = {
+    "message.job": ["token", "node"],
+    "message.processed": ["token", "node", "offline", "redelivered"],
+    "message.failed": ["node", "error", "retry_count", "gave_up"],
+    "history.download": [
+        *("token", "message_id", "direct_path", "file_length", "hosts", "max_size"),
+    ],
+    "history.chunk": [
+        *("token", "message_id", "sync_type", "chunk_order", "progress", "is_latest"),
+        *("chats", "contacts", "messages", "lid_pn_mappings"),
+    ],
+    "history.status": ["sync_type", "status", "explicit"],
+    "history.failed": ["message_id", "sync_type", "error", "reupload", "final"],
+}
+"""The message and history lines (after ``v``, ``event``, ``t``)."""
+
+
+def test_the_jobs_of_a_run_are_lines_of_exactly_this_shape(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, str(DATA_DIR / "messages-history.jsonl"), "--json")
+    assert (code, err) == (0, "")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert list(lines[0]) == START_KEYS and list(lines[-1]) == END_KEYS
+    assert all(list(line) == NOTE_KEYS for line in lines if line["event"] == "replay.note")
+    seen = set()
+    for line in lines:
+        keys = JOB_KEYS.get(line["event"])
+        if keys is not None:
+            seen.add(line["event"])
+            assert list(line) == ["v", "event", "t", *keys], line
+    assert seen == set(JOB_KEYS)
+    failed = [line for line in lines if line["event"] == "message.failed"]
+    assert [(f["retry_count"], f["gave_up"]) for f in failed] == [(1, False)]
+    chunks = [line for line in lines if line["event"] == "history.chunk"]
+    assert sorted(c["sync_type"] for c in chunks) == [
+        "INITIAL_BOOTSTRAP",
+        "PUSH_NAME",
+        "RECENT",
+        "RECENT",
+    ]
+    notes = " ".join(line["note"] for line in lines if line["event"] == "replay.note")
+    assert "decrypted messages are redacted" in notes and "history chunks are redacted" in notes
+    code, out, err = _run(capsys, str(DATA_DIR / "messages-history.jsonl"))
+    assert (code, err) == (0, "")
+    text = out.splitlines()
+    assert not any(x.lstrip("+ .0123456789s").startswith("{") for x in text)  # no raw fallback
+    assert any("history #" in x and "RECENT chunk 1 (50%)" in x for x in text)
+    assert any("failed (retry receipt 1)" in x for x in text)
+    assert any("failed (asked the phone to upload it again)" in x for x in text)
+
+
+def _tampered(tmp_path: Path, name: str, change: Any) -> Path:
+    """messages-history.jsonl with ``change`` applied to its first ``name`` command line."""
+    lines = (DATA_DIR / "messages-history.jsonl").read_text(encoding="utf-8").splitlines()
+    index = next(
+        i
+        for i, line in enumerate(lines)
+        if (data := json.loads(line))["k"] == "command" and data["name"] == name
+    )
+    data = json.loads(lines[index])
+    change(data)
+    lines[index] = json.dumps(data, separators=(",", ":"))
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_job_outcome_that_changes_the_run_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the undecryptable message, as if the store had failed: the session stops instead
+    path = _tampered(tmp_path, "message_failed", lambda d: d["error"].update(blame="local"))
+    code, out, err = _run(capsys, str(path), "--json")
+    assert code == 1 and "differ" in err
+    closes = [json.loads(x) for x in out.splitlines() if '"event": "closed"' in x]
+    assert closes[-1]["reason"] == "STORE_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "reason"),
+    [
+        ("history_downloaded", lambda d: d.update(sync="not base64!"), "HistorySync"),
+        ("message_processed", lambda d: d.update(decrypted="x"), "'decrypted'"),
+        ("message_processed", lambda d: d.pop("redelivered"), "'redelivered'"),
+        ("message_failed", lambda d: d["error"].update(blame="moon"), "blame"),
+        ("message_handled", lambda d: d.update(token="1"), "integer token"),
+        ("history_download_failed", lambda d: d.update(reupload=None), "'reupload'"),
+    ],
+)
+def test_a_malformed_job_line_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, change: Any, reason: str
+) -> None:
+    path = _tampered(tmp_path, name, change)
+    code, out, err = _run(capsys, str(path), "--json")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"walink replay: {path}: invalid capture: line ") and reason in err
+
+
 def test_readable_output_names_the_pairing_code_events(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, str(DATA_DIR / "pairing-code-login.jsonl"))
     assert (code, err) == (0, "")
@@ -144,7 +251,7 @@ def test_readable_output_names_the_pairing_code_events(capsys: pytest.CaptureFix
     assert "events match the recording" in lines[-1]
 
 
-@pytest.mark.parametrize("stem", ["qr-login", "pairing-code-login"])
+@pytest.mark.parametrize("stem", ["qr-login", "pairing-code-login", "messages-history"])
 @pytest.mark.parametrize("mode", [(), ("--json",)], ids=["text", "json"])
 def test_same_capture_twice_gives_identical_bytes(mode: tuple[str, ...], stem: str) -> None:
     # separate processes with different hash seeds: nothing may depend on either

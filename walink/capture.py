@@ -22,9 +22,15 @@ decreasing. A reader refuses a file whose header names another format or version
   ``redacted`` lists the redaction rules applied (empty: written with ``redact=False``).
   ``creds`` holds only non-secret fields: ``me`` (``id``, ``lid``, ``name``), ``platform``, the
   pre-key counters, ``last_prop_hash``, ``last_account_sync_timestamp``, ``has_routing_info``.
-  ``config`` holds the session's timers, flags, push name and policy numbers; the pairing-code
-  timers (``pairing_code_timeout``, ``pairing_ready_timeout``) only when they differ from the
-  defaults (absent: the defaults, which is what every capture written before them ran with).
+  ``config`` holds the session's timers, flags, push name and policy numbers; the options added
+  later only when they differ from the defaults (absent: the defaults, which is what every
+  capture written before them ran with): the pairing-code timers (``pairing_code_timeout``,
+  ``pairing_ready_timeout``), ``offline_batch_size``, ``offline_batch_delay``,
+  ``process_messages``, ``max_history_size``, ``history_paused_timeout``,
+  ``history_reupload_wait``, ``history_reuploads``, ``sync_full_history``, and
+  ``"history_gate": "custom"`` when the run decided with its own function which history to
+  sync (replay cannot run it: it uses the default and says so).
+  ``registration_id`` (the device's Signal registration id) only in an unredacted capture.
 - ``start``: ``session.start``. ``connected``: ``connection_made`` (the handshake follows; it is not
   recorded: captures hold decrypted nodes). ``tick``: ``handle_timeout`` ran.
   ``lost`` with ``"cause"``: ``connection_lost``; the cause is ``{"kind": "eof"}``,
@@ -39,13 +45,32 @@ decreasing. A reader refuses a file whose header names another format or version
   was refused before a code existed; ``"refused": true`` when the session raised, so replay
   skips it); and the caller's ``saved`` (``"token"``:
   ``confirm_saved``) and ``save_failed`` (``"token"``, ``"error"``), so replay releases held
-  output where the live run did (without them, replay confirms every save at once).
+  output where the live run did (without them, replay confirms every save at once);
+  ``lease_lost`` (``"message"``: text or null).
+- ``command`` lines for the job workers' outcomes and the application's handled reports, each
+  with the ``"token"`` of its job or event, written before the call (the receipts and acks they
+  release follow them): ``message_processed`` (``"redelivered"``, ``"history_sync"``,
+  ``"decrypted"``: the decrypted ``Message`` of each ``<enc>``, serialized and base64, or null
+  when the processor's result has none), ``message_failed`` (``"error"``),
+  ``message_handled``, ``history_downloaded`` (``"sync"``: the ``HistorySync``, serialized and
+  base64), ``history_download_failed`` (``"error"``, ``"reupload"``), ``history_handled``. An
+  ``"error"`` is ``{"blame": "remote"|"lease"|"local", "class", "text"}``: the message's or the
+  blob's fault (``RemoteProtocolError``), a lost device lease, or anything else (the store's);
+  replay rebuilds an error the session classifies the same way, with the same text.
 - ``event`` with ``"event"``: what the session reported, encoded as ``walink replay --json``
   prints it (without ``"v"``), so a replay compares its events with the recorded run's. Names:
   ``connection.update``, ``creds.update``, ``save.request``, ``node``, ``query.result``,
   ``query.error``, ``pairing_code`` (``request``, ``code``, ``phone``, ``expires_at``),
   ``pairing_code.error`` (``request``, ``failure``, ``code``, ``text``, ``retry``, ``node``),
-  ``closed``; ``unknown`` (with ``type`` only) for an event newer than the writer.
+  ``closed``; ``message.job`` (``token``, ``node``), ``message.processed`` (``token``, ``node``,
+  ``offline``, ``redelivered``: never the decrypted content), ``message.failed`` (``node``,
+  ``error``: its text, ``retry_count``, ``gave_up``), ``history.download`` (``token``,
+  ``message_id``, ``direct_path``, ``file_length``, ``hosts``, ``max_size``: never the media
+  key), ``history.chunk`` (``token``, ``message_id``, ``sync_type``, ``chunk_order``,
+  ``progress``, ``is_latest`` and the counts of ``chats``, ``contacts``, ``messages`` and
+  ``lid_pn_mappings``), ``history.status`` (``sync_type``, ``status``, ``explicit``),
+  ``history.failed`` (``message_id``, ``sync_type``, ``error``, ``reupload``, ``final``);
+  ``unknown`` (with ``type`` only) for an event newer than the writer.
 - ``end``: the capture's last line (absent after a crash; the reader does not need it).
 
 A node is ``{"tag": str, "attrs": {...}}`` plus at most one of ``"text"`` (str content),
@@ -61,13 +86,30 @@ QR as ``"[redacted qr]"`` and a pairing code as ``"[redacted pairing code]"`` (s
 ADV secret never reach a capture, redacted or not: they are not in any node. Message
 ciphertexts (``<enc>``) are kept: they are end-to-end encrypted and no capture holds their keys.
 Phone numbers and JIDs are kept (replay needs them): a capture is private data (files are 0600).
+A job's outcome is redacted too: of a processed message's decrypted ``Message`` only the history
+sync notification and app-state key shares are kept (what the session reads), with the media key
+and the shared keys' data replaced by zero bytes of the same length and the inline chunk
+redacted; of a history chunk only its type, order, progress, JIDs, and each message's key and
+timestamp (no names, no contents). Without redaction both are kept whole: message plaintext and
+the history's media keys are then in the file.
+
+Version 1 covers all of the above: a reader older than the job lines never misreads a file
+that has them: it refuses it (an unknown command), or, for a run whose jobs never reported,
+replays without processing messages and says that the events differ. Every older file replays
+as before.
 
 Replay starts after the handshake with synthetic keys and verifies nothing it cannot, and says
 so in ``replay.note`` lines: a pair-success's identity is replaced by one signed for the replay's
 keys; a redacted pairing code is replaced by one derived from the seed, and the phone's
-primary_hello (wrapped with the live code) by a stand-in wrapped with that one. Events are
-encoded with the capture's own redaction (its header's ``redacted``); an unredacted capture's
-QR strings, made of the live keys, are shown as recorded (matched by their ref).
+primary_hello (wrapped with the live code) by a stand-in wrapped with that one; redacted message
+results and history chunks are replayed as their placeholders (same JIDs, keys, counts). What
+then differs from the live run's nodes is what carries the device's keys (the pairing signature,
+the pre-key upload) or a secret (a ``server-error`` receipt, encrypted with the blob's media
+key); every receipt and ack of a message is sent the same. ``ReplayResult.sent`` lists the
+replay's nodes encoded as the ``out`` lines are, for that comparison, and ``ReplayResult.creds``
+the replay's final credentials (the history records it saved compare with the live run's).
+Events are encoded with the capture's own redaction (its header's ``redacted``); an unredacted
+capture's QR strings, made of the live keys, are shown as recorded (matched by their ref).
 """
 
 from __future__ import annotations
@@ -83,6 +125,7 @@ from walink._capture.format import (
     parse_capture,
     read_capture,
 )
+from walink._capture.jobs import ReplayedError, ReplayedResult
 from walink._capture.nodes import REDACTION_RULES, NodeFormatError, decode_node, encode_node
 from walink._capture.replay import ReplayResult, replay_capture
 from walink._capture.writer import CaptureWriter, CapturingSession, Direction
@@ -102,6 +145,8 @@ __all__ = [
     "NodeFormatError",
     "Record",
     "ReplayResult",
+    "ReplayedError",
+    "ReplayedResult",
     "decode_node",
     "encode_event",
     "encode_node",

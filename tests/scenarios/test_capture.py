@@ -17,6 +17,7 @@ from tests.scenarios.harness import (
     secret_bytes,
     secret_texts,
 )
+from walink import HistorySet, MessagesUpsert
 from walink.auth import MemoryStore
 from walink.capture import read_capture, replay_capture
 from walink.io.client import Client
@@ -95,3 +96,34 @@ async def test_a_capture_without_redaction_keeps_the_device_identity(tmp_path: P
     # replay follows every node (its events show the real QR, which replay cannot rebuild)
     end = replay_capture(capture).lines[-1]
     assert end["nodes_out_unmatched"] == 0 and end["state"] == "stopped"
+
+
+async def test_a_capture_with_messages_and_history_replays_to_the_same_events(
+    tmp_path: Path,
+) -> None:
+    """The client's job workers report decrypts, downloads and handled events: the capture
+    records them, so the phone's history and a contact's message replay the same."""
+    path = tmp_path / "jobs.jsonl"
+    async with Emulator() as emulator:
+        client = Client(MemoryStore(), config_for(emulator), capture=path)
+        async with running(client) as recorder:
+            jid = await scan_when_shown(emulator, recorder)
+            await recorder.wait_open()
+            # the four chunks of the emulator phone's history (some may precede the open)
+            while sum(isinstance(e, HistorySet) for e in recorder.events) < 4:
+                start = len(recorder.events)
+                await recorder.wait_for(lambda e: isinstance(e, HistorySet), start=start)
+            sent = await emulator.contact("15550002222", "Alice").send_text(jid, "hi there")
+            await recorder.wait_for(
+                lambda e: isinstance(e, MessagesUpsert) and e.messages[0].key.id == sent
+            )
+    capture = read_capture(path)
+    commands = {r.data["name"] for r in capture.records if r.kind == "command"}
+    assert {"message_processed", "message_handled", "history_downloaded"} <= commands
+    assert "history_handled" in commands
+    assert "hi there" not in path.read_text()
+    result = replay_capture(capture)
+    assert result.events == result.recorded
+    assert result.lines[-1]["events_match"] is True
+    names = [line["event"] for line in result.events]
+    assert names.count("history.chunk") == 4 and "message.processed" in names

@@ -13,13 +13,21 @@ from typing import Any
 from walink._capture.format import creds_to_json
 from walink._capture.nodes import encode_node
 from walink.fsm.reasons import Disconnect
+from walink.protocol.binary import Node
 from walink.session import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    DownloadHistory,
+    HistoryFailed,
+    HistoryReceived,
+    HistoryStatusChanged,
+    MessageFailed,
+    MessageProcessed,
     NodeReceived,
     PairingCode,
     PairingCodeError,
+    ProcessMessage,
     QueryError,
     QueryResult,
     SaveRequest,
@@ -103,6 +111,9 @@ def encode_event(
             "retry": event.retry,
             "node": None if event.node is None else encode_node(event.node, redact=redact),
         }
+    jobs = _job_event(event, redact=redact)
+    if jobs is not None:
+        return jobs
     if not isinstance(event, Closed):
         # an event type newer than this encoder: its name only, never fields that may be secret
         return {"event": "unknown", "type": type(event).__name__}
@@ -122,6 +133,77 @@ def encode_event(
         "final": event.final,
         "requested": event.requested,
     }
+
+
+def _job_event(event: SessionEvent, *, redact: bool) -> dict[str, Any] | None:
+    """The message and history events (None for another one). Never a decrypted content: a
+    processed message shows its stanza, a history chunk its counts."""
+    if isinstance(event, ProcessMessage):
+        return {"event": "message.job", "token": event.token, "node": _node(event.node, redact)}
+    if isinstance(event, MessageProcessed):
+        return {
+            "event": "message.processed",
+            "token": event.token,
+            "node": _node(event.node, redact),
+            "offline": event.offline,
+            "redelivered": event.redelivered,
+        }
+    if isinstance(event, MessageFailed):
+        return {
+            "event": "message.failed",
+            "node": _node(event.node, redact),
+            "error": str(event.error),
+            "retry_count": event.retry_count,
+            "gave_up": event.gave_up,
+        }
+    if isinstance(event, DownloadHistory):
+        request = event.request
+        return {
+            "event": "history.download",
+            "token": event.token,
+            "message_id": request.message_id,
+            "direct_path": request.direct_path,
+            "file_length": request.file_length,
+            "hosts": list(event.hosts),
+            "max_size": event.max_size,
+        }
+    if isinstance(event, HistoryReceived):
+        chunk = event.history
+        return {
+            "event": "history.chunk",
+            "token": event.token,
+            "message_id": event.message_id,
+            "sync_type": chunk.sync_type,
+            "chunk_order": chunk.chunk_order,
+            "progress": chunk.progress,
+            "is_latest": chunk.is_latest,
+            "chats": len(chunk.chats),
+            "contacts": len(chunk.contacts),
+            "messages": len(chunk.messages),
+            "lid_pn_mappings": len(chunk.lid_pn_mappings),
+        }
+    if isinstance(event, HistoryStatusChanged):
+        status = event.status
+        return {
+            "event": "history.status",
+            "sync_type": status.sync_type,
+            "status": status.status,
+            "explicit": status.explicit,
+        }
+    if isinstance(event, HistoryFailed):
+        return {
+            "event": "history.failed",
+            "message_id": event.message_id,
+            "sync_type": event.sync_type,
+            "error": str(event.error),
+            "reupload": event.reupload,
+            "final": event.final,
+        }
+    return None
+
+
+def _node(node: Node, redact: bool) -> dict[str, Any]:
+    return encode_node(node, redact=redact)
 
 
 def _disconnect(disconnect: Disconnect) -> dict[str, Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "creds_to_json",
     "decode_cause",
     "encode_cause",
+    "exception_from_json",
     "parse_capture",
     "read_capture",
 ]
@@ -60,6 +61,17 @@ _FLAGS = ("mark_online_on_connect", "fire_init_queries", "auto_ack")
 # captures, whose headers (and bytes) therefore stay the same; a reader takes the default for
 # a timer that is absent, which is exactly what those sessions ran with.
 _PAIRING_TIMERS = ("pairing_code_timeout", "pairing_ready_timeout")
+# Likewise for the options of the offline backlog, message processing and history sync: the
+# numbers first, then the flag (absent: the default, what earlier captures ran with).
+_LATER_NUMBERS = (
+    "offline_batch_size",
+    "offline_batch_delay",
+    "max_history_size",
+    "history_paused_timeout",
+    "history_reupload_wait",
+    "history_reuploads",
+)
+_LATER_FLAGS = ("process_messages",)
 _DEFAULT_CONFIG = SessionConfig()
 
 
@@ -83,8 +95,12 @@ class Header:
     """The session's timers, flags and policy numbers (``config_to_json``)."""
     source: str = ""
     """Who wrote it (``walink connect``, a test scenario's name...)."""
+    registration_id: int | None = None
+    """The device's Signal registration id, in an unredacted capture only (a redacted one
+    redacts it in the pre-key upload too): replay's retry receipts then carry the same one."""
 
     def to_json(self) -> dict[str, Any]:
+        extra = {} if self.registration_id is None else {"registration_id": self.registration_id}
         return {
             "k": "header",
             "format": FORMAT_NAME,
@@ -95,6 +111,7 @@ class Header:
             "creds": dict(self.creds),
             "config": dict(self.config),
             "source": self.source,
+            **extra,
         }
 
 
@@ -175,14 +192,19 @@ def config_to_json(config: SessionConfig) -> dict[str, Any]:
         if isinstance(value, frozenset):
             value = sorted(reason.name for reason in value)
         policy_json[item.name] = value
-    pairing_timers = {
+    later = {
         name: getattr(config, name)
-        for name in _PAIRING_TIMERS
+        for name in (*_PAIRING_TIMERS, *_LATER_NUMBERS, *_LATER_FLAGS)
         if getattr(config, name) != getattr(_DEFAULT_CONFIG, name)
     }
+    if config.payload.sync_full_history != _DEFAULT_CONFIG.payload.sync_full_history:
+        later["sync_full_history"] = config.payload.sync_full_history
+    if config.should_sync_history is not None:
+        # a function cannot be written down: replay says it runs the default gate instead
+        later["history_gate"] = "custom"
     return {
         **{name: getattr(config, name) for name in (*_TIMERS, *_FLAGS)},
-        **pairing_timers,
+        **later,
         "push_name": config.payload.push_name,
         "policy": policy_json,
     }
@@ -192,20 +214,25 @@ def config_from_json(data: Mapping[str, Any]) -> SessionConfig:
     """The ``SessionConfig`` a capture's header describes (defaults for what it leaves out)."""
     base = SessionConfig()
     changes: dict[str, Any] = {}
-    for name in (*_TIMERS, *_PAIRING_TIMERS):
+    for name in (*_TIMERS, *_PAIRING_TIMERS, *_LATER_NUMBERS):
         if name in data:
             value = data[name]
             if value is not None and not _is_number(value):
                 raise CaptureFormatError(f"header: config.{name} must be a number")
             changes[name] = value
-    for name in _FLAGS:
+    for name in (*_FLAGS, *_LATER_FLAGS):
         if name in data:
             if not isinstance(data[name], bool):
                 raise CaptureFormatError(f"header: config.{name} must be true or false")
             changes[name] = data[name]
+    payload = base.payload
     push_name = data.get("push_name")
     if isinstance(push_name, str):
-        changes["payload"] = replace(base.payload, push_name=push_name)
+        payload = replace(payload, push_name=push_name)
+    full = data.get("sync_full_history", payload.sync_full_history)
+    if not isinstance(full, bool):
+        raise CaptureFormatError("header: config.sync_full_history must be true or false")
+    changes["payload"] = replace(payload, sync_full_history=full)
     policy = data.get("policy", {})
     if not isinstance(policy, dict):
         raise CaptureFormatError("header: config.policy must be an object")
@@ -269,11 +296,13 @@ def decode_cause(data: object) -> TransportCause | CloseReason:
         except KeyError:
             raise CaptureFormatError(f"unknown close reason {data.get('reason')!r}") from None
     if kind == "error":
-        return _exception(str(data.get("class", "")), str(data.get("text", "")))
+        return exception_from_json(str(data.get("class", "")), str(data.get("text", "")))
     raise CaptureFormatError(f"unknown cause kind {kind!r}")
 
 
-def _exception(name: str, text: str) -> BaseException:
+def exception_from_json(name: str, text: str) -> Exception:
+    """An exception of class ``name`` (a builtin, or ``RemoteProtocolError``) with ``text``;
+    another class comes back as a plain exception whose text names it."""
     import builtins
 
     if name == RemoteProtocolError.__name__:
@@ -365,7 +394,15 @@ def _read_header(data: dict[str, Any]) -> Header:
         raise CaptureFormatError("line 1: 'redacted' must be a list of rule names")
     if not isinstance(creds, dict) or not isinstance(config, dict):
         raise CaptureFormatError("line 1: 'creds' and 'config' must be objects")
+    registration_id = data.get("registration_id")
+    if registration_id is not None and (
+        not isinstance(registration_id, int)
+        or isinstance(registration_id, bool)
+        or not 0 <= registration_id < 1 << 32
+    ):
+        raise CaptureFormatError("line 1: 'registration_id' must be a 32-bit unsigned integer")
     return Header(
+        registration_id=registration_id,
         walink=str(data.get("walink", "")),
         seed=seed,
         redacted=tuple(redacted),

@@ -6,7 +6,12 @@ transport that records the nodes the session sends), ``in`` through ``receive_no
 through ``handle_timeout``, ``lost`` through ``connection_lost`` (or ``abort`` for a reason),
 and the application's commands. Saves are confirmed (or failed) where the capture's
 ``saved``/``save_failed`` commands say; in a capture without them, at once, as a store that
-never fails would.
+never fails would. The job workers' outcomes (``message_processed``, ``message_failed``,
+``history_downloaded``, ``history_download_failed``) and the application's handled reports
+(``message_handled``, ``history_handled``) are reported at their time with what the capture
+kept (``walink._capture.jobs``): the session sends the same receipts and acks, saves the same
+history records and publishes the same events. An unredacted capture's registration id is the
+replay's too, so its retry receipts are the live ones.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -14,7 +19,10 @@ signed for the replay's own keys stands in for it; redacted contents are replace
 placeholders of the same length; a redacted pairing code is replaced by one derived from the
 capture's seed, so the phone's primary_hello (wrapped with the live code) is replaced by a
 stand-in wrapped with the replay's code; an unredacted capture's QR (made of the live keys) is
-shown as recorded. Events are encoded with the capture's own redaction (from its header).
+shown as recorded; redacted decrypted messages and history chunks are replayed as their
+placeholders; a custom history gate (a function) is replaced by the default one. Events are
+encoded with the capture's own redaction (from its header), and so are the nodes the replay sent
+(``ReplayResult.sent``), for a comparison with the ``out`` lines.
 
 Ids are matched in order: each recorded outbound node is paired with the first unmatched node
 the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the
@@ -28,7 +36,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from walink._capture.events import PAIRING_CODE_MARKER, QR_MARKER, encode_event
@@ -40,7 +48,8 @@ from walink._capture.format import (
     creds_from_json,
     decode_cause,
 )
-from walink._capture.nodes import NodeFormatError, decode_node
+from walink._capture.jobs import decode_error, decode_processed, decode_sync
+from walink._capture.nodes import NodeFormatError, decode_node, encode_node
 from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node
@@ -59,6 +68,18 @@ from walink.session import (
 
 __all__ = ["ReplayResult", "replay_capture"]
 
+_JOB_COMMANDS = frozenset(
+    {
+        "message_processed",
+        "message_failed",
+        "message_handled",
+        "history_downloaded",
+        "history_download_failed",
+        "history_handled",
+    }
+)
+"""The job workers' outcomes and the application's handled reports (``walink._capture.jobs``)."""
+
 
 @dataclass(slots=True)
 class ReplayResult:
@@ -71,6 +92,14 @@ class ReplayResult:
     """The replay's session events (``t`` included), as the capture's ``event`` lines encode."""
     recorded: list[dict[str, Any]] = field(default_factory=list)
     """The recorded run's events, from the capture's ``event`` lines."""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    """Every node the replay sent, in order, encoded as the capture encodes its ``out`` lines
+    (its own redaction), with the ids of the nodes matched to recorded ones shown as recorded:
+    compare them with the capture's ``out`` lines."""
+    creds: Creds | None = None
+    """The replay session's credentials at the end: synthetic keys, with the capture's
+    non-secret fields and what the replay recorded in them (the history chunks it processed,
+    the pending ones): compare them with the live run's saved credentials."""
 
 
 class _ReplayTransport:
@@ -118,6 +147,8 @@ class _Replayer:
         self.redact = bool(header.redacted)
         rng = random.Random(header.seed)
         creds = creds_from_json(header.creds, Creds.new(rng.randbytes))
+        if header.registration_id is not None:
+            creds = replace(creds, registration_id=header.registration_id)
         # the phone's signing key and nonces for the stand-in identity: their own stream, so
         # they do not shift the session's
         self.phone_rng = random.Random(f"walink-replay-phone:{header.seed}")
@@ -128,6 +159,8 @@ class _Replayer:
         self.recorded_id: dict[str, str] = {}
         self.result = ReplayResult()
         self.noted_rules: set[str] = set()
+        self.noted_topics: set[str] = set()
+        self.sent: list[Node] = []
         self.noted_qr = False
         self.pairing_requests = 0
         self.derived_codes: set[str] = set()
@@ -191,7 +224,9 @@ class _Replayer:
     def collect_sent(self) -> None:
         if self.transport is not None:
             while self.transport.sent:
-                self.pending.append(self.transport.sent.popleft())
+                node = self.transport.sent.popleft()
+                self.pending.append(node)
+                self.sent.append(node)
                 self.counts["out_replayed"] += 1
 
     # -- the records ---------------------------------------------------------------------------
@@ -212,6 +247,12 @@ class _Replayer:
         )
         saves = "at once" if self.auto_confirm else "where the capture confirms it"
         self.note(f"synthetic keys from the capture's seed; every save is confirmed {saves}")
+        if header.config.get("history_gate") == "custom":
+            self.note(
+                "the recorded run decided which history to sync with its own function, which "
+                "no capture holds: replay uses the default (every type but FULL, unless the "
+                "full sync was asked for)"
+            )
         for record in records:
             self.now = record.t
             if record.kind == "event":
@@ -425,6 +466,13 @@ class _Replayer:
             session.ack(self.node_of(record))
         elif name == "pairing_code":
             self.request_pairing_code(record)
+        elif name in _JOB_COMMANDS:
+            self.job(name, record)
+        elif name == "lease_lost":
+            message = record.data.get("message")
+            if message is not None and not isinstance(message, str):
+                raise CaptureFormatError(f"line {record.line}: 'message' must be a string")
+            session.lease_lost(now=t, message=message)
         elif name in ("saved", "save_failed"):
             token = record.data.get("token")
             if not isinstance(token, int) or isinstance(token, bool):
@@ -436,14 +484,64 @@ class _Replayer:
         else:
             raise CaptureFormatError(f"line {record.line}: unknown command {name!r}")
 
+    def job(self, name: str, record: Record) -> None:
+        """A job worker's outcome, or the application's handled report, at its recorded time."""
+        session, t, data, line = self.session, record.t, record.data, record.line
+        token = data.get("token")
+        if not isinstance(token, int) or isinstance(token, bool):
+            raise CaptureFormatError(f"line {line}: '{name}' needs an integer token")
+        if name == "message_processed":
+            processed = decode_processed(data, line)
+            if self.redact and data.get("decrypted") is not None:
+                self.note_once(
+                    "message",
+                    "decrypted messages are redacted: replayed as placeholders of the same "
+                    "shape (history notifications and app-state key shares without their keys "
+                    "or contents, nothing a user wrote)",
+                )
+            session.message_processed(token, processed, now=t)
+        elif name == "message_failed":
+            session.message_failed(token, decode_error(data.get("error"), line), now=t)
+        elif name == "message_handled":
+            session.message_handled(token, now=t)
+        elif name == "history_downloaded":
+            sync = decode_sync(data.get("sync"), line)
+            if self.redact:
+                self.note_once(
+                    "history",
+                    "history chunks are redacted: replayed as placeholders with the same JIDs, "
+                    "message keys and counts, without names or contents",
+                )
+            session.history_downloaded(token, sync, now=t)
+        elif name == "history_download_failed":
+            reupload = data.get("reupload")
+            if not isinstance(reupload, bool):
+                raise CaptureFormatError(f"line {line}: 'reupload' must be true or false")
+            error = decode_error(data.get("error"), line)
+            session.history_download_failed(token, error, reupload=reupload, now=t)
+        else:
+            session.history_handled(token, now=t)
+
+    def note_once(self, topic: str, text: str) -> None:
+        if topic not in self.noted_topics:
+            self.noted_topics.add(topic)
+            self.note(text)
+
     def finish(self) -> None:
         self.collect_sent()
         result = self.result
+        for node in self.sent:
+            encoded = encode_node(node, redact=self.redact)
+            replay_id = node.attr("id")
+            if replay_id is not None:
+                encoded["attrs"]["id"] = self.shown_id(replay_id)
+            result.sent.append(encoded)
         match: bool | None = None
         if result.recorded:
             match = result.events == result.recorded
             if not match:
                 self.note(_first_difference(result.events, result.recorded))
+        result.creds = self.session.creds
         counts = self.counts
         self.emit(
             {

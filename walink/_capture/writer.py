@@ -18,6 +18,7 @@ from walink._capture.format import (
     creds_to_json,
     encode_cause,
 )
+from walink._capture.jobs import encode_error, encode_processed, encode_sync
 from walink._capture.nodes import REDACTION_RULES, encode_node
 from walink._version import __version__
 from walink.auth.model import Creds
@@ -25,11 +26,13 @@ from walink.fsm.policy import ReconnectHistory
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node
 from walink.protocol.errors import LocalProtocolError
+from walink.protocol.proto import e2e_pb2
 from walink.session import (
     ABORT_REASONS,
     ClientSession,
     Direction,
     NodeTransport,
+    ProcessedMessage,
     SessionConfig,
     SessionEvent,
     TransportCause,
@@ -78,6 +81,7 @@ class CaptureWriter:
             creds=creds_to_json(creds),
             config=config_to_json(config),
             source=self.source,
+            registration_id=None if self.redact else creds.registration_id,
         )
         self._begun = True
         self._write(header.to_json())
@@ -113,7 +117,8 @@ class CaptureWriter:
 
     def command(self, name: str, at: float, **data: Any) -> None:
         """A caller command: logout, close, presence, query, send, ack, pairing_code, saved,
-        save_failed."""
+        save_failed, lease_lost, or a job's outcome (message_processed, message_failed,
+        message_handled, history_downloaded, history_download_failed, history_handled)."""
         self._line("command", at, name=name, **data)
 
     def event(self, event: SessionEvent, at: float) -> None:
@@ -167,8 +172,8 @@ class CapturingSession(ClientSession):
 
     A drop-in replacement: the same caller protocol, plus ``capture.close(at=)`` at the end.
     Inputs (start, connection_made, connection_lost, handle_timeout, the application's
-    commands), every node in and out (after decryption) and every event are recorded at the
-    time of the call that caused them.
+    commands, the job workers' outcomes and the handled reports), every node in and out (after
+    decryption) and every event are recorded at the time of the call that caused them.
     """
 
     def __init__(
@@ -306,6 +311,57 @@ class CapturingSession(ClientSession):
         self._capture_now = now
         self.capture.command("save_failed", now, token=token, error=str(error))
         super().save_failed(token, error, now=now)
+
+    def lease_lost(self, *, now: float, message: str | None = None) -> None:
+        self._capture_now = now
+        self.capture.command("lease_lost", now, message=message)
+        super().lease_lost(now=now, message=message)
+
+    # -- the job workers' outcomes and the application's handled reports --------------------
+    # Each is written before the call, so the receipts and acks it releases follow it in the
+    # file; replay reports it at the same time, with what the capture kept of the outcome.
+
+    def message_processed(self, token: int, processed: ProcessedMessage, *, now: float) -> None:
+        self._capture_now = now
+        fields = encode_processed(
+            processed, redact=self.capture.redact, max_size=self.config.max_history_size
+        )
+        self.capture.command("message_processed", now, token=token, **fields)
+        super().message_processed(token, processed, now=now)
+
+    def message_failed(self, token: int, error: BaseException, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("message_failed", now, token=token, error=encode_error(error))
+        super().message_failed(token, error, now=now)
+
+    def message_handled(self, token: int, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("message_handled", now, token=token)
+        super().message_handled(token, now=now)
+
+    def history_downloaded(self, token: int, sync: e2e_pb2.HistorySync, *, now: float) -> None:
+        self._capture_now = now
+        chunk = encode_sync(sync, redact=self.capture.redact)
+        self.capture.command("history_downloaded", now, token=token, sync=chunk)
+        super().history_downloaded(token, sync, now=now)
+
+    def history_download_failed(
+        self, token: int, error: Exception, *, reupload: bool, now: float
+    ) -> None:
+        self._capture_now = now
+        self.capture.command(
+            "history_download_failed",
+            now,
+            token=token,
+            error=encode_error(error),
+            reupload=reupload,
+        )
+        super().history_download_failed(token, error, reupload=reupload, now=now)
+
+    def history_handled(self, token: int, *, now: float) -> None:
+        self._capture_now = now
+        self.capture.command("history_handled", now, token=token)
+        super().history_handled(token, now=now)
 
     # -- events ------------------------------------------------------------------------------
 

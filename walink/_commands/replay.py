@@ -135,6 +135,50 @@ def render_line(line: dict[str, Any], start: float) -> str:
             f"pairing code #{line['request']} failed ({line['failure']} {line['code']}): "
             f"{line['text']}{' (may retry)' if line['retry'] else ''}"
         )
-    else:  # "unknown": an event type newer than the encoder
-        text = json.dumps(line, ensure_ascii=False)
+    else:
+        text = _job_text(line)
     return f"{stamp}  {text}"
+
+
+def _message_id(line: dict[str, Any]) -> str:
+    node = line.get("node") or {}
+    attrs = node.get("attrs") or {}
+    return f"{attrs.get('id', '?')} from {attrs.get('from', '?')}"
+
+
+def _job_text(line: dict[str, Any]) -> str:
+    """The message and history events (and ``unknown``, as its JSON)."""
+    kind = line.get("event")
+    if kind == "message.job":
+        return f"message job #{line['token']}: {_message_id(line)}"
+    if kind == "message.processed":
+        flags = "".join(
+            (
+                " (offline)" if line["offline"] else "",
+                " (redelivered)" if line["redelivered"] else "",
+            )
+        )
+        return f"message #{line['token']} processed: {_message_id(line)}{flags}"
+    if kind == "message.failed":
+        end = "gave up" if line["gave_up"] else f"retry receipt {line['retry_count']}"
+        return f"message {_message_id(line)} failed ({end}): {line['error']}"
+    if kind == "history.download":
+        return f"history download #{line['token']}: {line['message_id']}"
+    if kind == "history.chunk":
+        order = f" chunk {line['chunk_order']}" if line["chunk_order"] is not None else ""
+        progress = f" ({line['progress']}%)" if line["progress"] is not None else ""
+        return (
+            f"history #{line['token']} {line['sync_type']}{order}{progress}: "
+            f"{line['chats']} chats, {line['contacts']} contacts, {line['messages']} messages"
+        )
+    if kind == "history.status":
+        return f"history {line['sync_type']} sync {line['status']}"
+    if kind == "history.failed":
+        again = " (asked the phone to upload it again)" if line["reupload"] else ""
+        final = " (given up)" if line["final"] else ""
+        return (
+            f"history {line['sync_type']} chunk {line['message_id']} failed{again}{final}: "
+            f"{line['error']}"
+        )
+    # "unknown": an event type newer than the encoder
+    return json.dumps(line, ensure_ascii=False)
