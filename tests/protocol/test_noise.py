@@ -793,8 +793,12 @@ _DECODED_FIELDS = {
 }
 
 
+_KEY_SIZES = {"ephemeral": 32, "static": 48}
+
+
 def _protobuf_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
-    """What protobuf reads from ``data``: the fields of ``kind``, or why it cannot."""
+    """What protobuf reads from ``data``: the fields of ``kind``, or why they are refused (the
+    first wrong size in field order)."""
     message = wa_pb2.HandshakeMessage()
     try:
         message.ParseFromString(data)
@@ -803,7 +807,13 @@ def _protobuf_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
     if not message.HasField(kind):
         return "absent"
     part = getattr(message, kind)
-    return tuple(getattr(part, name) for name in _DECODED_FIELDS[kind])
+    fields = tuple(getattr(part, name) for name in _DECODED_FIELDS[kind])
+    for name, value in zip(_DECODED_FIELDS[kind], fields, strict=True):
+        if len(value) != _KEY_SIZES.get(name, len(value)) or (
+            name == "payload" and len(value) < 16
+        ):
+            return f"wrong size: {name}"
+    return fields
 
 
 def _our_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
@@ -814,7 +824,11 @@ def _our_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
             return noise._decode_server_hello(data)
         return noise._decode_client_finish(data)
     except HandshakeMessageError as exc:
-        return "undecodable" if "undecodable" in str(exc) else "absent"
+        if "undecodable" in str(exc):
+            return "undecodable"
+        if "expected a" in str(exc):
+            return "absent"
+        return f"wrong size: {str(exc).split()[0].split('.')[1]}"
 
 
 def _handshake_messages() -> st.SearchStrategy[bytes]:

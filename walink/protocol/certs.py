@@ -196,14 +196,17 @@ def verify_cert_chain(
         signed = _verify_signed_chain(chain, now, trust_root)
     intermediate, leaf = signed.intermediate, signed.leaf
     # Checked on every call, whatever the cache holds: time passes, and the leaf must name
-    # the static key of this very handshake.
-    _check_validity(intermediate, now, "intermediate")
+    # the static key of this very handshake. (The windows are compared here and reported by
+    # _check_validity, which runs once per handshake otherwise.)
+    if not intermediate.not_before <= now <= intermediate.not_after:
+        _check_validity(intermediate, now, "intermediate")
     # Constant time: the static key is not secret, but this is cheap and the habit is right.
     if not hmac.compare_digest(leaf.key, bytes(server_static)):
         raise LeafKeyMismatchError(
             "leaf certificate key is not the server's static key", certificate="leaf"
         )
-    _check_validity(leaf, now, "leaf")
+    if not leaf.not_before <= now <= leaf.not_after:
+        _check_validity(leaf, now, "leaf")
     return signed
 
 
@@ -230,9 +233,9 @@ class _VerifiedChains:
     def __init__(self) -> None:
         self._entries: dict[_CacheKey, VerifiedCertChain] = {}
         self._lock = threading.Lock()  # clients may connect from several threads
-
-    def get(self, key: _CacheKey) -> VerifiedCertChain | None:
-        return self._entries.get(key)
+        # Reading needs no lock (a dict lookup is atomic): the dict's own method, called on
+        # every handshake.
+        self.get: Callable[[_CacheKey], VerifiedCertChain | None] = self._entries.get
 
     def put(self, key: _CacheKey, chain: VerifiedCertChain) -> None:
         with self._lock:

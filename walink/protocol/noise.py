@@ -489,18 +489,22 @@ def _encode_client_finish(static: bytes, payload: bytes) -> bytes:
     )
 
 
+# The readers also check the fields' sizes; the shape they read directly has the keys' sizes in
+# its heads, which leaves the payload's to check.
+
+
 def _decode_client_hello(data: bytes) -> bytes:
-    """ClientHello.ephemeral, any size (the caller checks it)."""
+    """ClientHello.ephemeral."""
     if len(data) == _CLIENT_HELLO_SIZE and data.startswith(_CLIENT_HELLO_HEAD):
         return data[len(_CLIENT_HELLO_HEAD) :]
     message = _parse_handshake(data)
     if not message.HasField("client_hello"):
         raise HandshakeMessageError("expected a ClientHello, got none")
-    return message.client_hello.ephemeral
+    return _require_size(message.client_hello.ephemeral, KEY_SIZE, "ClientHello.ephemeral")
 
 
 def _decode_server_hello(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """ServerHello's (ephemeral, static, payload), any sizes (the caller checks them)."""
+    """ServerHello's (ephemeral, static, payload)."""
     if data.startswith(_SERVER_HELLO_TAG):
         size, start = _length_at(data, 1)
         payload_tag = start + _KEYS_SIZE
@@ -511,7 +515,7 @@ def _decode_server_hello(data: bytes) -> tuple[bytes, bytes, bytes]:
             and data.startswith(_SERVER_HELLO_TAG, payload_tag)
         ):
             payload_size, payload_start = _length_at(data, payload_tag + 1)
-            if payload_size == len(data) - payload_start:
+            if payload_size == len(data) - payload_start and payload_size >= TAG_SIZE:
                 return (
                     data[start + 2 : start + 2 + KEY_SIZE],
                     data[start + 4 + KEY_SIZE : payload_tag],
@@ -521,11 +525,15 @@ def _decode_server_hello(data: bytes) -> tuple[bytes, bytes, bytes]:
     if not message.HasField("server_hello"):
         raise HandshakeMessageError("expected a ServerHello, got none")
     hello = message.server_hello
-    return hello.ephemeral, hello.static, hello.payload
+    return (
+        _require_size(hello.ephemeral, KEY_SIZE, "ServerHello.ephemeral"),
+        _require_size(hello.static, _ENCRYPTED_KEY_SIZE, "ServerHello.static"),
+        _require_ciphertext(hello.payload, "ServerHello.payload"),
+    )
 
 
 def _decode_client_finish(data: bytes) -> tuple[bytes, bytes]:
-    """ClientFinish's (static, payload), any sizes (the caller checks them)."""
+    """ClientFinish's (static, payload)."""
     if data.startswith(_CLIENT_FINISH_TAG):
         size, start = _length_at(data, 1)
         payload_tag = start + 2 + _ENCRYPTED_KEY_SIZE
@@ -535,13 +543,16 @@ def _decode_client_finish(data: bytes) -> tuple[bytes, bytes]:
             and data.startswith(_CLIENT_PAYLOAD_TAG, payload_tag)
         ):
             payload_size, payload_start = _length_at(data, payload_tag + 1)
-            if payload_size == len(data) - payload_start:
+            if payload_size == len(data) - payload_start and payload_size >= TAG_SIZE:
                 return data[start + 2 : payload_tag], data[payload_start:]
     message = _parse_handshake(data)
     if not message.HasField("client_finish"):
         raise HandshakeMessageError("expected a ClientFinish, got none")
     finish = message.client_finish
-    return finish.static, finish.payload
+    return (
+        _require_size(finish.static, _ENCRYPTED_KEY_SIZE, "ClientFinish.static"),
+        _require_ciphertext(finish.payload, "ClientFinish.payload"),
+    )
 
 
 def _parse_handshake(data: bytes) -> wa_pb2.HandshakeMessage:
@@ -600,9 +611,10 @@ class _Step(enum.Enum):
 class _Handshake:
     """The step bookkeeping both roles share: order checks and the sticky failure."""
 
-    def __init__(self) -> None:
-        self._step = _Step.START
-        self._transport: TransportCipher | None = None
+    # Class-level starting values, overwritten per instance as the steps go: no __init__ call
+    # for every handshake.
+    _step = _Step.START
+    _transport: TransportCipher | None = None
 
     def _enter(self, expected: _Step, action: str) -> None:
         if self._step is _Step.FAILED:
@@ -646,10 +658,9 @@ class NoiseInitiator(_Handshake):
         ``verify_server``, when given, checks the certificate chain inside
         ``receive_server_hello`` and fails the handshake if it raises.
         """
-        super().__init__()
         self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
-        self._ephemeral_public = _public_bytes(self._ephemeral)
+        self._ephemeral_public = self._ephemeral.public_key().public_bytes_raw()
         self._verify_server = verify_server
         self._state = _SymmetricState(prologue)
         self._server_ephemeral: X25519PublicKey | None = None
@@ -676,9 +687,6 @@ class NoiseInitiator(_Handshake):
 
     def _receive_server_hello(self, data: bytes) -> ServerHelloResult:
         ephemeral, encrypted_static, encrypted_chain = _decode_server_hello(bytes(data))
-        _require_size(ephemeral, KEY_SIZE, "ServerHello.ephemeral")
-        _require_size(encrypted_static, _ENCRYPTED_KEY_SIZE, "ServerHello.static")
-        _require_ciphertext(encrypted_chain, "ServerHello.payload")
         state = self._state
         server_ephemeral = _peer_key(ephemeral)
         state.mix_hash(ephemeral)
@@ -726,7 +734,6 @@ class NoiseResponder(_Handshake):
         prologue: bytes = WA_PROLOGUE,
     ) -> None:
         """``static`` is the key the leaf certificate names; pass ``ephemeral`` or ``rng``."""
-        super().__init__()
         self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
         self._state = _SymmetricState(prologue)
@@ -736,9 +743,7 @@ class NoiseResponder(_Handshake):
         """Consume the ClientHello ``HandshakeMessage`` bytes (intro header and framing removed)."""
         self._enter(_Step.START, "receive ClientHello")
         try:
-            ephemeral = _require_size(
-                _decode_client_hello(bytes(data)), KEY_SIZE, "ClientHello.ephemeral"
-            )
+            ephemeral = _decode_client_hello(bytes(data))
             client_ephemeral = _peer_key(ephemeral)
         except BaseException:
             self._fail()
@@ -754,7 +759,7 @@ class NoiseResponder(_Handshake):
             state = self._state
             if self._client_ephemeral is None:  # unreachable: _enter checked the step
                 raise HandshakeStateError("no ClientHello yet")
-            ephemeral_public = _public_bytes(self._ephemeral)
+            ephemeral_public = self._ephemeral.public_key().public_bytes_raw()
             state.mix_hash(ephemeral_public)
             state.mix_key(_dh(self._ephemeral, self._client_ephemeral))
             encrypted_static = state.encrypt_and_hash(_static_public(self._static))
@@ -771,8 +776,6 @@ class NoiseResponder(_Handshake):
         self._enter(_Step.FINISH, "receive ClientFinish")
         try:
             encrypted_static, encrypted_payload = _decode_client_finish(bytes(data))
-            _require_size(encrypted_static, _ENCRYPTED_KEY_SIZE, "ClientFinish.static")
-            _require_ciphertext(encrypted_payload, "ClientFinish.payload")
             state = self._state
             client_static = state.decrypt_and_hash(encrypted_static, "ClientFinish.static")
             state.mix_key(_dh(self._ephemeral, _peer_key(client_static)))
