@@ -457,3 +457,13 @@ def test_baileys_strict_check_rejects_what_we_reject(baileys: PeerBridge) -> Non
     bad_leaf = with_certificate(GOOD_CHAIN, "leaf", signature=flipped(signature, 0))
     with pytest.raises(PeerError, match="noise certificate signature invalid"):
         baileys.call("baileysCertCheck", chain=bad_leaf.hex(), root=ROOT.key_pair.public.hex())
+
+
+def test_a_test_roots_trust_root_is_built_once_and_names_its_key() -> None:
+    root = make_test_root(DeterministicRng(9), serial=0)
+    assert root.trust_root is root.trust_root
+    assert root.trust_root == TrustRoot(
+        public_key=root.key_pair.public, serial=root.serial, name=root.name
+    )
+    assert root == TestRoot(key_pair=root.key_pair)  # the derived field takes no part in equality
+    assert "_trust_root" not in repr(root)

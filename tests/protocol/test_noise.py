@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -681,3 +683,248 @@ def test_client_hello_parses_or_raises_remote_protocol_error(data: bytes) -> Non
 def test_client_finish_parses_or_raises_remote_protocol_error(data: bytes) -> None:
     _, responder, _ = _up_to_client_finish()
     _parses_or_remote_error(lambda: responder.receive_client_finish(data))
+
+
+# --- the hand-written primitives and wire forms, against their references -----------------------
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _rfc5869(salt: bytes, ikm: bytes, length: int) -> bytes:
+    """RFC 5869's construction, empty info, on the standard library's HMAC."""
+    prk = _hmac_sha256(salt, ikm)
+    output, block = b"", b""
+    for index in range(1, -(-length // 32) + 1):
+        block = _hmac_sha256(prk, block + bytes([index]))
+        output += block
+    return output[:length]
+
+
+def test_hkdf_matches_the_rfc5869_sha256_vector_without_salt_and_info() -> None:
+    # RFC 5869, appendix A.3 (test case 3): the one SHA-256 case with empty info. The first 42
+    # bytes of a longer output are the same, as each block only depends on the ones before it.
+    ikm = bytes([0x0B]) * 22
+    okm = bytes.fromhex(
+        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+    )
+    assert noise._hkdf64(b"", ikm)[:42] == okm
+    assert _rfc5869(b"", ikm, 42) == okm
+
+
+@given(salt=st.binary(max_size=64), ikm=st.binary(max_size=200))
+def test_hkdf_is_byte_exact_with_rfc5869(salt: bytes, ikm: bytes) -> None:
+    expected = _rfc5869(salt, ikm, 64)
+    assert noise._hkdf64(salt, ikm) == expected
+    assert noise._hkdf(salt, ikm) == (expected[:32], expected[32:])
+    reference = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(ikm)
+    assert reference == expected
+
+
+@given(ikm=st.binary(max_size=64))
+def test_hkdf_with_the_protocol_name_as_salt_uses_the_right_pads(ikm: bytes) -> None:
+    # The first MixKey's salt is the protocol name itself, whose HMAC pads are precomputed.
+    copy = bytes(bytearray(NOISE_MODE))
+    assert copy is not NOISE_MODE
+    assert noise._hkdf(NOISE_MODE, ikm) == noise._hkdf(copy, ikm)
+    assert noise._hkdf64(NOISE_MODE, ikm) == _rfc5869(NOISE_MODE, ikm, 64)
+
+
+def test_the_prologue_hash_is_mixed_as_any_other_prologue() -> None:
+    assert hashlib.sha256(NOISE_MODE + WA_PROLOGUE).digest() == noise._WA_PROLOGUE_HASH
+    other = b"WA\x06\x04"
+    initiator = NoiseInitiator(static=CLIENT_STATIC, ephemeral=CLIENT_EPHEMERAL, prologue=other)
+    initiator.client_hello()
+    mixed = hashlib.sha256(hashlib.sha256(NOISE_MODE + other).digest() + CLIENT_EPHEMERAL.public)
+    assert initiator.handshake_hash == mixed.digest()
+
+
+def _protobuf_message(kind: str, **fields: bytes) -> bytes:
+    message = wa_pb2.HandshakeMessage()
+    part = getattr(message, kind)
+    part.SetInParent()
+    for name, value in fields.items():
+        setattr(part, name, value)
+    return message.SerializeToString()
+
+
+@given(ephemeral=st.binary(min_size=32, max_size=32))
+def test_client_hello_is_written_as_protobuf_writes_it(ephemeral: bytes) -> None:
+    assert noise._encode_client_hello(ephemeral) == _protobuf_message(
+        "client_hello", ephemeral=ephemeral
+    )
+
+
+# Payloads up to 20 000 bytes: one-, two- and three-byte varint lengths.
+_PAYLOADS = st.one_of(st.binary(max_size=300), st.integers(0, 20_000).map(bytes))
+
+
+_KEY = st.binary(min_size=32, max_size=32)
+_ENCRYPTED_KEY = st.binary(min_size=48, max_size=48)
+
+
+@given(ephemeral=_KEY, static=_ENCRYPTED_KEY, payload=_PAYLOADS)
+def test_server_hello_is_written_as_protobuf_writes_it(
+    ephemeral: bytes, static: bytes, payload: bytes
+) -> None:
+    fields = {"ephemeral": ephemeral, "static": static, "payload": payload}
+    written = noise._encode_server_hello(ephemeral, static, payload)
+    assert written == _protobuf_message("server_hello", **fields)
+
+
+@given(static=_ENCRYPTED_KEY, payload=_PAYLOADS)
+def test_client_finish_is_written_as_protobuf_writes_it(static: bytes, payload: bytes) -> None:
+    written = noise._encode_client_finish(static, payload)
+    assert written == _protobuf_message("client_finish", static=static, payload=payload)
+
+
+@given(st.one_of(st.integers(0, 0x4001), st.integers(0, 2**64 - 1)))
+def test_varint_is_protobufs(value: int) -> None:
+    # Details.not_before is field 4, a uint64: its tag byte, then the value as a varint.
+    written = wa_pb2.CertChain.NoiseCertificate.Details(not_before=value).SerializeToString()
+    assert written == b"\x20" + noise._varint(value)
+
+
+_DECODED_FIELDS = {
+    "client_hello": ("ephemeral",),
+    "server_hello": ("ephemeral", "static", "payload"),
+    "client_finish": ("static", "payload"),
+}
+
+
+_KEY_SIZES = {"ephemeral": 32, "static": 48}
+
+
+def _protobuf_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
+    """What protobuf reads from ``data``: the fields of ``kind``, or why they are refused (the
+    first wrong size in field order)."""
+    message = wa_pb2.HandshakeMessage()
+    try:
+        message.ParseFromString(data)
+    except DecodeError:
+        return "undecodable"
+    if not message.HasField(kind):
+        return "absent"
+    part = getattr(message, kind)
+    fields = tuple(getattr(part, name) for name in _DECODED_FIELDS[kind])
+    for name, value in zip(_DECODED_FIELDS[kind], fields, strict=True):
+        if len(value) != _KEY_SIZES.get(name, len(value)) or (
+            name == "payload" and len(value) < 16
+        ):
+            return f"wrong size: {name}"
+    return fields
+
+
+def _our_reading(kind: str, data: bytes) -> tuple[bytes, ...] | str:
+    try:
+        if kind == "client_hello":
+            return (noise._decode_client_hello(data),)
+        if kind == "server_hello":
+            return noise._decode_server_hello(data)
+        return noise._decode_client_finish(data)
+    except HandshakeMessageError as exc:
+        if "undecodable" in str(exc):
+            return "undecodable"
+        if "expected a" in str(exc):
+            return "absent"
+        return f"wrong size: {str(exc).split()[0].split('.')[1]}"
+
+
+def _handshake_messages() -> st.SearchStrategy[bytes]:
+    """Protobuf-made messages with any parts and sizes, unknown fields, merged messages, the
+    forms we write, near-misses of them (arbitrary bytes among them)."""
+    field = st.one_of(st.none(), st.binary(max_size=60), st.sampled_from([bytes(32), bytes(48)]))
+
+    def part(size: int) -> st.SearchStrategy[list[bytes | None] | None]:
+        return st.one_of(st.none(), st.lists(field, min_size=size, max_size=size))
+
+    parts = st.fixed_dictionaries(
+        {"client_hello": part(3), "server_hello": part(3), "client_finish": part(2)}
+    )
+
+    names = {
+        "client_hello": ("ephemeral", "static", "payload"),
+        "server_hello": ("ephemeral", "static", "payload"),
+        "client_finish": ("static", "payload"),
+    }
+
+    def build(chosen: dict[str, list[bytes | None] | None]) -> bytes:
+        message = wa_pb2.HandshakeMessage()
+        for kind, values in chosen.items():
+            if values is None:
+                continue
+            part = getattr(message, kind)
+            part.SetInParent()
+            for name, value in zip(names[kind], values, strict=True):
+                if value is not None:
+                    setattr(part, name, value)
+        return message.SerializeToString()
+
+    made = parts.map(build)
+    canonical = st.one_of(
+        _KEY.map(noise._encode_client_hello),
+        st.tuples(_KEY, _ENCRYPTED_KEY, _PAYLOADS).map(
+            lambda fields: noise._encode_server_hello(*fields)
+        ),
+        st.tuples(_ENCRYPTED_KEY, _PAYLOADS).map(
+            lambda fields: noise._encode_client_finish(*fields)
+        ),
+    )
+    unknown = st.binary(max_size=12)
+    pieces = st.lists(st.one_of(made, canonical, unknown), min_size=1, max_size=3)
+    near_misses = canonical.flatmap(_mutations)
+    return st.one_of(canonical, made, pieces.map(b"".join), near_misses)
+
+
+@pytest.mark.parametrize("kind", sorted(_DECODED_FIELDS))
+@given(data=_handshake_messages())
+def test_messages_are_read_as_protobuf_reads_them(kind: str, data: bytes) -> None:
+    assert _our_reading(kind, data) == _protobuf_reading(kind, data)
+
+
+def test_the_messages_we_write_are_read_without_protobuf(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(data: bytes) -> wa_pb2.HandshakeMessage:
+        raise AssertionError("protobuf was asked to parse a canonical message")
+
+    monkeypatch.setattr(noise, "_parse_handshake", refuse)
+    # Each side reads the other's messages: the whole pinned transcript without protobuf.
+    initiator, responder, messages = _handshake()
+    assert [message.hex() for message in messages] == [
+        VECTOR_CLIENT_HELLO,
+        VECTOR_SERVER_HELLO,
+        VECTOR_CLIENT_FINISH,
+    ]
+    assert initiator.handshake_hash == responder.handshake_hash
+    long_payload = bytes(5000)  # a two-byte length inside a two-byte length
+    assert noise._decode_client_finish(noise._encode_client_finish(bytes(48), long_payload)) == (
+        bytes(48),
+        long_payload,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"encrypt_counter": MAX_COUNTER + 1, "decrypt_counter": MAX_COUNTER + 1},
+        {"encrypt_counter": 0, "decrypt_counter": 0},
+    ],
+)
+def test_transport_accepts_counters_at_both_ends(kwargs: dict[str, int]) -> None:
+    cipher = TransportCipher(encrypt_key=b"k" * 32, decrypt_key=b"k" * 32, **kwargs)
+    assert (cipher.encrypt_counter, cipher.decrypt_counter) == (
+        kwargs["encrypt_counter"],
+        kwargs["decrypt_counter"],
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"encrypt_counter": MAX_COUNTER + 2},
+        {"decrypt_counter": -1},
+    ],
+)
+def test_transport_rejects_either_counter_out_of_range(kwargs: dict[str, int]) -> None:
+    with pytest.raises(LocalProtocolError, match=r"a counter is in 0\.\.2\^32"):
+        TransportCipher(encrypt_key=b"k" * 32, decrypt_key=b"k" * 32, **kwargs)

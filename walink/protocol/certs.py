@@ -42,7 +42,7 @@ import hmac
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError
@@ -191,20 +191,32 @@ def verify_cert_chain(
     ``server_static`` is the server's decrypted Noise static key; ``now`` is unix seconds.
     """
     chain = bytes(chain)
-    signed = _verified_chains.get((chain, trust_root))
+    signed = _verified_chains.get(_cache_key(chain, trust_root))
     if signed is None:
         signed = _verify_signed_chain(chain, now, trust_root)
     intermediate, leaf = signed.intermediate, signed.leaf
     # Checked on every call, whatever the cache holds: time passes, and the leaf must name
-    # the static key of this very handshake.
-    _check_validity(intermediate, now, "intermediate")
+    # the static key of this very handshake. (The windows are compared here and reported by
+    # _check_validity, which runs once per handshake otherwise.)
+    if not intermediate.not_before <= now <= intermediate.not_after:
+        _check_validity(intermediate, now, "intermediate")
     # Constant time: the static key is not secret, but this is cheap and the habit is right.
     if not hmac.compare_digest(leaf.key, bytes(server_static)):
         raise LeafKeyMismatchError(
             "leaf certificate key is not the server's static key", certificate="leaf"
         )
-    _check_validity(leaf, now, "leaf")
+    if not leaf.not_before <= now <= leaf.not_after:
+        _check_validity(leaf, now, "leaf")
     return signed
+
+
+_CacheKey = tuple[bytes, bytes, int, str]
+
+
+def _cache_key(chain: bytes, trust_root: TrustRoot) -> _CacheKey:
+    # The root's fields rather than the root itself: a tuple of plain values hashes and compares
+    # in C, where the dataclass's generated methods run Python code on every handshake.
+    return (chain, trust_root.public_key, trust_root.serial, trust_root.name)
 
 
 class _VerifiedChains:
@@ -219,13 +231,13 @@ class _VerifiedChains:
     MAX_ENTRIES = 8
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[bytes, TrustRoot], VerifiedCertChain] = {}
+        self._entries: dict[_CacheKey, VerifiedCertChain] = {}
         self._lock = threading.Lock()  # clients may connect from several threads
+        # Reading needs no lock (a dict lookup is atomic): the dict's own method, called on
+        # every handshake.
+        self.get: Callable[[_CacheKey], VerifiedCertChain | None] = self._entries.get
 
-    def get(self, key: tuple[bytes, TrustRoot]) -> VerifiedCertChain | None:
-        return self._entries.get(key)
-
-    def put(self, key: tuple[bytes, TrustRoot], chain: VerifiedCertChain) -> None:
+    def put(self, key: _CacheKey, chain: VerifiedCertChain) -> None:
         with self._lock:
             entries = self._entries
             if key not in entries and len(entries) >= self.MAX_ENTRIES:
@@ -281,7 +293,7 @@ def _verify_signed_chain(chain: bytes, now: float, trust_root: TrustRoot) -> Ver
             certificate="leaf",
         )
     verified = VerifiedCertChain(intermediate=intermediate, leaf=leaf)
-    _verified_chains.put((chain, trust_root), verified)
+    _verified_chains.put(_cache_key(chain, trust_root), verified)
     return verified
 
 
@@ -352,11 +364,17 @@ class TestRoot:
     key_pair: KeyPair
     serial: int = 0
     name: str = "walink test root"
+    _trust_root: TrustRoot = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once: a client built on a test root asks for it on every handshake.
+        trust_root = TrustRoot(public_key=self.key_pair.public, serial=self.serial, name=self.name)
+        object.__setattr__(self, "_trust_root", trust_root)
 
     @property
     def trust_root(self) -> TrustRoot:
         """What a client must trust to accept chains made with this root."""
-        return TrustRoot(public_key=self.key_pair.public, serial=self.serial, name=self.name)
+        return self._trust_root
 
 
 def make_test_root(rng: Callable[[int], bytes] = os.urandom, *, serial: int = 0) -> TestRoot:

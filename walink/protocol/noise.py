@@ -70,6 +70,8 @@ TAG_SIZE = 16
 MAX_COUNTER = 2**32 - 1
 """The last nonce counter value a key may use: the IV only has 32 bits for it."""
 
+_COUNTER_END = MAX_COUNTER + 1
+"""A counter's value once every nonce is used: allowed, and every later use then fails."""
 _ENCRYPTED_KEY_SIZE = KEY_SIZE + TAG_SIZE
 _IV_PREFIX = bytes(8)
 _EMPTY = b""
@@ -206,15 +208,31 @@ _HMAC_OUTER = bytes(byte ^ 0x5C for byte in range(256))
 _SHA256_BLOCK = 64
 
 
-def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
-    """RFC 5869 HKDF-SHA256 with empty info and 64 bytes of output.
+def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys for a key of at most one block."""
+    padded = key.ljust(_SHA256_BLOCK, b"\x00")
+    return padded.translate(_HMAC_INNER), padded.translate(_HMAC_OUTER)
+
+
+# Every handshake's first MixKey has the protocol name as its chaining key: its HMAC pads are
+# constants.
+_NOISE_MODE_PADS = _hmac_pads(NOISE_MODE)
+
+
+def _hkdf(salt: bytes, ikm: bytes) -> tuple[bytes, bytes]:
+    """RFC 5869 HKDF-SHA256 with empty info: the two 32-byte halves of a 64-byte output.
 
     HMAC is spelled out on ``hashlib`` (the construction of ``hmac.py``): it runs eight times per
-    handshake pair, and reusing the padded PRK state for both expand blocks halves its cost.
+    handshake pair, and reusing the padded PRK state for both expand blocks halves its cost. Both
+    callers use the halves apart, so they are returned apart.
     """
-    padded_salt = salt.ljust(_SHA256_BLOCK, b"\x00")
-    inner = _sha256(padded_salt.translate(_HMAC_INNER) + ikm).digest()
-    prk = _sha256(padded_salt.translate(_HMAC_OUTER) + inner).digest()
+    if salt is NOISE_MODE:
+        salt_inner, salt_outer = _NOISE_MODE_PADS
+    else:
+        padded_salt = salt.ljust(_SHA256_BLOCK, b"\x00")
+        salt_inner = padded_salt.translate(_HMAC_INNER)
+        salt_outer = padded_salt.translate(_HMAC_OUTER)
+    prk = _sha256(salt_outer + _sha256(salt_inner + ikm).digest()).digest()
     padded_prk = prk.ljust(_SHA256_BLOCK, b"\x00")
     expand_inner = _sha256(padded_prk.translate(_HMAC_INNER))
     expand_outer = _sha256(padded_prk.translate(_HMAC_OUTER))
@@ -225,7 +243,21 @@ def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
     first = first_outer.digest()
     expand_inner.update(first + b"\x02")
     expand_outer.update(expand_inner.digest())
-    return first + expand_outer.digest()
+    return first, expand_outer.digest()
+
+
+def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
+    """RFC 5869 HKDF-SHA256 with empty info and 64 bytes of output."""
+    first, second = _hkdf(salt, ikm)
+    return first + second
+
+
+# h after mixing the prologue depends on the prologue alone: the usual one is hashed once.
+_WA_PROLOGUE_HASH = _sha256(NOISE_MODE + WA_PROLOGUE).digest()
+
+# In XX at most two messages share a handshake key (the counter restarts at every MixKey), so
+# the handshake only ever uses these IVs.
+_HANDSHAKE_IVS = (_IV_PREFIX + bytes(4), _IV_PREFIX + b"\x00\x00\x00\x01")
 
 
 class _SymmetricState:
@@ -234,23 +266,25 @@ class _SymmetricState:
     __slots__ = ("_aead", "_ck", "_counter", "h")
 
     def __init__(self, prologue: bytes) -> None:
-        self.h = NOISE_MODE
         self._ck = NOISE_MODE
         self._aead: AESGCM | None = None
         self._counter = 0
-        self.mix_hash(prologue)
+        if prologue == WA_PROLOGUE:
+            self.h = _WA_PROLOGUE_HASH
+        else:
+            self.h = NOISE_MODE
+            self.mix_hash(prologue)
 
     def mix_hash(self, data: bytes) -> None:
         self.h = _sha256(self.h + data).digest()
 
     def mix_key(self, ikm: bytes) -> None:
-        out = _hkdf64(self._ck, ikm)
-        self._ck = out[:32]
-        self._aead = AESGCM(out[32:])
+        self._ck, key = _hkdf(self._ck, ikm)
+        self._aead = AESGCM(key)
         self._counter = 0
 
     # The two below run eight times per handshake pair: the IV and MixHash are spelled out
-    # rather than called.
+    # rather than called, and the counter is 0 or 1 (see _HANDSHAKE_IVS).
 
     def encrypt_and_hash(self, plaintext: bytes) -> bytes:
         aead = self._aead
@@ -258,7 +292,7 @@ class _SymmetricState:
             raise HandshakeStateError("no handshake key yet")
         counter = self._counter
         h = self.h
-        ciphertext = aead.encrypt(_IV_PREFIX + counter.to_bytes(4, "big"), plaintext, h)
+        ciphertext = aead.encrypt(_HANDSHAKE_IVS[counter], plaintext, h)
         self._counter = counter + 1
         self.h = _sha256(h + ciphertext).digest()
         return ciphertext
@@ -270,7 +304,7 @@ class _SymmetricState:
         counter = self._counter
         h = self.h
         try:
-            plaintext = aead.decrypt(_IV_PREFIX + counter.to_bytes(4, "big"), ciphertext, h)
+            plaintext = aead.decrypt(_HANDSHAKE_IVS[counter], ciphertext, h)
         except InvalidTag as exc:
             raise NoiseDecryptError(f"{what}: authentication tag mismatch") from exc
         self._counter = counter + 1
@@ -279,8 +313,7 @@ class _SymmetricState:
 
     def split(self) -> tuple[bytes, bytes]:
         """The (client → server, server → client) transport keys."""
-        out = _hkdf64(self._ck, _EMPTY)
-        return out[:32], out[32:]
+        return _hkdf(self._ck, _EMPTY)
 
 
 # --- transport ----------------------------------------------------------------------------------
@@ -306,9 +339,11 @@ class TransportCipher:
         """Counters other than 0 are for tests and replays; a live session starts at 0."""
         if len(encrypt_key) != KEY_SIZE or len(decrypt_key) != KEY_SIZE:
             raise LocalProtocolError("transport keys are 32 bytes")
-        for counter in (encrypt_counter, decrypt_counter):
-            if not 0 <= counter <= MAX_COUNTER + 1:
-                raise LocalProtocolError(f"a counter is in 0..2^32, not {counter}")
+        # Spelled out rather than looped: this runs at the end of every handshake.
+        if not 0 <= encrypt_counter <= _COUNTER_END:
+            raise LocalProtocolError(f"a counter is in 0..2^32, not {encrypt_counter}")
+        if not 0 <= decrypt_counter <= _COUNTER_END:
+            raise LocalProtocolError(f"a counter is in 0..2^32, not {decrypt_counter}")
         self._encrypt = AESGCM(encrypt_key)
         self._decrypt = AESGCM(decrypt_key)
         self._encrypt_counter = encrypt_counter
@@ -361,12 +396,169 @@ class TransportCipher:
 
 
 # --- handshake messages -------------------------------------------------------------------------
+#
+# Each HandshakeMessage has one shape on the wire as protobuf writes it: the one sub-message
+# (field 2 ClientHello, 3 ServerHello, 4 ClientFinish), its bytes fields in field order, each a
+# tag byte, a varint length and the bytes. That shape is written here directly, which gives
+# protobuf's exact bytes without building message objects (three messages per handshake, each
+# read once). Reading accepts exactly that shape directly; anything else (other field orders,
+# unknown or repeated fields, a malformed message) goes to protobuf, as everything used to, so
+# the fields read and the errors raised are protobuf's.
+
+_CLIENT_HELLO_HEAD = b"\x12\x22\x0a\x20"
+"""Field 2, 34 bytes; inside, field 1 (ephemeral), 32 bytes."""
+_CLIENT_HELLO_SIZE = len(_CLIENT_HELLO_HEAD) + KEY_SIZE
+_SERVER_HELLO_TAG = b"\x1a"  # field 3: also the tag of ServerHello.payload inside it
+_EPHEMERAL_HEAD = b"\x0a\x20"  # ServerHello.ephemeral: field 1, 32 bytes
+_SERVER_STATIC_HEAD = b"\x12\x30"  # ServerHello.static: field 2, 48 bytes
+_CLIENT_FINISH_TAG = b"\x22"  # field 4
+_CLIENT_STATIC_HEAD = b"\x0a\x30"  # ClientFinish.static: field 1, 48 bytes
+_CLIENT_PAYLOAD_TAG = b"\x12"  # ClientFinish.payload: field 2
+_KEYS_SIZE = 2 + KEY_SIZE + 2 + _ENCRYPTED_KEY_SIZE
+"""A ServerHello's ephemeral and static fields, tags and lengths included."""
+
+
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x4000:  # every handshake payload: spelled out
+        return bytes((value & 0x7F | 0x80, value >> 7))
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_at(data: bytes, position: int) -> tuple[int, int]:
+    """The 1- or 2-byte varint at ``position`` and the position after it; (-1, 0) otherwise.
+
+    Longer lengths (16 KiB and more) and overlong encodings are left to protobuf.
+    """
+    head = data[position : position + 2]
+    if not head:
+        return -1, 0
+    first = head[0]
+    if first < 0x80:
+        return first, position + 1
+    if len(head) == 2 and 0 < head[1] < 0x80:  # minimal encodings only, as protobuf writes
+        return (first & 0x7F) | head[1] << 7, position + 2
+    return -1, 0
+
+
+# The writers take fields of the sizes the handshake gives them (keys of 32 bytes, encrypted keys
+# of 48): those sizes are in the constant heads.
+
+
+def _encode_client_hello(ephemeral: bytes) -> bytes:
+    return _CLIENT_HELLO_HEAD + ephemeral
+
+
+def _encode_server_hello(ephemeral: bytes, static: bytes, payload: bytes) -> bytes:
+    payload_length = _varint(len(payload))
+    size = _KEYS_SIZE + 1 + len(payload_length) + len(payload)
+    return b"".join(
+        (
+            _SERVER_HELLO_TAG,
+            _varint(size),
+            _EPHEMERAL_HEAD,
+            ephemeral,
+            _SERVER_STATIC_HEAD,
+            static,
+            _SERVER_HELLO_TAG,
+            payload_length,
+            payload,
+        )
+    )
+
+
+def _encode_client_finish(static: bytes, payload: bytes) -> bytes:
+    payload_length = _varint(len(payload))
+    size = 2 + _ENCRYPTED_KEY_SIZE + 1 + len(payload_length) + len(payload)
+    return b"".join(
+        (
+            _CLIENT_FINISH_TAG,
+            _varint(size),
+            _CLIENT_STATIC_HEAD,
+            static,
+            _CLIENT_PAYLOAD_TAG,
+            payload_length,
+            payload,
+        )
+    )
+
+
+# The readers also check the fields' sizes; the shape they read directly has the keys' sizes in
+# its heads, which leaves the payload's to check.
+
+
+def _decode_client_hello(data: bytes) -> bytes:
+    """ClientHello.ephemeral."""
+    if len(data) == _CLIENT_HELLO_SIZE and data.startswith(_CLIENT_HELLO_HEAD):
+        return data[len(_CLIENT_HELLO_HEAD) :]
+    message = _parse_handshake(data)
+    if not message.HasField("client_hello"):
+        raise HandshakeMessageError("expected a ClientHello, got none")
+    return _require_size(message.client_hello.ephemeral, KEY_SIZE, "ClientHello.ephemeral")
+
+
+def _decode_server_hello(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """ServerHello's (ephemeral, static, payload)."""
+    if data.startswith(_SERVER_HELLO_TAG):
+        size, start = _length_at(data, 1)
+        payload_tag = start + _KEYS_SIZE
+        if (
+            size == len(data) - start
+            and data.startswith(_EPHEMERAL_HEAD, start)
+            and data.startswith(_SERVER_STATIC_HEAD, start + 2 + KEY_SIZE)
+            and data.startswith(_SERVER_HELLO_TAG, payload_tag)
+        ):
+            payload_size, payload_start = _length_at(data, payload_tag + 1)
+            if payload_size == len(data) - payload_start and payload_size >= TAG_SIZE:
+                return (
+                    data[start + 2 : start + 2 + KEY_SIZE],
+                    data[start + 4 + KEY_SIZE : payload_tag],
+                    data[payload_start:],
+                )
+    message = _parse_handshake(data)
+    if not message.HasField("server_hello"):
+        raise HandshakeMessageError("expected a ServerHello, got none")
+    hello = message.server_hello
+    return (
+        _require_size(hello.ephemeral, KEY_SIZE, "ServerHello.ephemeral"),
+        _require_size(hello.static, _ENCRYPTED_KEY_SIZE, "ServerHello.static"),
+        _require_ciphertext(hello.payload, "ServerHello.payload"),
+    )
+
+
+def _decode_client_finish(data: bytes) -> tuple[bytes, bytes]:
+    """ClientFinish's (static, payload)."""
+    if data.startswith(_CLIENT_FINISH_TAG):
+        size, start = _length_at(data, 1)
+        payload_tag = start + 2 + _ENCRYPTED_KEY_SIZE
+        if (
+            size == len(data) - start
+            and data.startswith(_CLIENT_STATIC_HEAD, start)
+            and data.startswith(_CLIENT_PAYLOAD_TAG, payload_tag)
+        ):
+            payload_size, payload_start = _length_at(data, payload_tag + 1)
+            if payload_size == len(data) - payload_start and payload_size >= TAG_SIZE:
+                return data[start + 2 : payload_tag], data[payload_start:]
+    message = _parse_handshake(data)
+    if not message.HasField("client_finish"):
+        raise HandshakeMessageError("expected a ClientFinish, got none")
+    finish = message.client_finish
+    return (
+        _require_size(finish.static, _ENCRYPTED_KEY_SIZE, "ClientFinish.static"),
+        _require_ciphertext(finish.payload, "ClientFinish.payload"),
+    )
 
 
 def _parse_handshake(data: bytes) -> wa_pb2.HandshakeMessage:
     message = wa_pb2.HandshakeMessage()
     try:
-        message.ParseFromString(bytes(data))
+        message.ParseFromString(data)
     except DecodeError as exc:
         raise HandshakeMessageError(f"undecodable HandshakeMessage: {exc}") from exc
     return message
@@ -419,9 +611,10 @@ class _Step(enum.Enum):
 class _Handshake:
     """The step bookkeeping both roles share: order checks and the sticky failure."""
 
-    def __init__(self) -> None:
-        self._step = _Step.START
-        self._transport: TransportCipher | None = None
+    # Class-level starting values, overwritten per instance as the steps go: no __init__ call
+    # for every handshake.
+    _step = _Step.START
+    _transport: TransportCipher | None = None
 
     def _enter(self, expected: _Step, action: str) -> None:
         if self._step is _Step.FAILED:
@@ -465,10 +658,9 @@ class NoiseInitiator(_Handshake):
         ``verify_server``, when given, checks the certificate chain inside
         ``receive_server_hello`` and fails the handshake if it raises.
         """
-        super().__init__()
         self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
-        self._ephemeral_public = _public_bytes(self._ephemeral)
+        self._ephemeral_public = self._ephemeral.public_key().public_bytes_raw()
         self._verify_server = verify_server
         self._state = _SymmetricState(prologue)
         self._server_ephemeral: X25519PublicKey | None = None
@@ -477,10 +669,8 @@ class NoiseInitiator(_Handshake):
         """The ClientHello ``HandshakeMessage`` bytes (to be framed after the intro header)."""
         self._enter(_Step.START, "send ClientHello")
         self._state.mix_hash(self._ephemeral_public)
-        message = wa_pb2.HandshakeMessage()
-        message.client_hello.ephemeral = self._ephemeral_public
         self._step = _Step.HELLO
-        return message.SerializeToString()
+        return _encode_client_hello(self._ephemeral_public)
 
     def receive_server_hello(self, data: bytes) -> ServerHelloResult:
         """Consume the ServerHello; return the server static key and the decrypted cert chain."""
@@ -496,13 +686,7 @@ class NoiseInitiator(_Handshake):
         return result
 
     def _receive_server_hello(self, data: bytes) -> ServerHelloResult:
-        message = _parse_handshake(data)
-        if not message.HasField("server_hello"):
-            raise HandshakeMessageError("expected a ServerHello, got none")
-        hello = message.server_hello
-        ephemeral = _require_size(hello.ephemeral, KEY_SIZE, "ServerHello.ephemeral")
-        encrypted_static = _require_size(hello.static, _ENCRYPTED_KEY_SIZE, "ServerHello.static")
-        encrypted_chain = _require_ciphertext(hello.payload, "ServerHello.payload")
+        ephemeral, encrypted_static, encrypted_chain = _decode_server_hello(bytes(data))
         state = self._state
         server_ephemeral = _peer_key(ephemeral)
         state.mix_hash(ephemeral)
@@ -523,16 +707,13 @@ class NoiseInitiator(_Handshake):
             encrypted_static = state.encrypt_and_hash(_static_public(self._static))
             state.mix_key(_dh(self._static, self._server_ephemeral))
             encrypted_payload = state.encrypt_and_hash(bytes(payload))
-            message = wa_pb2.HandshakeMessage()
-            message.client_finish.static = encrypted_static
-            message.client_finish.payload = encrypted_payload
             to_server, to_client = state.split()
         except BaseException:
             self._fail()
             raise
         self._transport = TransportCipher(encrypt_key=to_server, decrypt_key=to_client)
         self._step = _Step.TRANSPORT
-        return message.SerializeToString()
+        return _encode_client_finish(encrypted_static, encrypted_payload)
 
     @property
     def handshake_hash(self) -> bytes:
@@ -553,7 +734,6 @@ class NoiseResponder(_Handshake):
         prologue: bytes = WA_PROLOGUE,
     ) -> None:
         """``static`` is the key the leaf certificate names; pass ``ephemeral`` or ``rng``."""
-        super().__init__()
         self._static = _static_key(static)
         self._ephemeral = _ephemeral_key(ephemeral, rng)
         self._state = _SymmetricState(prologue)
@@ -563,12 +743,7 @@ class NoiseResponder(_Handshake):
         """Consume the ClientHello ``HandshakeMessage`` bytes (intro header and framing removed)."""
         self._enter(_Step.START, "receive ClientHello")
         try:
-            message = _parse_handshake(data)
-            if not message.HasField("client_hello"):
-                raise HandshakeMessageError("expected a ClientHello, got none")
-            ephemeral = _require_size(
-                message.client_hello.ephemeral, KEY_SIZE, "ClientHello.ephemeral"
-            )
+            ephemeral = _decode_client_hello(bytes(data))
             client_ephemeral = _peer_key(ephemeral)
         except BaseException:
             self._fail()
@@ -584,7 +759,7 @@ class NoiseResponder(_Handshake):
             state = self._state
             if self._client_ephemeral is None:  # unreachable: _enter checked the step
                 raise HandshakeStateError("no ClientHello yet")
-            ephemeral_public = _public_bytes(self._ephemeral)
+            ephemeral_public = self._ephemeral.public_key().public_bytes_raw()
             state.mix_hash(ephemeral_public)
             state.mix_key(_dh(self._ephemeral, self._client_ephemeral))
             encrypted_static = state.encrypt_and_hash(_static_public(self._static))
@@ -593,26 +768,14 @@ class NoiseResponder(_Handshake):
         except BaseException:
             self._fail()
             raise
-        message = wa_pb2.HandshakeMessage()
-        hello = message.server_hello
-        hello.ephemeral = ephemeral_public
-        hello.static = encrypted_static
-        hello.payload = encrypted_chain
         self._step = _Step.FINISH
-        return message.SerializeToString()
+        return _encode_server_hello(ephemeral_public, encrypted_static, encrypted_chain)
 
     def receive_client_finish(self, data: bytes) -> ClientFinishResult:
         """Consume the ClientFinish; return the client static key and ClientPayload; then split."""
         self._enter(_Step.FINISH, "receive ClientFinish")
         try:
-            message = _parse_handshake(data)
-            if not message.HasField("client_finish"):
-                raise HandshakeMessageError("expected a ClientFinish, got none")
-            finish = message.client_finish
-            encrypted_static = _require_size(
-                finish.static, _ENCRYPTED_KEY_SIZE, "ClientFinish.static"
-            )
-            encrypted_payload = _require_ciphertext(finish.payload, "ClientFinish.payload")
+            encrypted_static, encrypted_payload = _decode_client_finish(bytes(data))
             state = self._state
             client_static = state.decrypt_and_hash(encrypted_static, "ClientFinish.static")
             state.mix_key(_dh(self._ephemeral, _peer_key(client_static)))
