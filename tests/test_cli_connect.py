@@ -27,6 +27,7 @@ import pytest
 import sniffio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from tests.bounds import PROCESS_START
 from tests.conftest import REPO_ROOT
 from tests.io.proxies import PASSWORD, USER, Pproxy, run_pproxy
 from walink.protocol.binary import Node
@@ -35,7 +36,7 @@ from walink.testing.contacts import NoBundleError
 from walink.testing.emulator import Emulator
 from walink.testing.registry import DEFAULT_PHONE
 
-LINE_WAIT = 60.0
+LINE_WAIT = PROCESS_START
 """Seconds to wait for the next stdout line before failing: a bound on a hang only (under load
 a starved machine took more than 15 s to start `walink connect` and print its first line)."""
 STOP_BOUND = 10.0
@@ -286,7 +287,7 @@ async def test_capture_records_the_session(tmp_path: Path) -> None:
         [sys.executable, "-m", "walink.cli", "replay", str(capture)],
         capture_output=True,
         text=True,
-        timeout=STOP_BOUND,
+        timeout=PROCESS_START,  # a whole run: its start is most of it
     )
     assert replay.returncode == 0, replay.stderr
 
@@ -419,7 +420,7 @@ def test_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=STOP_BOUND,
+        timeout=PROCESS_START,  # a whole run: its start is most of it
     )
     assert (result.returncode, result.stdout) == (2, ""), result.stderr
     assert "usage: walink" in result.stderr or "walink connect:" in result.stderr
@@ -435,7 +436,7 @@ def test_unusable_store_exits_2(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=STOP_BOUND,
+        timeout=PROCESS_START,  # a whole run: its start is most of it
     )
     assert (result.returncode, result.stdout) == (2, ""), result.stderr
     (line,) = result.stderr.splitlines()  # one line: what is wrong, and what to do
@@ -558,7 +559,7 @@ def test_unusable_proxy_exits_2_without_showing_its_password(proxy: str, tmp_pat
             env={**os.environ, "WALINK_PROXY": proxy},
             capture_output=True,
             text=True,
-            timeout=STOP_BOUND,
+            timeout=PROCESS_START,  # a whole run: its start is most of it
         )
         assert (result.returncode, result.stdout) == (2, ""), result.stderr
         assert "proxy" in result.stderr and PASSWORD not in result.stderr
