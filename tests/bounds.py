@@ -10,7 +10,7 @@ such a machine, or measures on a fake clock.
 
 from __future__ import annotations
 
-__all__ = ["PROCESS_START", "SCENARIO_LIMIT"]
+__all__ = ["EVENT_WAIT", "PROCESS_START", "SCENARIO_LIMIT"]
 
 PROCESS_START = 60.0
 """Seconds a Python subprocess of the suite may take to start and reach its first output (or
@@ -19,3 +19,7 @@ its exit, for one that refuses its arguments at once)."""
 SCENARIO_LIMIT = 90.0
 """Seconds one interop scenario may take: a Node peer's start (Baileys' import alone takes
 seconds on a loaded machine), its login with the 812 pre-keys it uploads, and the scenario."""
+
+EVENT_WAIT = 30.0
+"""Seconds an in-process scenario waits for an event it expects (an open, a close) before it
+fails: milliseconds on an idle machine, seconds on a starved one."""
