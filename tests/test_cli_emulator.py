@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.bounds import PROCESS_START
 from tests.conftest import REPO_ROOT
 from tests.testing.client import Creds, seeded
 from tests.testing.socket_client import SocketClient, post
@@ -27,8 +28,8 @@ from walink.io import WebSocketClosed
 from walink.protocol.binary import Node
 from walink.protocol.certs import TrustRoot
 
-_START_TIMEOUT = 20.0
 _STOP_TIMEOUT = 10.0
+"""A signalled emulator must be gone within this many seconds."""
 _PLAIN_LINE = re.compile(
     r"^walink emulator: url (ws://127\.0\.0\.1:\d+/ws/chat)  trust root ([0-9a-f]{64})  "
     r"phone (http://127\.0\.0\.1:\d+/phone)  "
@@ -49,7 +50,7 @@ def start(*args: str) -> subprocess.Popen[str]:
 def first_line(proc: subprocess.Popen[str]) -> str:
     """The first stdout line, failing (not hanging) if it does not come in time."""
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], _START_TIMEOUT)
+    ready, _, _ = select.select([proc.stdout], [], [], PROCESS_START)
     assert ready, "no first line from walink emulator"
     return proc.stdout.readline()
 
@@ -132,7 +133,7 @@ def test_state_folder_keeps_the_trust_root(tmp_path: Path) -> None:
 )
 def test_bad_arguments_exit_2(args: list[str]) -> None:
     with running(*args) as proc:
-        _, err = proc.communicate(timeout=_STOP_TIMEOUT)
+        _, err = proc.communicate(timeout=PROCESS_START)  # its start is most of it
     assert proc.returncode == 2 and "usage:" in err
 
 
@@ -144,6 +145,6 @@ def test_unusable_state_exits_2(tmp_path: Path) -> None:
     (corrupt / "emulator-keys.json").write_text("{broken")
     for state in (not_a_folder, corrupt):
         with running("--state", str(state)) as proc:
-            out, err = proc.communicate(timeout=_STOP_TIMEOUT)
+            out, err = proc.communicate(timeout=PROCESS_START)  # its start is most of it
         assert (proc.returncode, out) == (2, ""), err
         assert "walink emulator:" in err

@@ -65,18 +65,32 @@ def _write_forever(kind: str, where: Path, start: int, report_fd: int) -> None:
         number += 1
 
 
+_READY = b"ready\n"
+
+
 def _fork_and_kill(body: Callable[[int], None], delay: float) -> int | None:
-    """Fork ``body(report_fd)``, SIGKILL it after ``delay`` seconds; the last number it reported."""
+    """Fork ``body(report_fd)``, SIGKILL it ``delay`` seconds after it started running; the
+    last number it reported.
+
+    The delay counts from the child's first line, not from the fork: on a loaded machine a
+    forked child can wait longer than the whole delay before it runs at all, and rounds killed
+    before their first instruction would test nothing (a loaded CI run fell short of its saves).
+    """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         code = 1
         try:
             os.close(read_fd)
+            os.write(write_fd, _READY)  # one write under PIPE_BUF: it arrives whole
             body(write_fd)
         finally:
             os._exit(code)
     os.close(write_fd)
+    ready = b""
+    while len(ready) < len(_READY) and (chunk := os.read(read_fd, len(_READY) - len(ready))):
+        ready += chunk
+    assert ready == _READY, f"the writer did not start: {ready!r}"
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)

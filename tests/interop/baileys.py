@@ -21,6 +21,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from tests.bounds import SCENARIO_LIMIT
 from walink.testing.emulator import Emulator
 
 __all__ = ["HARNESS", "QR_PREFIX", "BaileysRun", "Line", "baileys", "event_is", "is_open"]
@@ -138,14 +139,14 @@ async def baileys(
     auth_dir: Path | None = None,
     me_jid: str | None = None,
     relay_qr: bool = True,
-    timeout_ms: int = 20000,
+    timeout_ms: int = int(SCENARIO_LIMIT * 1000),
     timers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[BaileysRun]:
     """Run the harness against ``emulator``, strict against its test root.
 
     ``auth_dir`` keeps creds and keys across runs (Baileys' multi-file store); ``me_jid`` starts
     from creds with ``me`` set; ``timers`` override :data:`FAST_TIMERS`, e.g.
-    ``{"WA_KEEPALIVE_MS": "500"}``.
+    ``{"WA_KEEPALIVE_MS": "500"}``; ``timeout_ms`` is the harness's own limit on its whole run.
     Leaving the block kills a harness still running.
     """
     env = {

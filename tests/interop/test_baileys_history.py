@@ -56,7 +56,7 @@ async def test_baileys_receives_the_whole_history_from_our_own_lid(peer_dir: Pat
     fixture = default_fixture()
     async with (
         Emulator(ping_interval=None, history=fixture) as emulator,
-        baileys(peer_dir, emulator, timeout_ms=40000, timers=MEDIA_LOOPBACK) as run,
+        baileys(peer_dir, emulator, timers=MEDIA_LOOPBACK) as run,
     ):
         # the history may come before the open (the login's pre-key upload still runs)
         bootstrap = await run.until(_history(_Sync.INITIAL_BOOTSTRAP))
@@ -90,7 +90,7 @@ async def test_baileys_receives_the_inline_history_from_our_own_number(peer_dir:
     fixture = HistoryFixture(bootstrap=built_in.bootstrap)
     async with Emulator(ping_interval=None, history=fixture) as emulator:
         emulator.hub.phone_from_lid = False
-        async with baileys(peer_dir, emulator, timeout_ms=30000) as run:
+        async with baileys(peer_dir, emulator) as run:
             bootstrap = await run.until(_history(_Sync.INITIAL_BOOTSTRAP))
             await run.saw(is_open)
             assert _got(bootstrap) == _rows(fixture.bootstrap)

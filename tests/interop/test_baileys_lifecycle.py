@@ -29,6 +29,7 @@ from typing import Literal
 import anyio
 import pytest
 
+from tests.bounds import SCENARIO_LIMIT
 from tests.interop.baileys import QR_PREFIX, BaileysRun, Line, baileys, event_is, is_open
 from walink.fsm.reasons import CloseReason, Disconnect, WebSocketClosed, classify
 from walink.protocol.binary import Node
@@ -55,7 +56,6 @@ CODE_PHONE = "15557654321"
 PAIRING_CODE_ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTVWXYZ")
 UNKNOWN_DEVICE = "15551230000:7@s.whatsapp.net"
 """A login the registry never saw: faults that strike before the lookup need nothing more."""
-SCENARIO_LIMIT = 25.0
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import anyio
 import pytest
 
+from tests.bounds import SCENARIO_LIMIT
 from tests.interop.baileys import BaileysRun, Line, baileys, event_is, is_open
 from tests.scenarios.harness import Recorder, config_for, running
 from walink.fsm.policy import PolicyConfig, ReconnectHistory, ReconnectPolicy
@@ -55,9 +56,6 @@ from walink.testing.faults import (
 )
 
 pytestmark = pytest.mark.peer
-
-SCENARIO_LIMIT = 25.0
-"""Seconds one row may take (both clients run side by side)."""
 
 
 class Difference(enum.Enum):

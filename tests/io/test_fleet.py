@@ -160,8 +160,11 @@ async def test_two_fleets_split_the_devices_and_one_takes_over_the_other(store_p
     async with Emulator() as emulator:
         with open_device_store(store_path) as setup:
             jids = await _add_linked(emulator, setup, 6)
-        a_store = open_device_store(store_path, lease_ttl=1.0)
-        b_store = open_device_store(store_path, lease_ttl=1.0)
+        # a TTL far past every wait below: a 1 s TTL (renewed every third of it) lapsed again
+        # and again on a loaded machine, and the fleets kept taking devices from each other;
+        # and b's takeover within 10 s then shows that a clean stop does not wait for the TTL
+        a_store = open_device_store(store_path, lease_ttl=30.0)
+        b_store = open_device_store(store_path, lease_ttl=30.0)
         a_events: list[FleetEvent] = []
         b_events: list[FleetEvent] = []
         config = _fleet_config(emulator, claim_batch=1, claim_interval=0.1)

@@ -26,6 +26,7 @@ import anyio.abc
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from tests.bounds import PROCESS_START
 from tests.receive.test_client_messages import paired_on_disk
 from walink.testing.emulator import Emulator
 from walink.testing.server import ServerSession
@@ -35,7 +36,8 @@ ROUNDS = int(os.environ.get("WALINK_KILL_ROUNDS", "10"))
 SEED = int(os.environ.get("WALINK_KILL_SEED", "13"))
 ALICE, BOB = "15550002222", "15550003333"
 GROUP = "120363000000000042@g.us"
-WAIT = 30.0
+WAIT = PROCESS_START
+"""A bound on a hang only: each wait includes a fresh process's start."""
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from tests.bounds import EVENT_WAIT
 from walink.auth import MemoryStore
 from walink.auth.model import Creds
 from walink.fsm.policy import PolicyConfig
@@ -28,8 +29,8 @@ from walink.testing.emulator import Emulator
 PING = Node("iq", {"to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"}, [Node("ping")])
 """A query the emulator answers with a result."""
 
-WAIT = 10.0
-"""Seconds a scenario waits for an expected event before it fails."""
+WAIT = EVENT_WAIT
+"""Seconds a scenario waits for an expected event before it fails (a bound on a hang only)."""
 
 FAST_POLICY = PolicyConfig(backoff_unit=0.01, backoff_cap=0.05, jitter=0.0)
 """Backoff in hundredths of a second, so reconnect scenarios run in milliseconds."""

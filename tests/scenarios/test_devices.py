@@ -75,13 +75,15 @@ async def test_a_held_device_is_refused_before_dialing(tmp_path: Path) -> None:
 async def test_a_lost_lease_ends_the_device_for_good(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'devices.db'}"
     async with Emulator() as emulator:
-        with open_device_store(url, lease_ttl=0.6) as one, open_device_store(url) as two:
+        # renewed every third of the TTL: a TTL of 0.6 s lapsed on a loaded machine, whose
+        # event loop went more than 0.4 s without running the renewal
+        with open_device_store(url, lease_ttl=3.0) as one, open_device_store(url) as two:
             device = await _linked_device(emulator, one)
             handle = one.device(device)
             async with running(Client(handle, config_for(emulator))) as first:
                 await first.wait_open()
                 # the lease is renewed past its TTL while the client runs
-                await anyio.sleep(1.0)
+                await anyio.sleep(3.5)
                 assert one.devices()[0].holder == one.owner and first.client.is_connected
                 # another process takes the device over (as after a pause past the TTL)
                 _lapse_leases(tmp_path / "devices.db")

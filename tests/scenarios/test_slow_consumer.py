@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tests.scenarios.harness import Recorder, config_for, paired_store
+from tests.scenarios.harness import WAIT, Recorder, config_for, paired_store
 from walink.fsm.reasons import CloseReason
 from walink.io.client import Client
 from walink.io.events import Closed, NodeReceived
@@ -40,7 +40,17 @@ async def test_slow_consumer_closes_visibly_and_drops_nothing() -> None:
                     await anyio.sleep(0.005)
             [session] = emulator.sessions()
             for number in range(MESSAGES):
+                queued = client.health.pending_events
                 await emulator.send_node(message(number, creds.me.id))
+                # until the close, the next message leaves only once this one is queued: the
+                # client checks its bound after each read, and a starved client reading many
+                # messages at once went past LIMIT + 3 before its check (a loaded run saw 24)
+                with anyio.fail_after(WAIT):
+                    while (
+                        client.health.pending_events == queued
+                        and client.health.last_disconnect is None
+                    ):
+                        await anyio.sleep(0.005)
             with anyio.fail_after(5):
                 while client.health.last_disconnect is None:
                     await anyio.sleep(0.005)
