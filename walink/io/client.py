@@ -51,8 +51,9 @@ the same way (``history_handled``). So every message and chunk reaches the appli
 least once: a process that dies with events in the queue, or inside a handler, never acked
 them, and the server (or the creds' pending list) brings them back at the next run, flagged
 ``redelivered`` (``type="append"`` in ``messages.upsert``). Raw ``node`` events
-(``process_messages=False``) are acked on arrival, as the session's ``auto_ack`` does: an
-application that asks for raw nodes owns their fate.
+(``process_messages=False``) are acked when they are published (on arrival once the connection
+is open, right after the open for those that came during the login), as the session's
+``auto_ack`` does: an application that asks for raw nodes owns their fate.
 
 When the server logs the device out (401, 403, 406), the session marks the credentials
 ``logged_out`` and the lifecycle saves them before it ends; entering a ``Client`` on such a store
@@ -225,7 +226,7 @@ class Client:
         decrypts and commits every ``<message>`` (see the module docstring). None: the default
         ``SignalProcessor`` (``messages.upsert`` events), or, with
         ``ClientConfig(process_messages=False)``, messages reported as ``NodeReceived`` and
-        acked on arrival.
+        acked when published.
 
         ``downloader``: fetches history blobs (default ``HttpDownloader``: the ``media_conn``
         hosts over HTTPS, an emulator's loopback URL as is)."""
