@@ -21,6 +21,7 @@ from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node, encode_node
 from walink.protocol.errors import RemoteProtocolError
+from walink.protocol.proto import e2e_pb2
 from walink.protocol.events import Event
 from walink.session import (
     INITIAL_PREKEY_COUNT,
@@ -28,6 +29,7 @@ from walink.session import (
     Closed,
     ConnectionUpdate,
     CredsUpdate,
+    DownloadHistory,
     MessageFailed,
     MessageProcessed,
     NodeReceived,
@@ -38,6 +40,8 @@ from walink.session import (
     SessionConfig,
     SessionEvent,
 )
+
+from walink.testing.history import notification_message
 
 from .helpers import T0, make_hub, paired_creds
 
@@ -435,3 +439,49 @@ def test_gate_tracks_the_current_attempt(login: bool) -> None:
     gate.opened()
     gate.publish(None, lambda: ran.append("d"))
     assert ran == (["c", "d"] if login else ["a", "b", "c", "d"])
+
+
+@dataclass(frozen=True)
+class _Decrypted:
+    """A processor result carrying decrypted ``Message``s (what the history part reads)."""
+
+    decrypted: tuple[e2e_pb2.Message, ...]
+
+
+def test_a_history_download_waiting_for_media_hosts_at_the_open_is_not_started_twice() -> None:
+    # The phone's notification arrives during the login; its download asks media_conn, and
+    # the open comes before the answer. The resumption of pending chunks at the open must see
+    # that download as on its way: one job, one chunk (a CI run published a chunk twice).
+    script = Script.start()
+    script.pre_key_count(0)
+    me = _paired().me
+    assert me is not None
+    own = me.id.split(":")[0] + "@s.whatsapp.net"
+    notification = e2e_pb2.Message.HistorySyncNotification(
+        file_sha256=bytes(32),
+        file_length=100,
+        media_key=bytes(32),
+        file_enc_sha256=bytes(32),
+        direct_path="/v/t62.0/history",
+        sync_type=e2e_pb2.Message.HistorySyncType.INITIAL_BOOTSTRAP,
+        chunk_order=0,
+    )
+    node = message("HIST1", **{"from": own, "category": "peer"})
+    script.feed(node)
+    [job] = script.jobs()
+    processed = ProcessedMessage(
+        result=_Decrypted((notification_message(notification),)), history_sync=True
+    )
+    script.session.message_processed(job.token, processed, now=script.now)
+    script.drain()
+    sent = [n for n in script.recorder.sent if n.tag == "iq"]
+    [media_conn] = [n for n in sent if n.attr("xmlns") == "w:m"]
+    [upload] = [n for n in sent if n.child("registration") is not None]
+    script.feed(Node("iq", {"type": "result", "id": upload.attrs["id"]}))
+    script.answer()  # passive
+    script.answer(Node("digest"))
+    assert script.session.connection == "open"
+    answer = Node("media_conn", {"auth": "a", "ttl": "300"}, [Node("host", {"hostname": "h"})])
+    script.feed(Node("iq", {"type": "result", "id": media_conn.attrs["id"]}, [answer]))
+    downloads = [e for e in script.events if isinstance(e, DownloadHistory)]
+    assert [d.request.message_id for d in downloads] == ["HIST1"]

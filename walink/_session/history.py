@@ -270,7 +270,10 @@ class HistorySync:
 
     def opened(self, now: float) -> None:
         """The login is complete: resume every notification a previous run left pending."""
-        in_flight = {d.pending.key.id for d in self._downloads.values()} | self._waiting_ids()
+        # a download started during the login may still wait for the media hosts: it is on its
+        # way as much as a running job, and starting it again would publish its chunk twice
+        in_flight = {d.pending.key.id for d in (*self._downloads.values(), *self._waiting_hosts)}
+        in_flight |= self._waiting_ids()
         for pending in _read_pending(self._ctx.creds):
             if pending.key.id not in in_flight:
                 self._start(pending, now)
