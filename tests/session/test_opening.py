@@ -21,8 +21,8 @@ from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node, encode_node
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.proto import e2e_pb2
 from walink.protocol.events import Event
+from walink.protocol.proto import e2e_pb2
 from walink.session import (
     INITIAL_PREKEY_COUNT,
     ClientSession,
@@ -40,7 +40,6 @@ from walink.session import (
     SessionConfig,
     SessionEvent,
 )
-
 from walink.testing.history import notification_message
 
 from .helpers import T0, make_hub, paired_creds
