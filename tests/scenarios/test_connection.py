@@ -19,6 +19,7 @@ from walink.io.errors import (
     QueryTimeoutError,
 )
 from walink.io.events import ConnectionUpdate
+from walink.io.websocket import ConnectionLostError, WebSocketConnection
 from walink.protocol.binary import Node
 from walink.testing.emulator import Emulator
 
@@ -118,6 +119,37 @@ async def test_server_pings_are_answered() -> None:
             assert recorder.client.is_connected and recorder.closes == []
             # pings are protocol: none of them reached the application
             assert all(e.node.attr("xmlns") != "urn:xmpp:ping" for e in recorder.nodes)
+
+
+async def test_a_failed_send_does_not_preempt_what_the_reader_still_hands_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The logout request goes out, then the socket reports the send as failed (as it does once
+    the reader has seen the server's Close while the messages before it still wait): the server's
+    answer must still reach the session, so the logout is confirmed, not read as a lost
+    connection (a loaded CI run printed "the logout was not confirmed" this way)."""
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            real_send = WebSocketConnection.send
+            failing = False
+
+            async def send_then_fail(self: WebSocketConnection, data: bytes) -> None:
+                await real_send(self, data)
+                if failing and type(self) is WebSocketConnection:  # the client's, not the server's
+                    raise ConnectionLostError("send failed: the peer closed")
+
+            monkeypatch.setattr(WebSocketConnection, "send", send_then_fail)
+            failing = True
+            with anyio.fail_after(5):
+                await recorder.client.logout()
+            await recorder.done.wait()
+        closed = recorder.closes[-1]
+        assert closed.disconnect.reason is CloseReason.LOCAL_LOGOUT
+        assert closed.disconnect.node is not None  # the server's answer: confirmed
+        marked = store.load()
+        assert marked is not None and marked.logged_out
 
 
 async def test_logout_removes_the_device_and_ends() -> None:

@@ -245,6 +245,8 @@ class Attempt:
         self.scope: anyio.CancelScope | None = None
         self.write_wake = anyio.Event()
         self.timer_wake = anyio.Event()
+        self.reader_done = anyio.Event()
+        """Set when the reader has handed over everything it received and stopped."""
 
     def wake(self) -> None:
         self.write_wake.set()

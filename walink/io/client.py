@@ -1052,17 +1052,20 @@ class Client:
     async def _reader(
         self, session: ClientSession, attempt: Attempt, ws: WebSocketConnection
     ) -> None:
-        while not attempt.closed:
-            try:
-                data = await ws.receive()
-            except WebSocketError as error:
-                if not attempt.closed:
-                    self._log.debug("connection %d: %r", attempt.number, error)
-                    session.connection_lost(transport_cause(error), now=self.now())
-                    self._pump()
-                return
-            session.receive_data(data, now=self.now())
-            self._pump()
+        try:
+            while not attempt.closed:
+                try:
+                    data = await ws.receive()
+                except WebSocketError as error:
+                    if not attempt.closed:
+                        self._log.debug("connection %d: %r", attempt.number, error)
+                        session.connection_lost(transport_cause(error), now=self.now())
+                        self._pump()
+                    return
+                session.receive_data(data, now=self.now())
+                self._pump()
+        finally:
+            attempt.reader_done.set()
 
     async def _writer(
         self, session: ClientSession, attempt: Attempt, ws: WebSocketConnection
@@ -1073,9 +1076,7 @@ class Client:
                 try:
                     await ws.send(data)
                 except WebSocketError as error:
-                    if not attempt.closed:
-                        session.connection_lost(transport_cause(error), now=self.now())
-                        self._pump()
+                    await self._send_failed(session, attempt, error)
                     continue
             if attempt.closed and not data:
                 break
@@ -1083,6 +1084,27 @@ class Client:
                 await attempt.write_wake.wait()
                 attempt.write_wake = anyio.Event()
         await ws.aclose(timeout=self.config.close_timeout)
+
+    async def _send_failed(
+        self, session: ClientSession, attempt: Attempt, error: WebSocketError
+    ) -> None:
+        """A send failed: the connection is over, but how it ended is the reader's to report.
+
+        A send fails as soon as the reader has seen the peer's Close, while the messages that
+        came before that Close (a query's answer, the server's stream error) may still wait
+        to be handed to the session: reporting the loss from here would drop them and misname
+        the end (a confirmed logout read as unconfirmed, a 515 read as a lost connection). So
+        the reader goes first; only if it does not finish within ``close_timeout`` (a socket
+        that fails to send but never ends its input) is the loss reported from here.
+        """
+        if attempt.closed:
+            return
+        with anyio.move_on_after(self.config.close_timeout):
+            await attempt.reader_done.wait()
+        if not attempt.closed:
+            self._log.debug("connection %d: send failed: %r", attempt.number, error)
+            session.connection_lost(transport_cause(error), now=self.now())
+            self._pump()
 
     # -- internals: events and saves -----------------------------------------------------------
 
