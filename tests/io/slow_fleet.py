@@ -16,36 +16,22 @@ It prints one JSON line per fact, flushed at once:
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 
 import anyio
 
-from tests.scenarios.harness import FAST_POLICY
+from tests.receive.slow_consumer import consumer_config, emit
 from walink.auth.devices import open_device_store
-from walink.io.config import ClientConfig
 from walink.io.events import ConnectionUpdate, MessagesUpsert
 from walink.io.fleet import DeviceEvent, Fleet, FleetConfig
-from walink.protocol.certs import TrustRoot
 
 OWNER = "slow-fleet"
 
 
-def emit(**fields: object) -> None:
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
-
-
 async def main(store_path: str, url: str, trust_root: str, seed: int) -> None:
     rng = random.Random(seed)
-    client = ClientConfig(
-        url=url,
-        trust_root=TrustRoot(public_key=bytes.fromhex(trust_root), name="emulator"),
-        policy=FAST_POLICY,
-        close_timeout=0.3,
-        max_pending_events=6,
-    )
+    client = consumer_config(url, trust_root)
     config = FleetConfig(
         client=client,
         connect_rate=100.0,

@@ -30,6 +30,7 @@ from tests.receive.test_kill9 import (
     ROUNDS,
     SEED,
     acked,
+    check_delivery,
     in_a_handler,
     of_kind,
     read_lines,
@@ -126,31 +127,7 @@ async def test_kill9_of_a_fleet_with_a_slow_application_loses_no_message(tmp_pat
             await run(number, last=False)
         await run(ROUNDS, last=True)
 
-    every_ack: set[str] = set()
-    handled: set[str] = set()
-    published: set[str] = set()
-    republished = window = cut_in_a_handler = 0
-    for number, lines in enumerate(runs):
-        upserts = of_kind(lines, "upsert")
-        ids = [line["id"] for line in upserts]
-        assert len(ids) == len(set(ids)), f"run {number} published a message twice"
-        for line in upserts:
-            assert line["text"] == sent[line["id"]]  # never a stub, never another text
-            # acked before: the server never delivers it again, so no run publishes it again
-            assert line["id"] not in every_ack, f"run {number} republished an acked message"
-            if line["id"] in published:
-                republished += 1
-                window += line["id"] in handled  # handled, killed before the ack left
-                assert line["type"] == "append"
-            published.add(line["id"])
-        run_handled = {line["id"] for line in of_kind(lines, "handled")}
-        handled |= run_handled
-        # nothing is acked before the loop body that handled it finished
-        assert acks[number] <= handled, f"run {number} acked unhandled {acks[number] - handled}"
-        every_ack |= acks[number]
-        cut_in_a_handler += number < ROUNDS and bool(set(ids) - run_handled)
-    assert set(sent) <= published and set(sent) <= every_ack
-    assert cut_in_a_handler >= ROUNDS // 3, "the kills hardly ever hit the loop at work"
+    republished, window, cut_in_a_handler = check_delivery(runs, acks, sent)
     print(
         f"{len(sent)} texts to {len(devices)} devices over {ROUNDS} kills: "
         f"{cut_in_a_handler} kills inside the loop body, {republished} published again "

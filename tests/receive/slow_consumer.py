@@ -31,16 +31,20 @@ def emit(**fields: object) -> None:
     sys.stdout.flush()
 
 
-async def main(auth: str, url: str, trust_root: str, seed: int) -> None:
-    rng = random.Random(seed)
-    config = ClientConfig(
+def consumer_config(url: str, trust_root: str) -> ClientConfig:
+    """The emulator's client settings of a slow consumer: quick retries, a small event bound."""
+    return ClientConfig(
         url=url,
         trust_root=TrustRoot(public_key=bytes.fromhex(trust_root), name="emulator"),
         policy=FAST_POLICY,
         close_timeout=0.3,
         max_pending_events=6,
     )
-    client = Client(auth, config)
+
+
+async def main(auth: str, url: str, trust_root: str, seed: int) -> None:
+    rng = random.Random(seed)
+    client = Client(auth, consumer_config(url, trust_root))
 
     def on_update(event: ConnectionUpdate) -> None:
         if event.connection == "open":

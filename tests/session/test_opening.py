@@ -8,7 +8,6 @@ pushes the offline backlog and the phone's history.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -21,7 +20,6 @@ from walink.auth.model import Creds
 from walink.fsm.reasons import CloseReason
 from walink.protocol.binary import Node, encode_node
 from walink.protocol.errors import RemoteProtocolError
-from walink.protocol.events import Event
 from walink.protocol.proto import e2e_pb2
 from walink.session import (
     INITIAL_PREKEY_COUNT,
@@ -43,29 +41,11 @@ from walink.session import (
 from walink.testing.history import notification_message
 
 from .helpers import T0, make_hub, paired_creds
+from .test_core import Recorder  # a replay transport that keeps what the session sends
 
 CONTACT = "15550002222@s.whatsapp.net"
 # what the session reports about itself, not about what the connection delivered
 OWN = (ConnectionUpdate, CredsUpdate, SaveRequest, ProcessMessage, QueryResult, Closed)
-
-
-class Recorder:
-    """A ``NodeTransport`` that keeps what the session sends (the replay path)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Node] = []
-
-    def receive_data(self, data: bytes | None) -> None:
-        raise AssertionError("the script feeds nodes, not bytes")
-
-    def events(self) -> Iterator[Event]:
-        return iter(())
-
-    def send_node(self, node: Node) -> None:
-        self.sent.append(node)
-
-    def data_to_send(self) -> bytes:
-        return b""
 
 
 class BadMacError(RemoteProtocolError):
