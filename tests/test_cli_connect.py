@@ -107,6 +107,14 @@ class Connect:
             if all(line.get(key) == value for key, value in expected.items()):
                 return line
 
+    async def saw(self, **expected: Any) -> dict[str, Any]:
+        """A line read already with every ``expected`` key and value, or the next one that has
+        them (what a wait for one line among several that come in no fixed order needs)."""
+        for line in self.lines:
+            if all(line.get(key) == value for key, value in expected.items()):
+                return line
+        return await self.until(**expected)
+
     async def opened(self) -> dict[str, Any]:
         """Read until the connection opens, dropping what comes before, as a naive consumer
         does: nothing but connection updates may (the phone's history and the offline backlog
