@@ -164,7 +164,8 @@ class ClientConfig:
     max_pending_events: int = 1024
     """Bound of the event queue. When the application lets more events than this pile up, the
     connection closes with ``SLOW_CONSUMER`` (no event is dropped; the server redelivers what
-    was not acked after the reconnect)."""
+    was not acked after the reconnect). It is checked after each batch the connection hands
+    over (what one read carried), so the backlog can pass it by one batch before the close."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The reconnection policy's numbers and rules (``PolicyConfig.baileys_compatible()``…)."""
     logger: logging.Logger | None = field(default=None, repr=False)

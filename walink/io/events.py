@@ -28,7 +28,9 @@ The events are the session's own frozen dataclasses, in Baileys' shape:
 
 The queue is bounded by ``ClientConfig.max_pending_events`` without ever dropping: the client
 puts every event, and when the backlog goes over the bound it closes the connection with
-``SLOW_CONSUMER`` (so the backlog stops growing and nothing is lost or silently skipped).
+``SLOW_CONSUMER`` (so the backlog stops growing and nothing is lost or silently skipped). The
+bound is checked after each batch of session events (what one read carried): the events of a
+batch are all put, so the backlog can pass the bound by one batch before the close.
 
 The queue also tells when the application is done with an event: an event may carry an
 ``on_handled`` callback (the client acks a message, records a history chunk, from it), called
