@@ -26,20 +26,14 @@ import pytest
 
 from tests.io.test_fleet_delivery import linked
 from tests.receive.test_kill9 import (
-    REPO_ROOT,
     ROUNDS,
     SEED,
-    acked,
     check_delivery,
-    in_a_handler,
+    kill_rounds,
     of_kind,
-    read_lines,
-    wait_until,
-    watch_servers,
 )
 from walink.auth.devices import open_device_store
 from walink.testing.emulator import Emulator
-from walink.testing.server import ServerSession
 
 ALICE = "15550002222"
 
@@ -67,13 +61,6 @@ async def test_kill9_of_a_fleet_with_a_slow_application_loses_no_message(tmp_pat
             devices = [(await linked(emulator, store, seed))[1] for seed in range(2)]
         alice = emulator.contact(ALICE, "Alice")
         sent: dict[str, str] = {}
-        runs: list[list[dict[str, Any]]] = []
-        acks: list[set[str]] = []
-
-        def connected() -> bool:
-            return any(
-                s.device is not None and s.device.jid in devices for s in emulator.sessions()
-            )
 
         def opened(lines: list[dict[str, Any]]) -> bool:
             return {line["device"] for line in of_kind(lines, "open")} == set(devices)
@@ -85,47 +72,16 @@ async def test_kill9_of_a_fleet_with_a_slow_application_loses_no_message(tmp_pat
                 sent[await alice.send_text(devices[n % 2], text)] = text
                 await anyio.sleep(rng.uniform(0.0, 0.01))
 
-        async def run(number: int, *, last: bool) -> None:
-            lines: list[dict[str, Any]] = []
-            runs.append(lines)
-            servers: dict[int, ServerSession] = {}
-            command = slow_fleet(emulator, path, seed=number)
-            async with (
-                await anyio.open_process(command, cwd=REPO_ROOT) as process,
-                anyio.create_task_group() as tasks,
-            ):
-                tasks.start_soon(read_lines, process, lines)
-                for jid in devices:
-                    tasks.start_soon(watch_servers, emulator, jid, servers)
-                if last:
-                    await wait_until(lambda: opened(lines), "open")
-                    everything = set(sent)
-                    await wait_until(
-                        lambda: everything <= acked(servers) | set().union(*acks), "every ack"
-                    )
-                    process.terminate()
-                else:
-                    await write(rng.randint(0, 6))
-                    await wait_until(lambda: opened(lines), "open")
-                    async with anyio.create_task_group() as writers:
-                        writers.start_soon(write, rng.randint(6, 16))
-                        if number % 2:
-                            await anyio.sleep(rng.uniform(0.05, 0.5))  # anywhere
-                        else:
-                            # while the loop body is at work (events wait behind it); a
-                            # starved test process may miss that moment: then anywhere
-                            with anyio.move_on_after(5):
-                                while not in_a_handler(lines):
-                                    await anyio.sleep(0.002)
-                        process.kill()
-                await process.wait()
-                await wait_until(lambda: not connected(), "the server to drop the sockets")
-                tasks.cancel_scope.cancel()
-            acks.append(acked(servers))
-
-        for number in range(ROUNDS):
-            await run(number, last=False)
-        await run(ROUNDS, last=True)
+        runs, acks = await kill_rounds(
+            emulator,
+            rng,
+            lambda number: slow_fleet(emulator, path, seed=number),
+            devices,
+            opened=opened,
+            write=write,
+            writes=(6, 16),
+            sent=sent,
+        )
 
     republished, window, cut_in_a_handler = check_delivery(runs, acks, sent)
     print(

@@ -18,6 +18,7 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,73 @@ def in_a_handler(lines: list[dict[str, Any]]) -> bool:
     return any(line["id"] not in handled for line in of_kind(lines, "upsert"))
 
 
+async def kill_rounds(
+    emulator: Emulator,
+    rng: random.Random,
+    command: Callable[[int], list[str]],
+    jids: list[str],
+    *,
+    opened: Callable[[list[dict[str, Any]]], bool],
+    write: Callable[[int], Coroutine[Any, Any, None]],
+    writes: tuple[int, int],
+    sent: dict[str, str],
+) -> tuple[list[list[dict[str, Any]]], list[set[str]]]:
+    """Run the child ``command(number)`` and kill -9 it, ROUNDS times, then once more to the
+    end; return each run's lines and the ids each run acked.
+
+    A killed run gets up to ``writes[0]`` messages before it opens and ``writes[0]`` to
+    ``writes[1]`` more while it runs; it is killed at a random moment (odd rounds) or while the
+    application is at work (even rounds). The last run ends once everything sent was acked.
+    """
+    runs: list[list[dict[str, Any]]] = []
+    acks: list[set[str]] = []
+
+    def connected() -> bool:
+        return any(s.device is not None and s.device.jid in jids for s in emulator.sessions())
+
+    async def run(number: int, *, last: bool) -> None:
+        lines: list[dict[str, Any]] = []
+        runs.append(lines)
+        servers: dict[int, ServerSession] = {}
+        async with (
+            await anyio.open_process(command(number), cwd=REPO_ROOT) as process,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(read_lines, process, lines)
+            for jid in jids:
+                tasks.start_soon(watch_servers, emulator, jid, servers)
+            if last:
+                await wait_until(lambda: opened(lines), "open")
+                everything = set(sent)
+                await wait_until(
+                    lambda: everything <= acked(servers) | set().union(*acks), "every ack"
+                )
+                process.terminate()
+            else:
+                await write(rng.randint(0, writes[0]))
+                await wait_until(lambda: opened(lines), "open")
+                async with anyio.create_task_group() as writers:
+                    writers.start_soon(write, rng.randint(*writes))
+                    if number % 2:
+                        await anyio.sleep(rng.uniform(0.05, 0.5))  # anywhere
+                    else:
+                        # while the application is at work (and, often, events wait behind
+                        # it); a starved test process may miss that moment: then anywhere
+                        with anyio.move_on_after(5):
+                            while not in_a_handler(lines):
+                                await anyio.sleep(0.002)
+                    process.kill()
+            await process.wait()
+            await wait_until(lambda: not connected(), "the server to drop the sockets")
+            tasks.cancel_scope.cancel()
+        acks.append(acked(servers))
+
+    for number in range(ROUNDS):
+        await run(number, last=False)
+    await run(ROUNDS, last=True)
+    return runs, acks
+
+
 async def test_kill9_of_a_slow_consumer_publishes_each_message_until_it_is_handled(
     tmp_path: Path,
 ) -> None:
@@ -222,11 +290,6 @@ async def test_kill9_of_a_slow_consumer_publishes_each_message_until_it_is_handl
         auth = tmp_path / "auth.db"
         alice = emulator.contact(ALICE, "Alice")
         sent: dict[str, str] = {}
-        runs: list[list[dict[str, Any]]] = []
-        acks: list[set[str]] = []
-
-        def device_connected() -> bool:
-            return any(s.device is not None and s.device.jid == jid for s in emulator.sessions())
 
         async def write(count: int) -> None:
             for _ in range(count):
@@ -234,46 +297,16 @@ async def test_kill9_of_a_slow_consumer_publishes_each_message_until_it_is_handl
                 sent[await alice.send_text(jid, text)] = text
                 await anyio.sleep(rng.uniform(0.0, 0.01))
 
-        async def run(number: int, *, last: bool) -> None:
-            lines: list[dict[str, Any]] = []
-            runs.append(lines)
-            servers: dict[int, ServerSession] = {}
-            command = slow_consumer(emulator, auth, seed=number)
-            async with (
-                await anyio.open_process(command, cwd=REPO_ROOT) as process,
-                anyio.create_task_group() as tasks,
-            ):
-                tasks.start_soon(read_lines, process, lines)
-                tasks.start_soon(watch_servers, emulator, jid, servers)
-                if last:
-                    await wait_until(lambda: of_kind(lines, "open"), "open")
-                    everything = set(sent)
-                    await wait_until(
-                        lambda: everything <= acked(servers) | set().union(*acks), "every ack"
-                    )
-                    process.terminate()
-                else:
-                    await write(rng.randint(0, 4))
-                    await wait_until(lambda: of_kind(lines, "open"), "open")
-                    async with anyio.create_task_group() as writers:
-                        writers.start_soon(write, rng.randint(4, 12))
-                        if number % 2:
-                            await anyio.sleep(rng.uniform(0.05, 0.5))  # anywhere
-                        else:
-                            # while a handler runs (and, often, events wait behind it); a
-                            # starved test process may miss that moment: then anywhere
-                            with anyio.move_on_after(5):
-                                while not in_a_handler(lines):
-                                    await anyio.sleep(0.002)
-                        process.kill()
-                await process.wait()
-                await wait_until(lambda: not device_connected(), "the server to drop the socket")
-                tasks.cancel_scope.cancel()
-            acks.append(acked(servers))
-
-        for number in range(ROUNDS):
-            await run(number, last=False)
-        await run(ROUNDS, last=True)
+        runs, acks = await kill_rounds(
+            emulator,
+            rng,
+            lambda number: slow_consumer(emulator, auth, seed=number),
+            [jid],
+            opened=lambda lines: bool(of_kind(lines, "open")),
+            write=write,
+            writes=(4, 12),
+            sent=sent,
+        )
 
     republished, window, cut_in_a_handler = check_delivery(runs, acks, sent)
     print(
