@@ -30,8 +30,8 @@ pytest: $(STAMP) peer
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The virtual environment: an editable install with the test, trio and docs extras.
-# setup.py compiles the codec with mypyc where a C compiler exists.
-$(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py
+# setup.py compiles the codec with mypyc, and the Noise accelerator, where a C compiler exists.
+$(STAMP): pyproject.toml setup.py walink/protocol/binary/_codec.py walink/protocol/_noise_crypto.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,trio,docs]'

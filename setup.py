@@ -1,4 +1,4 @@
-"""Build hook: compile the binary node codec with mypyc where possible, else stay pure Python.
+"""Build hook: compile the codec with mypyc and the Noise accelerator in C where possible.
 
 As black ships it: one typed source (walink/protocol/binary/_codec.py) that is compiled when
 mypyc and a C compiler are available, and runs as plain Python otherwise. The compiled build
@@ -6,7 +6,13 @@ includes a generated ``_build_info`` module holding the SHA-256 of the source it
 at import, walink.protocol.binary._loader falls back to the source when the hash no longer
 matches (an editable install after an edit), so stale machine code never runs.
 
-Set WALINK_NO_MYPYC=1 to skip compilation.
+The Noise accelerator (walink/protocol/_noise_crypto.c, the C twin of _noise_crypto.py's
+handshake primitives) links libcrypto; it is optional: without a C compiler or the OpenSSL 3
+headers its build fails with a warning and the pure-Python primitives are used. It records its
+source's SHA-256 the same way, for the same reason.
+
+Set WALINK_NO_MYPYC=1 to skip the mypyc compilation (the C extension is still built: it takes a
+second), WALINK_NO_C_EXTENSION=1 to skip the C extension.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup  # type: ignore[import-untyped]
+from setuptools import Extension, setup  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent
 CODEC_SOURCE = "walink/protocol/binary/_codec.py"
@@ -29,6 +35,7 @@ BUILD_INFO = "walink/protocol/binary/_build_info.py"
 # the shared library of the compiled group lives inside the package, not at the top level
 GROUP_NAME = "walink.protocol.binary._codec_lib"
 # only these commands compile anything; metadata queries (egg_info, dist_info) stay fast
+NOISE_SOURCE = "walink/protocol/_noise_crypto.c"
 BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 
 
@@ -70,9 +77,25 @@ def _mypyc_extensions() -> list[Any]:
     return extensions
 
 
+def _noise_extension() -> list[Any]:
+    if os.environ.get("WALINK_NO_C_EXTENSION", "") not in ("", "0"):
+        return []
+    digest = hashlib.sha256((ROOT / NOISE_SOURCE).read_bytes()).hexdigest()
+    return [
+        Extension(
+            "walink.protocol._noise_crypto_c",
+            [NOISE_SOURCE],
+            libraries=["crypto"],
+            define_macros=[("WALINK_SOURCE_SHA256", f'"{digest}"')],
+            # a failed build (no compiler, no OpenSSL 3 headers) warns and leaves pure Python
+            optional=True,
+        )
+    ]
+
+
 os.chdir(ROOT)  # mypycify takes paths relative to the project root
 try:
-    setup(ext_modules=_mypyc_extensions())
+    setup(ext_modules=_mypyc_extensions() + _noise_extension())
 finally:
     # the hash only ever lives inside the compiled build
     (ROOT / BUILD_INFO).unlink(missing_ok=True)

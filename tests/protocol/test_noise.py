@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from walink.protocol import noise
+from walink.protocol import _noise_crypto, noise
 from walink.protocol.certs import (
     LeafKeyMismatchError,
     make_cert_chain,
@@ -41,6 +38,23 @@ from walink.protocol.noise import (
     TransportStateError,
 )
 from walink.protocol.proto import wa_pb2
+
+# "pure" runs the reference beside the C twin; without the twin, "loaded" is the reference.
+PRIMITIVE_VARIANTS = ["loaded", "pure"] if _noise_crypto.ACCELERATED else ["loaded"]
+
+
+@pytest.fixture(scope="module", autouse=True, params=PRIMITIVE_VARIANTS)
+def primitives(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs on the loaded symmetric primitives and, beside a C twin, on the
+    pure-Python reference (test_noise_crypto.py holds the two byte-exact directly)."""
+    chosen = _noise_crypto.PURE if request.param == "pure" else None
+    with pytest.MonkeyPatch.context() as patch:
+        if chosen is not None:
+            patch.setattr(noise, "_hkdf", chosen.hkdf)
+            patch.setattr(noise, "_seal", chosen.seal)
+            patch.setattr(noise, "_unseal", chosen.unseal)
+            patch.setattr(noise, "_mix", chosen.mix)
+        yield request.param
 
 
 def _fixed_key(label: str) -> KeyPair:
@@ -275,14 +289,6 @@ def test_a_static_public_key_is_derived_once_per_key_and_never_mixed_up() -> Non
 class _ShortKey:
     private = b"\x01" * 31
     public = b"\x02" * 32
-
-
-def test_hkdf_is_rfc5869() -> None:
-    salt, ikm = b"s" * 32, b"i" * 32
-    reference = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(ikm)
-    assert noise._hkdf64(salt, ikm) == reference
-    empty = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(b"")
-    assert noise._hkdf64(salt, b"") == empty
 
 
 def test_a_different_prologue_changes_the_keys() -> None:
@@ -686,49 +692,6 @@ def test_client_finish_parses_or_raises_remote_protocol_error(data: bytes) -> No
 
 
 # --- the hand-written primitives and wire forms, against their references -----------------------
-
-
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, hashlib.sha256).digest()
-
-
-def _rfc5869(salt: bytes, ikm: bytes, length: int) -> bytes:
-    """RFC 5869's construction, empty info, on the standard library's HMAC."""
-    prk = _hmac_sha256(salt, ikm)
-    output, block = b"", b""
-    for index in range(1, -(-length // 32) + 1):
-        block = _hmac_sha256(prk, block + bytes([index]))
-        output += block
-    return output[:length]
-
-
-def test_hkdf_matches_the_rfc5869_sha256_vector_without_salt_and_info() -> None:
-    # RFC 5869, appendix A.3 (test case 3): the one SHA-256 case with empty info. The first 42
-    # bytes of a longer output are the same, as each block only depends on the ones before it.
-    ikm = bytes([0x0B]) * 22
-    okm = bytes.fromhex(
-        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
-    )
-    assert noise._hkdf64(b"", ikm)[:42] == okm
-    assert _rfc5869(b"", ikm, 42) == okm
-
-
-@given(salt=st.binary(max_size=64), ikm=st.binary(max_size=200))
-def test_hkdf_is_byte_exact_with_rfc5869(salt: bytes, ikm: bytes) -> None:
-    expected = _rfc5869(salt, ikm, 64)
-    assert noise._hkdf64(salt, ikm) == expected
-    assert noise._hkdf(salt, ikm) == (expected[:32], expected[32:])
-    reference = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(ikm)
-    assert reference == expected
-
-
-@given(ikm=st.binary(max_size=64))
-def test_hkdf_with_the_protocol_name_as_salt_uses_the_right_pads(ikm: bytes) -> None:
-    # The first MixKey's salt is the protocol name itself, whose HMAC pads are precomputed.
-    copy = bytes(bytearray(NOISE_MODE))
-    assert copy is not NOISE_MODE
-    assert noise._hkdf(NOISE_MODE, ikm) == noise._hkdf(copy, ikm)
-    assert noise._hkdf64(NOISE_MODE, ikm) == _rfc5869(NOISE_MODE, ikm, 64)
 
 
 def test_the_prologue_hash_is_mixed_as_any_other_prologue() -> None:

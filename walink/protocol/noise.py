@@ -32,6 +32,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
 
+from walink.protocol._noise_crypto import hkdf as _hkdf
+from walink.protocol._noise_crypto import mix as _mix
+from walink.protocol._noise_crypto import seal as _seal
+from walink.protocol._noise_crypto import unseal as _unseal
 from walink.protocol.errors import LocalProtocolError, RemoteProtocolError
 from walink.protocol.proto import wa_pb2
 
@@ -198,76 +202,23 @@ def _dh(private: X25519PrivateKey, public: X25519PublicKey) -> bytes:
         raise HandshakeKeyError(f"unusable peer public key: {exc}") from exc
 
 
-# --- primitives ---------------------------------------------------------------------------------
-
-
-_sha256 = hashlib.sha256  # bound once: called about 45 times per handshake pair
-
-_HMAC_INNER = bytes(byte ^ 0x36 for byte in range(256))
-_HMAC_OUTER = bytes(byte ^ 0x5C for byte in range(256))
-_SHA256_BLOCK = 64
-
-
-def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """HMAC-SHA256's inner and outer padded keys for a key of at most one block."""
-    padded = key.ljust(_SHA256_BLOCK, b"\x00")
-    return padded.translate(_HMAC_INNER), padded.translate(_HMAC_OUTER)
-
-
-# Every handshake's first MixKey has the protocol name as its chaining key: its HMAC pads are
-# constants.
-_NOISE_MODE_PADS = _hmac_pads(NOISE_MODE)
-
-
-def _hkdf(salt: bytes, ikm: bytes) -> tuple[bytes, bytes]:
-    """RFC 5869 HKDF-SHA256 with empty info: the two 32-byte halves of a 64-byte output.
-
-    HMAC is spelled out on ``hashlib`` (the construction of ``hmac.py``): it runs eight times per
-    handshake pair, and reusing the padded PRK state for both expand blocks halves its cost. Both
-    callers use the halves apart, so they are returned apart.
-    """
-    if salt is NOISE_MODE:
-        salt_inner, salt_outer = _NOISE_MODE_PADS
-    else:
-        padded_salt = salt.ljust(_SHA256_BLOCK, b"\x00")
-        salt_inner = padded_salt.translate(_HMAC_INNER)
-        salt_outer = padded_salt.translate(_HMAC_OUTER)
-    prk = _sha256(salt_outer + _sha256(salt_inner + ikm).digest()).digest()
-    padded_prk = prk.ljust(_SHA256_BLOCK, b"\x00")
-    expand_inner = _sha256(padded_prk.translate(_HMAC_INNER))
-    expand_outer = _sha256(padded_prk.translate(_HMAC_OUTER))
-    first_inner = expand_inner.copy()
-    first_inner.update(b"\x01")
-    first_outer = expand_outer.copy()
-    first_outer.update(first_inner.digest())
-    first = first_outer.digest()
-    expand_inner.update(first + b"\x02")
-    expand_outer.update(expand_inner.digest())
-    return first, expand_outer.digest()
-
-
-def _hkdf64(salt: bytes, ikm: bytes) -> bytes:
-    """RFC 5869 HKDF-SHA256 with empty info and 64 bytes of output."""
-    first, second = _hkdf(salt, ikm)
-    return first + second
-
+# --- the symmetric state -------------------------------------------------------------------------
+#
+# Its primitives (HKDF, AES-GCM with MixHash, MixHash) are _noise_crypto's: a C twin of the
+# pure-Python reference where one was built, the reference otherwise.
 
 # h after mixing the prologue depends on the prologue alone: the usual one is hashed once.
-_WA_PROLOGUE_HASH = _sha256(NOISE_MODE + WA_PROLOGUE).digest()
-
-# In XX at most two messages share a handshake key (the counter restarts at every MixKey), so
-# the handshake only ever uses these IVs.
-_HANDSHAKE_IVS = (_IV_PREFIX + bytes(4), _IV_PREFIX + b"\x00\x00\x00\x01")
+_WA_PROLOGUE_HASH = hashlib.sha256(NOISE_MODE + WA_PROLOGUE).digest()
 
 
 class _SymmetricState:
-    """h, ck and the handshake cipher with its single counter shared by both directions."""
+    """h, ck and the handshake key with its single counter shared by both directions."""
 
-    __slots__ = ("_aead", "_ck", "_counter", "h")
+    __slots__ = ("_ck", "_counter", "_key", "h")
 
     def __init__(self, prologue: bytes) -> None:
         self._ck = NOISE_MODE
-        self._aead: AESGCM | None = None
+        self._key: bytes | None = None
         self._counter = 0
         if prologue == WA_PROLOGUE:
             self.h = _WA_PROLOGUE_HASH
@@ -276,39 +227,29 @@ class _SymmetricState:
             self.mix_hash(prologue)
 
     def mix_hash(self, data: bytes) -> None:
-        self.h = _sha256(self.h + data).digest()
+        self.h = _mix(self.h, data)
 
     def mix_key(self, ikm: bytes) -> None:
-        self._ck, key = _hkdf(self._ck, ikm)
-        self._aead = AESGCM(key)
+        self._ck, self._key = _hkdf(self._ck, ikm)
         self._counter = 0
 
-    # The two below run eight times per handshake pair: the IV and MixHash are spelled out
-    # rather than called, and the counter is 0 or 1 (see _HANDSHAKE_IVS).
-
     def encrypt_and_hash(self, plaintext: bytes) -> bytes:
-        aead = self._aead
-        if aead is None:  # unreachable from the public API: in XX a MixKey comes first
+        key = self._key
+        if key is None:  # unreachable from the public API: in XX a MixKey comes first
             raise HandshakeStateError("no handshake key yet")
-        counter = self._counter
-        h = self.h
-        ciphertext = aead.encrypt(_HANDSHAKE_IVS[counter], plaintext, h)
-        self._counter = counter + 1
-        self.h = _sha256(h + ciphertext).digest()
+        ciphertext, self.h = _seal(key, self._counter, plaintext, self.h)
+        self._counter += 1
         return ciphertext
 
     def decrypt_and_hash(self, ciphertext: bytes, what: str) -> bytes:
-        aead = self._aead
-        if aead is None:  # unreachable from the public API: in XX a MixKey comes first
+        key = self._key
+        if key is None:  # unreachable from the public API: in XX a MixKey comes first
             raise HandshakeStateError("no handshake key yet")
-        counter = self._counter
-        h = self.h
-        try:
-            plaintext = aead.decrypt(_HANDSHAKE_IVS[counter], ciphertext, h)
-        except InvalidTag as exc:
-            raise NoiseDecryptError(f"{what}: authentication tag mismatch") from exc
-        self._counter = counter + 1
-        self.h = _sha256(h + ciphertext).digest()
+        opened = _unseal(key, self._counter, ciphertext, self.h)
+        if opened is None:
+            raise NoiseDecryptError(f"{what}: authentication tag mismatch")
+        plaintext, self.h = opened
+        self._counter += 1
         return plaintext
 
     def split(self) -> tuple[bytes, bytes]:
