@@ -29,7 +29,15 @@ from walink.protocol.errors import RemoteProtocolError
 from walink.protocol.frames import WA_HEADER, FrameDecoder
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
-HARNESS_NAMES = ("frames", "node_decoder", "handshake", "session", "signal_protocol", "history")
+HARNESS_NAMES = (
+    "frames",
+    "node_decoder",
+    "handshake",
+    "session",
+    "signal_protocol",
+    "history",
+    "noise_crypto",
+)
 # Per-harness example budgets under the default profile (100 examples): the whole module stays
 # well under 30 s on 2 cores. Other profiles scale them (HYPOTHESIS_PROFILE=thorough: 20 times).
 EXAMPLES = {
@@ -39,6 +47,7 @@ EXAMPLES = {
     "session": 60,
     "signal_protocol": 400,
     "history": 400,
+    "noise_crypto": 1000,
 }
 MiB = 1 << 20
 
