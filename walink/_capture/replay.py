@@ -10,8 +10,10 @@ never fails would. The job workers' outcomes (``message_processed``, ``message_f
 ``history_downloaded``, ``history_download_failed``) and the application's handled reports
 (``message_handled``, ``history_handled``) are reported at their time with what the capture
 kept (``walink._capture.jobs``): the session sends the same receipts and acks, saves the same
-history records and publishes the same events. An unredacted capture's registration id is the
-replay's too, so its retry receipts are the live ones.
+history records and publishes the same events. A ``cancel_query`` gives up the replay's own
+query of the recorded number (the replay's session gave it another id), so a query the live
+caller gave up neither fails nor is answered in the replay. An unredacted capture's
+registration id is the replay's too, so its retry receipts are the live ones.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -27,7 +29,8 @@ encoded with the capture's own redaction (from its header), and so are the nodes
 Ids are matched in order: each recorded outbound node is paired with the first unmatched node
 the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the
 inbound replies to the recorded id are delivered with the replay's id. Events show the recorded
-ids again, so the replay's events compare with the recorded run's.
+ids again (a reply nobody waited for, a ``node`` event, too), so the replay's events compare with
+the recorded run's.
 """
 
 from __future__ import annotations
@@ -163,6 +166,8 @@ class _Replayer:
         self.sent: list[Node] = []
         self.noted_qr = False
         self.pairing_requests = 0
+        self.query_ids: list[str | None] = []
+        """The id the replay's session gave each ``query`` command, in order (None: refused)."""
         self.derived_codes: set[str] = set()
         """The codes replay made up for redacted ones (their primary_hello needs a stand-in)."""
         self.accepted_code: str | None = None
@@ -195,6 +200,11 @@ class _Replayer:
             data = encode_event(event, redact=self.redact, query_id=self.shown_id)
             if data["event"] in ("query.result", "pairing_code.error") and data["node"]:
                 # the reply was delivered with the replay's id: show it as it was recorded
+                attrs = data["node"]["attrs"]
+                attrs["id"] = self.shown_id(attrs.get("id", ""))
+            elif data["event"] == "node" and _is_reply(data["node"]):
+                # a reply nobody waited for (its query given up, or timed out) was delivered
+                # with the replay's id too
                 attrs = data["node"]["attrs"]
                 attrs["id"] = self.shown_id(attrs.get("id", ""))
             if isinstance(event, ConnectionUpdate) and event.qr is not None and not self.redact:
@@ -459,7 +469,12 @@ class _Replayer:
             wait = math.inf if timeout == "never" else timeout
             if wait is not None and not isinstance(wait, (int, float)):
                 raise CaptureFormatError(f"line {record.line}: bad query timeout")
-            session.query(self.node_of(record), now=t, timeout=wait)
+            node = self.node_of(record)
+            # numbered before the call: a refused query keeps its number, as in the writer
+            self.query_ids.append(None)
+            self.query_ids[-1] = session.query(node, now=t, timeout=wait)
+        elif name == "cancel_query":
+            self.cancel_query(record)
         elif name == "send":
             session.send_node(self.node_of(record))
         elif name == "ack":
@@ -483,6 +498,28 @@ class _Replayer:
                 session.save_failed(token, str(record.data.get("error", "")), now=t)
         else:
             raise CaptureFormatError(f"line {record.line}: unknown command {name!r}")
+
+    def cancel_query(self, record: Record) -> None:
+        """The caller stopped waiting for the capture's query number ``query``: the replay's
+        session forgets its own query of that number, at the same point of the inputs."""
+        number, recorded_id = record.data.get("query"), record.data.get("id")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise CaptureFormatError(f"line {record.line}: 'cancel_query' needs a 'query' >= 1")
+        if not isinstance(recorded_id, str):
+            raise CaptureFormatError(f"line {record.line}: 'cancel_query' needs a string 'id'")
+        if number > len(self.query_ids):
+            raise CaptureFormatError(
+                f"line {record.line}: cancel_query of query {number}, but only "
+                f"{len(self.query_ids)} came before"
+            )
+        replay_id = self.query_ids[number - 1]
+        if replay_id is None:
+            self.note(
+                f"line {record.line}: cancel_query of query {number} ({recorded_id!r}), which "
+                "the replay did not send: skipped (the replay diverged)"
+            )
+            return
+        self.session.cancel_query(replay_id)
 
     def job(self, name: str, record: Record) -> None:
         """A job worker's outcome, or the application's handled report, at its recorded time."""
@@ -567,6 +604,14 @@ def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, A
                 f"at {theirs.get('t')}"
             )
     return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
+
+
+def _is_reply(node: object) -> bool:
+    """An encoded ``<iq type=result|error>`` with an id: what ``receive`` maps to the replay's."""
+    if not isinstance(node, dict) or node.get("tag") != "iq":
+        return False
+    attrs = node.get("attrs")
+    return isinstance(attrs, dict) and attrs.get("type") in ("result", "error") and "id" in attrs
 
 
 def _is_primary_hello(node: Node) -> bool:
