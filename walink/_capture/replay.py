@@ -8,12 +8,15 @@ and the application's commands. Saves are confirmed (or failed) where the captur
 ``saved``/``save_failed`` commands say; in a capture without them, at once, as a store that
 never fails would. The job workers' outcomes (``message_processed``, ``message_failed``,
 ``history_downloaded``, ``history_download_failed``) and the application's handled reports
-(``message_handled``, ``history_handled``) are reported at their time with what the capture
-kept (``walink._capture.jobs``): the session sends the same receipts and acks, saves the same
-history records and publishes the same events. A ``cancel_query`` gives up the replay's own
-query of the recorded number (the replay's session gave it another id), so a query the live
-caller gave up neither fails nor is answered in the replay. An unredacted capture's
-registration id is the replay's too, so its retry receipts are the live ones.
+(``message_handled``, ``history_handled``) are reported at their time with what the capture kept
+(``walink._capture.jobs``): the session sends the same receipts and acks, saves the same history
+records and publishes the same events. The one random value such a call draws, the IV of a
+``server-error`` receipt (a reupload request), is sent in clear: replay draws the recorded
+receipt's instead (``_ScriptedRandom``), so the receipt it encrypts compares with the recorded
+one byte for byte when the capture kept the media key. A ``cancel_query`` gives up the replay's
+own query of the recorded number (the replay's session gave it another id), so a query the live
+caller gave up neither fails nor is answered in the replay. An unredacted capture's registration
+id is the replay's too, so its retry receipts are the live ones.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -148,7 +151,8 @@ class _Replayer:
         header = capture.header
         self.capture = capture
         self.redact = bool(header.redacted)
-        rng = random.Random(header.seed)
+        rng = _ScriptedRandom(header.seed)
+        self.rng = rng
         creds = creds_from_json(header.creds, Creds.new(rng.randbytes))
         if header.registration_id is not None:
             creds = replace(creds, registration_id=header.registration_id)
@@ -166,6 +170,12 @@ class _Replayer:
         self.sent: list[Node] = []
         self.noted_qr = False
         self.pairing_requests = 0
+        self.index = 0
+        """The position in ``capture.records`` of the record being applied."""
+        self.download_ids: dict[int, str] = {}
+        """The message id of each history download job, by token (the replay's own events)."""
+        self.claimed_receipts: set[int] = set()
+        """The ``out`` records whose server-error receipt IV a reupload request used already."""
         self.query_ids: list[str | None] = []
         """The id the replay's session gave each ``query`` command, in order (None: refused)."""
         self.derived_codes: set[str] = set()
@@ -211,6 +221,8 @@ class _Replayer:
                 data["qr"] = self.shown_qr(event.qr)
             if isinstance(event, PairingCode):
                 self.accepted_code = event.code
+            if data["event"] == "history.download":
+                self.download_ids[data["token"]] = data["message_id"]
             encoded = {"event": data["event"], "t": self.now, **data}
             self.result.events.append(encoded)
             self.result.lines.append(encoded)
@@ -263,7 +275,8 @@ class _Replayer:
                 "no capture holds: replay uses the default (every type but FULL, unless the "
                 "full sync was asked for)"
             )
-        for record in records:
+        for index, record in enumerate(records):
+            self.index = index
             self.now = record.t
             if record.kind == "event":
                 event = record.data.get("event")
@@ -555,9 +568,46 @@ class _Replayer:
             if not isinstance(reupload, bool):
                 raise CaptureFormatError(f"line {line}: 'reupload' must be true or false")
             error = decode_error(data.get("error"), line)
-            session.history_download_failed(token, error, reupload=reupload, now=t)
+            iv = self.recorded_receipt_iv(token) if reupload else None
+            if iv is not None:
+                # the receipt's IV is the only randomness the session draws in this call
+                self.rng.script(iv)
+            try:
+                session.history_download_failed(token, error, reupload=reupload, now=t)
+            finally:
+                self.rng.script(None)
         else:
             session.history_handled(token, now=t)
+
+    def recorded_receipt_iv(self, token: int) -> bytes | None:
+        """The IV of the recorded ``server-error`` receipt that asked for download ``token``'s
+        blob again: the next one after this record, not yet used, for the same message.
+
+        The IV is 12 random bytes sent in clear; taking it from the recording lets the replay's
+        receipt be compared byte for byte, its ciphertext computed by the replay's session (an
+        IV from the wrong receipt could only make the comparison fail, never pass)."""
+        message_id = self.download_ids.get(token)
+        if message_id is None:
+            return None
+        records = self.capture.records
+        for index in range(self.index + 1, len(records)):
+            record = records[index]
+            if record.kind != "out" or index in self.claimed_receipts:
+                continue
+            node = record.data.get("node")
+            if not isinstance(node, dict) or node.get("tag") != "receipt":
+                continue
+            attrs = node.get("attrs")
+            if not isinstance(attrs, dict) or attrs.get("type") != "server-error":
+                continue
+            if attrs.get("id") != message_id:
+                continue
+            self.claimed_receipts.add(index)
+            encrypt = self.node_of(record).child("encrypt")
+            iv = encrypt.child("enc_iv") if encrypt is not None else None
+            content = iv.content if iv is not None else None
+            return content if isinstance(content, bytes) and len(content) == 12 else None
+        return None
 
     def note_once(self, topic: str, text: str) -> None:
         if topic not in self.noted_topics:
@@ -604,6 +654,27 @@ def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, A
                 f"at {theirs.get('t')}"
             )
     return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
+
+
+class _ScriptedRandom(random.Random):
+    """The replay session's generator: seeded from the capture, but the next draw of as many
+    bytes as a scripted value has is that value (the stream still advances by the same
+    amount, so every later draw is what it would have been)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._scripted: bytes | None = None
+
+    def script(self, value: bytes | None) -> None:
+        self._scripted = value
+
+    def randbytes(self, n: int) -> bytes:
+        drawn = super().randbytes(n)
+        scripted = self._scripted
+        if scripted is not None and len(scripted) == n:
+            self._scripted = None
+            return scripted
+        return drawn
 
 
 def _is_reply(node: object) -> bool:
