@@ -128,12 +128,14 @@ def test_the_replay_sends_the_recorded_nodes_byte_for_byte(live: Live) -> None:
     recorded = _out_nodes(_lines(live.path))
     # Only what carries the device's own keys differs: its signature of the pairing (made for
     # the replay's synthetic keys), the pre-key upload (synthetic keys; redacted, they are
-    # placeholders of the same length) and the server-error receipt (encrypted with the
-    # blob's media key and a fresh IV). Every receipt and ack of a message is the same.
+    # placeholders of the same length) and, redacted, the server-error receipt (encrypted with
+    # the blob's media key, which a redacted capture replaces by zero bytes; its IV is the
+    # recorded one). Every receipt and ack of a message is the same.
     expected = ["iq/result/pair-device-sign"]
-    if not live.redact:
+    if live.redact:
+        expected.append("receipt/server-error/encrypt")
+    else:
         expected.append("iq/set/registration")
-    expected.append("receipt/server-error/encrypt")
     assert _differing(result.sent, recorded) == expected
     kinds = {(n["tag"], n["attrs"].get("type")) for n in recorded}
     # the receipts and acks of processed messages, of history notifications, and the retry
@@ -144,6 +146,42 @@ def test_the_replay_sends_the_recorded_nodes_byte_for_byte(live: Live) -> None:
         ("receipt", "retry"),
         ("ack", None),
     } <= kinds
+
+
+def _server_error_receipts(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [n for n in nodes if n["tag"] == "receipt" and n["attrs"].get("type") == "server-error"]
+
+
+def _encrypt_parts(receipt: dict[str, Any]) -> dict[str, str]:
+    """The base64 contents of a server-error receipt's ``enc_p`` and ``enc_iv``."""
+    (encrypt,) = receipt["children"]
+    return {child["tag"]: child["b64"] for child in encrypt["children"]}
+
+
+def test_the_server_error_receipt_uses_the_recorded_iv_and_computes_its_ciphertext(
+    live: Live,
+) -> None:
+    """The IV (sent in clear) is the recorded one; the ciphertext is the replay's own: with a
+    redacted media key it differs, and with another recorded IV it no longer matches."""
+    lines = _lines(live.path)
+    (recorded,) = _server_error_receipts(_out_nodes(lines))
+    (sent,) = _server_error_receipts(replay_capture(read_capture(live.path)).sent)
+    mine, theirs = _encrypt_parts(sent), _encrypt_parts(recorded)
+    assert mine["enc_iv"] == theirs["enc_iv"]
+    assert (mine["enc_p"] == theirs["enc_p"]) is not live.redact
+    # the same capture with the receipt's IV changed: the replay encrypts with that IV, and
+    # the ciphertext it computes differs from the recorded one (made with the live IV)
+    zeros = base64.b64encode(bytes(12)).decode()
+    assert theirs["enc_iv"] != zeros
+    (encrypt,) = recorded["children"]  # ``recorded`` is the dict inside ``lines``
+    for child in encrypt["children"]:
+        if child["tag"] == "enc_iv":
+            child["b64"] = zeros
+    path = live.path.with_name(f"changed-iv-{live.redact}.jsonl")
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    (resent,) = _server_error_receipts(replay_capture(read_capture(path)).sent)
+    assert _encrypt_parts(resent)["enc_iv"] == zeros
+    assert _encrypt_parts(resent)["enc_p"] != theirs["enc_p"]
 
 
 def test_the_replay_records_the_same_history_in_its_creds(live: Live) -> None:

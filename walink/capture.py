@@ -46,7 +46,11 @@ decreasing. A reader refuses a file whose header names another format or version
   skips it); and the caller's ``saved`` (``"token"``:
   ``confirm_saved``) and ``save_failed`` (``"token"``, ``"error"``), so replay releases held
   output where the live run did (without them, replay confirms every save at once);
-  ``lease_lost`` (``"message"``: text or null).
+  ``lease_lost`` (``"message"``: text or null); ``cancel_query`` (``"id"``: the query's id,
+  ``"query"``: its number, 1 for the capture's first ``query`` line), written only when the
+  call could still take a waiting query back (the I/O client calls ``cancel_query`` after every
+  query: once its outcome was published, the call changes nothing and is not recorded), so
+  replay gives up its own query of that number at the same point.
 - ``command`` lines for the job workers' outcomes and the application's handled reports, each
   with the ``"token"`` of its job or event, written before the call (the receipts and acks they
   release follow them): ``message_processed`` (``"redelivered"``, ``"history_sync"``,
@@ -96,20 +100,25 @@ the history's media keys are then in the file.
 Version 1 covers all of the above: a reader older than the job lines never misreads a file
 that has them: it refuses it (an unknown command), or, for a run whose jobs never reported,
 replays without processing messages and says that the events differ. Every older file replays
-as before.
+as before. The same holds for ``cancel_query``: an older reader refuses a file that has one
+(an unknown command); files without one are written byte for byte as before.
 
 Replay starts after the handshake with synthetic keys and verifies nothing it cannot, and says
-so in ``replay.note`` lines: a pair-success's identity is replaced by one signed for the replay's
-keys; a redacted pairing code is replaced by one derived from the seed, and the phone's
+so in ``replay.note`` lines: a pair-success's identity is replaced by one signed for the
+replay's keys; a redacted pairing code is replaced by one derived from the seed, and the phone's
 primary_hello (wrapped with the live code) by a stand-in wrapped with that one; redacted message
 results and history chunks are replayed as their placeholders (same JIDs, keys, counts). What
 then differs from the live run's nodes is what carries the device's keys (the pairing signature,
-the pre-key upload) or a secret (a ``server-error`` receipt, encrypted with the blob's media
-key); every receipt and ack of a message is sent the same. ``ReplayResult.sent`` lists the
-replay's nodes encoded as the ``out`` lines are, for that comparison, and ``ReplayResult.creds``
-the replay's final credentials (the history records it saved compare with the live run's).
-Events are encoded with the capture's own redaction (its header's ``redacted``); an unredacted
-capture's QR strings, made of the live keys, are shown as recorded (matched by their ref).
+the pre-key upload: its one-time keys are drawn at the upload, and matching them would take
+their private halves, which no capture holds) or a redacted secret (a ``server-error`` receipt,
+encrypted with the blob's media key); every receipt and ack of a message is sent the same. A
+``server-error`` receipt's IV (12 random bytes, sent in clear) is taken from the recorded
+receipt, so an unredacted capture's receipt, encrypted by the replay, is the recorded one.
+``ReplayResult.sent`` lists the replay's nodes encoded as the ``out`` lines are, for that
+comparison, and ``ReplayResult.creds`` the replay's final credentials (the history records it
+saved compare with the live run's). Events are encoded with the capture's own redaction (its
+header's ``redacted``); an unredacted capture's QR strings, made of the live keys, are shown as
+recorded (matched by their ref).
 """
 
 from __future__ import annotations

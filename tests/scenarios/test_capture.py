@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tests.scenarios.harness import (
     PING,
     config_for,
+    paired_store,
     running,
     scan_when_shown,
     secret_bytes,
@@ -127,3 +129,29 @@ async def test_a_capture_with_messages_and_history_replays_to_the_same_events(
     assert result.lines[-1]["events_match"] is True
     names = [line["event"] for line in result.events]
     assert names.count("history.chunk") == 4 and "message.processed" in names
+
+
+async def test_a_query_the_caller_gave_up_replays_as_given_up(tmp_path: Path) -> None:
+    """A caller cancelled while its query waited on a silent server: the client gives it up
+    (``cancel_query``), the capture records that, and the replay does not fail it at the close
+    as it would a query still waiting."""
+    path = tmp_path / "cancel.jsonl"
+    async with Emulator(history=None) as emulator:
+        store = await paired_store(emulator)
+        client = Client(store, config_for(emulator), capture=path)
+        async with running(client) as recorder:
+            await recorder.wait_open()
+            await client.query(PING)  # answered: its cancel_query is no input
+            for server in emulator.sessions():
+                server.go_silent()
+            with anyio.move_on_after(0.3) as scope:
+                await client.query(PING, timeout=30.0)
+            assert scope.cancelled_caught
+    capture = read_capture(path)
+    commands = [r.data for r in capture.records if r.kind == "command"]
+    assert [c["query"] for c in commands if c["name"] == "cancel_query"] == [2]
+    assert not [r for r in capture.records if r.kind == "event" and "query.error" in str(r.data)]
+    result = replay_capture(capture)
+    assert result.events == result.recorded
+    end = result.lines[-1]
+    assert end["events_match"] is True and end["nodes_out_unmatched"] == 0

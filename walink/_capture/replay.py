@@ -8,10 +8,15 @@ and the application's commands. Saves are confirmed (or failed) where the captur
 ``saved``/``save_failed`` commands say; in a capture without them, at once, as a store that
 never fails would. The job workers' outcomes (``message_processed``, ``message_failed``,
 ``history_downloaded``, ``history_download_failed``) and the application's handled reports
-(``message_handled``, ``history_handled``) are reported at their time with what the capture
-kept (``walink._capture.jobs``): the session sends the same receipts and acks, saves the same
-history records and publishes the same events. An unredacted capture's registration id is the
-replay's too, so its retry receipts are the live ones.
+(``message_handled``, ``history_handled``) are reported at their time with what the capture kept
+(``walink._capture.jobs``): the session sends the same receipts and acks, saves the same history
+records and publishes the same events. The one random value such a call draws, the IV of a
+``server-error`` receipt (a reupload request), is sent in clear: replay draws the recorded
+receipt's instead (``_ScriptedRandom``), so the receipt it encrypts compares with the recorded
+one byte for byte when the capture kept the media key. A ``cancel_query`` gives up the replay's
+own query of the recorded number (the replay's session gave it another id), so a query the live
+caller gave up neither fails nor is answered in the replay. An unredacted capture's registration
+id is the replay's too, so its retry receipts are the live ones.
 
 What replay cannot do, it says in ``replay.note`` lines: a pair-success's device identity cannot
 be verified (the capture holds no private key, and is usually redacted), so a synthetic identity
@@ -27,7 +32,8 @@ encoded with the capture's own redaction (from its header), and so are the nodes
 Ids are matched in order: each recorded outbound node is paired with the first unmatched node
 the replay sent with the same tag, xmlns, type and first child; their ids are mapped, and the
 inbound replies to the recorded id are delivered with the replay's id. Events show the recorded
-ids again, so the replay's events compare with the recorded run's.
+ids again (a reply nobody waited for, a ``node`` event, too), so the replay's events compare with
+the recorded run's.
 """
 
 from __future__ import annotations
@@ -145,7 +151,8 @@ class _Replayer:
         header = capture.header
         self.capture = capture
         self.redact = bool(header.redacted)
-        rng = random.Random(header.seed)
+        rng = _ScriptedRandom(header.seed)
+        self.rng = rng
         creds = creds_from_json(header.creds, Creds.new(rng.randbytes))
         if header.registration_id is not None:
             creds = replace(creds, registration_id=header.registration_id)
@@ -163,6 +170,14 @@ class _Replayer:
         self.sent: list[Node] = []
         self.noted_qr = False
         self.pairing_requests = 0
+        self.index = 0
+        """The position in ``capture.records`` of the record being applied."""
+        self.download_ids: dict[int, str] = {}
+        """The message id of each history download job, by token (the replay's own events)."""
+        self.claimed_receipts: set[int] = set()
+        """The ``out`` records whose server-error receipt IV a reupload request used already."""
+        self.query_ids: list[str | None] = []
+        """The id the replay's session gave each ``query`` command, in order (None: refused)."""
         self.derived_codes: set[str] = set()
         """The codes replay made up for redacted ones (their primary_hello needs a stand-in)."""
         self.accepted_code: str | None = None
@@ -197,10 +212,17 @@ class _Replayer:
                 # the reply was delivered with the replay's id: show it as it was recorded
                 attrs = data["node"]["attrs"]
                 attrs["id"] = self.shown_id(attrs.get("id", ""))
+            elif data["event"] == "node" and _is_reply(data["node"]):
+                # a reply nobody waited for (its query given up, or timed out) was delivered
+                # with the replay's id too
+                attrs = data["node"]["attrs"]
+                attrs["id"] = self.shown_id(attrs.get("id", ""))
             if isinstance(event, ConnectionUpdate) and event.qr is not None and not self.redact:
                 data["qr"] = self.shown_qr(event.qr)
             if isinstance(event, PairingCode):
                 self.accepted_code = event.code
+            if data["event"] == "history.download":
+                self.download_ids[data["token"]] = data["message_id"]
             encoded = {"event": data["event"], "t": self.now, **data}
             self.result.events.append(encoded)
             self.result.lines.append(encoded)
@@ -253,7 +275,8 @@ class _Replayer:
                 "no capture holds: replay uses the default (every type but FULL, unless the "
                 "full sync was asked for)"
             )
-        for record in records:
+        for index, record in enumerate(records):
+            self.index = index
             self.now = record.t
             if record.kind == "event":
                 event = record.data.get("event")
@@ -459,7 +482,12 @@ class _Replayer:
             wait = math.inf if timeout == "never" else timeout
             if wait is not None and not isinstance(wait, (int, float)):
                 raise CaptureFormatError(f"line {record.line}: bad query timeout")
-            session.query(self.node_of(record), now=t, timeout=wait)
+            node = self.node_of(record)
+            # numbered before the call: a refused query keeps its number, as in the writer
+            self.query_ids.append(None)
+            self.query_ids[-1] = session.query(node, now=t, timeout=wait)
+        elif name == "cancel_query":
+            self.cancel_query(record)
         elif name == "send":
             session.send_node(self.node_of(record))
         elif name == "ack":
@@ -483,6 +511,28 @@ class _Replayer:
                 session.save_failed(token, str(record.data.get("error", "")), now=t)
         else:
             raise CaptureFormatError(f"line {record.line}: unknown command {name!r}")
+
+    def cancel_query(self, record: Record) -> None:
+        """The caller stopped waiting for the capture's query number ``query``: the replay's
+        session forgets its own query of that number, at the same point of the inputs."""
+        number, recorded_id = record.data.get("query"), record.data.get("id")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise CaptureFormatError(f"line {record.line}: 'cancel_query' needs a 'query' >= 1")
+        if not isinstance(recorded_id, str):
+            raise CaptureFormatError(f"line {record.line}: 'cancel_query' needs a string 'id'")
+        if number > len(self.query_ids):
+            raise CaptureFormatError(
+                f"line {record.line}: cancel_query of query {number}, but only "
+                f"{len(self.query_ids)} came before"
+            )
+        replay_id = self.query_ids[number - 1]
+        if replay_id is None:
+            self.note(
+                f"line {record.line}: cancel_query of query {number} ({recorded_id!r}), which "
+                "the replay did not send: skipped (the replay diverged)"
+            )
+            return
+        self.session.cancel_query(replay_id)
 
     def job(self, name: str, record: Record) -> None:
         """A job worker's outcome, or the application's handled report, at its recorded time."""
@@ -518,9 +568,46 @@ class _Replayer:
             if not isinstance(reupload, bool):
                 raise CaptureFormatError(f"line {line}: 'reupload' must be true or false")
             error = decode_error(data.get("error"), line)
-            session.history_download_failed(token, error, reupload=reupload, now=t)
+            iv = self.recorded_receipt_iv(token) if reupload else None
+            if iv is not None:
+                # the receipt's IV is the only randomness the session draws in this call
+                self.rng.script(iv)
+            try:
+                session.history_download_failed(token, error, reupload=reupload, now=t)
+            finally:
+                self.rng.script(None)
         else:
             session.history_handled(token, now=t)
+
+    def recorded_receipt_iv(self, token: int) -> bytes | None:
+        """The IV of the recorded ``server-error`` receipt that asked for download ``token``'s
+        blob again: the next one after this record, not yet used, for the same message.
+
+        The IV is 12 random bytes sent in clear; taking it from the recording lets the replay's
+        receipt be compared byte for byte, its ciphertext computed by the replay's session (an
+        IV from the wrong receipt could only make the comparison fail, never pass)."""
+        message_id = self.download_ids.get(token)
+        if message_id is None:
+            return None
+        records = self.capture.records
+        for index in range(self.index + 1, len(records)):
+            record = records[index]
+            if record.kind != "out" or index in self.claimed_receipts:
+                continue
+            node = record.data.get("node")
+            if not isinstance(node, dict) or node.get("tag") != "receipt":
+                continue
+            attrs = node.get("attrs")
+            if not isinstance(attrs, dict) or attrs.get("type") != "server-error":
+                continue
+            if attrs.get("id") != message_id:
+                continue
+            self.claimed_receipts.add(index)
+            encrypt = self.node_of(record).child("encrypt")
+            iv = encrypt.child("enc_iv") if encrypt is not None else None
+            content = iv.content if iv is not None else None
+            return content if isinstance(content, bytes) and len(content) == 12 else None
+        return None
 
     def note_once(self, topic: str, text: str) -> None:
         if topic not in self.noted_topics:
@@ -567,6 +654,35 @@ def _first_difference(replayed: list[dict[str, Any]], recorded: list[dict[str, A
                 f"at {theirs.get('t')}"
             )
     return f"events differ in number: replay {len(replayed)}, recording {len(recorded)}"
+
+
+class _ScriptedRandom(random.Random):
+    """The replay session's generator: seeded from the capture, but the next draw of as many
+    bytes as a scripted value has is that value (the stream still advances by the same
+    amount, so every later draw is what it would have been)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._scripted: bytes | None = None
+
+    def script(self, value: bytes | None) -> None:
+        self._scripted = value
+
+    def randbytes(self, n: int) -> bytes:
+        drawn = super().randbytes(n)
+        scripted = self._scripted
+        if scripted is not None and len(scripted) == n:
+            self._scripted = None
+            return scripted
+        return drawn
+
+
+def _is_reply(node: object) -> bool:
+    """An encoded ``<iq type=result|error>`` with an id: what ``receive`` maps to the replay's."""
+    if not isinstance(node, dict) or node.get("tag") != "iq":
+        return False
+    attrs = node.get("attrs")
+    return isinstance(attrs, dict) and attrs.get("type") in ("result", "error") and "id" in attrs
 
 
 def _is_primary_hello(node: Node) -> bool:

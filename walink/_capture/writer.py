@@ -33,6 +33,8 @@ from walink.session import (
     Direction,
     NodeTransport,
     ProcessedMessage,
+    QueryError,
+    QueryResult,
     SessionConfig,
     SessionEvent,
     TransportCause,
@@ -116,9 +118,10 @@ class CaptureWriter:
         self._line("lost", at, cause=cause)
 
     def command(self, name: str, at: float, **data: Any) -> None:
-        """A caller command: logout, close, presence, query, send, ack, pairing_code, saved,
-        save_failed, lease_lost, or a job's outcome (message_processed, message_failed,
-        message_handled, history_downloaded, history_download_failed, history_handled)."""
+        """A caller command: logout, close, presence, query, cancel_query, send, ack,
+        pairing_code, saved, save_failed, lease_lost, or a job's outcome (message_processed,
+        message_failed, message_handled, history_downloaded, history_download_failed,
+        history_handled)."""
         self._line("command", at, name=name, **data)
 
     def event(self, event: SessionEvent, at: float) -> None:
@@ -191,6 +194,11 @@ class CapturingSession(ClientSession):
         self.capture = capture
         self._capture_now = 0.0
         self._held_nodes: list[tuple[Direction, Node]] | None = None
+        self._queries = 0
+        """How many ``query`` command lines were written: a query's number, 1-based."""
+        self._waiting: dict[str, list[int]] = {}
+        """The numbers of the application queries with this id that have no outcome event yet
+        (oldest first): the only ones a ``cancel_query`` can still take back."""
         capture.begin(creds=creds, config=self.config)
 
     def _record_node(self, direction: Direction, node: Node) -> None:
@@ -256,7 +264,24 @@ class CapturingSession(ClientSession):
         # the id is known only after the call; the command line must precede the node it sends
         command: dict[str, Any] = {"node": self._encode(node), "timeout": wait}
         self.capture.command("query", now, **command)
-        return super().query(node, now=now, timeout=timeout)
+        self._queries += 1
+        query_id = super().query(node, now=now, timeout=timeout)
+        self._waiting.setdefault(query_id, []).append(self._queries)
+        return query_id
+
+    def cancel_query(self, query_id: str) -> None:
+        # The I/O client calls this after every query, answered or not: only a call that may
+        # still take a query back is an input (one whose outcome was published is a no-op), so
+        # a run without a cancelled query writes the same file as before this line existed.
+        waiting = self._waiting.get(query_id)
+        if waiting:
+            # the latest query with this id is the one that waits (the session refuses a second
+            # while one waits); its number lets replay cancel its own id for the same query
+            number = waiting.pop()
+            if not waiting:
+                del self._waiting[query_id]
+            self.capture.command("cancel_query", self._capture_now, id=query_id, query=number)
+        super().cancel_query(query_id)
 
     def request_pairing_code(
         self, phone_number: str, *, now: float, custom_code: str | None = None
@@ -368,8 +393,19 @@ class CapturingSession(ClientSession):
     def next_event(self) -> SessionEvent | None:
         event = super().next_event()
         if event is not None:
+            if isinstance(event, (QueryResult, QueryError)):
+                self._settled(event.id)
             self.capture.event(event, self._capture_now)
         return event
+
+    def _settled(self, query_id: str) -> None:
+        # an outcome settles the oldest query of its id (a newer one with the same id may have
+        # been sent before the application read this event)
+        waiting = self._waiting.get(query_id)
+        if waiting:
+            waiting.pop(0)
+            if not waiting:
+                del self._waiting[query_id]
 
     def _encode(self, node: Node) -> dict[str, Any]:
         return encode_node(node, redact=self.capture.redact)
