@@ -10,15 +10,24 @@ import math
 import anyio
 import pytest
 
+from tests.bounds import EVENT_WAIT
 from tests.scenarios.harness import PING, config_for, paired_store, running, scan_when_shown
 from walink.auth import MemoryStore
 from walink.fsm.policy import PolicyConfig
 from walink.fsm.reasons import CloseReason
+from walink.io import client as client_module
+from walink.io._support import Waiter
 from walink.io.client import ChatState, Client
-from walink.io.errors import ClientClosedError, InvalidNodeError, LoggedOutError
+from walink.io.errors import (
+    ClientClosedError,
+    InvalidNodeError,
+    LoggedOutError,
+    QueryTimeoutError,
+)
 from walink.io.events import ConnectionUpdate
 from walink.protocol.binary import Node
 from walink.protocol.certs import WHATSAPP_ROOT, CertificateDefect
+from walink.session import QueryError, QueryResult
 from walink.testing.emulator import Emulator
 from walink.testing.faults import Drop, Step
 
@@ -187,6 +196,72 @@ async def test_query_timeouts_and_ids_are_checked_and_cancelled_queries_released
                 with pytest.raises(InvalidNodeError, match="already waiting"):
                     await client.query(never)
                 tasks.cancel_scope.cancel()
+            assert client.is_connected and not recorder.closes
+
+
+async def test_a_query_id_reused_before_its_first_caller_resumes_stays_the_new_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once a query is answered its id is free, and a second caller can send a query with the
+    # same id before the first caller's task has resumed. The first caller, resuming, must
+    # neither take the second one's waiter nor give its query up (it would then wait for ever).
+    # The first caller's wake-up is held back until the second query is sent, to force that.
+    answered, resume, second_sent = anyio.Event(), anyio.Event(), anyio.Event()
+
+    class HeldEvent:
+        def __init__(self) -> None:
+            self._event = anyio.Event()
+
+        def set(self) -> None:
+            self._event.set()
+
+        def is_set(self) -> bool:
+            return self._event.is_set()
+
+        async def wait(self) -> None:
+            await self._event.wait()
+            answered.set()
+            await resume.wait()
+
+    class FirstCallerHeld(Waiter[QueryResult | QueryError]):
+        made = 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            FirstCallerHeld.made += 1
+            if FirstCallerHeld.made == 1:
+                self.done = HeldEvent()  # type: ignore[assignment]
+            else:
+                second_sent.set()
+
+    dup_ping = Node(PING.tag, {**PING.attrs, "id": "dup"}, PING.content)
+    dup_never = Node("q", {"id": "dup"})  # the emulator answers no <q>: it times out
+    async with Emulator() as emulator:
+        store = await paired_store(emulator)
+        async with running(Client(store, config_for(emulator))) as recorder:
+            await recorder.wait_open()
+            client = recorder.client
+            monkeypatch.setattr(client_module, "Waiter", FirstCallerHeld)
+            outcomes: dict[str, object] = {}
+
+            async def first() -> None:
+                outcomes["first"] = await client.query(dup_ping)
+
+            async def second() -> None:
+                try:
+                    await client.query(dup_never, timeout=1.0)
+                except QueryTimeoutError as error:
+                    outcomes["second"] = error
+
+            with anyio.fail_after(EVENT_WAIT):
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(first)
+                    await answered.wait()  # answered; the first caller has not resumed
+                    tasks.start_soon(second)
+                    await second_sent.wait()
+                    resume.set()
+            assert isinstance(outcomes["first"], Node) and outcomes["first"].attr("id") == "dup"
+            assert isinstance(outcomes["second"], QueryTimeoutError)
             assert client.is_connected and not recorder.closes
 
 

@@ -265,6 +265,8 @@ class Client:
         self._skip_backoff = False
         self._broken = False
         self._handler_error: Exception | None = None
+        self._query_owners: dict[str, object] = {}
+        """Which caller of ``query`` is waiting under each id (ids are free once answered)."""
         self._entered = False
 
     # -- entering and leaving ------------------------------------------------------------------
@@ -580,11 +582,17 @@ class Client:
             query_id = session.query(node, now=self.now(), timeout=timeout)
         except LocalProtocolError as error:  # its id is taken by a query still waiting
             raise InvalidNodeError(str(error)) from None
+        owner = object()
+        self._query_owners[query_id] = owner
         try:
             outcome = await self._outcome(self._router.queries, query_id)
         finally:
-            # answered: a no-op; abandoned (cancelled): no deadline keeps it pending any more
-            session.cancel_query(query_id)
+            # answered: a no-op; abandoned (cancelled): no deadline keeps it pending any more.
+            # Once this query is answered its id is free, and another caller may have sent a
+            # query with the same id before this one resumed: that one is not ours to give up.
+            if self._query_owners.get(query_id) is owner:
+                del self._query_owners[query_id]
+                session.cancel_query(query_id)
         if isinstance(outcome, QueryResult):
             return outcome.node
         if outcome is None:
@@ -697,7 +705,9 @@ class Client:
             self._pump()
             await waiter.done.wait()
         finally:
-            waiters.pop(key, None)
+            # settled keys are free at once: a newer waiter for the same key may be there now
+            if waiters.get(key) is waiter:
+                del waiters[key]
         return waiter.outcome
 
     # -- state ---------------------------------------------------------------------------------
