@@ -1,0 +1,243 @@
+"""walink.io.fleet's ``on()`` handlers: every device's events reach them, each device's in order;
+an event is acked only once every handler for its name returned; a handler held on one device
+delays no other device; a handler's exception closes the fleet, comes out of ``async with`` as
+itself, and leaves its event to the next run; iteration and handlers exclude each other
+(asyncio and trio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.io.test_fleet_delivery import (
+    ALICE,
+    WAIT,
+    answers,
+    caught_up,
+    fleet_config,
+    linked,
+    until_answered,
+)
+from walink.auth.devices import open_device_store
+from walink.io.events import (
+    ClientEvent,
+    Closed,
+    ConnectionUpdate,
+    MessagesUpsert,
+    NodeReceived,
+)
+from walink.io.fleet import Fleet, FleetConfig
+from walink.testing.emulator import Emulator
+
+pytestmark = pytest.mark.anyio
+
+BACKENDS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+
+
+def register_typed_handlers(fleet: Fleet, seen: list[str]) -> None:
+    """Handlers of exactly their event's type, plain and async: ``mypy --strict`` checks this
+    module, so the overloads of ``Fleet.on`` must accept them as written."""
+
+    def on_update(device: str, update: ConnectionUpdate) -> None:
+        seen.append(f"{device} {update.connection}")
+
+    async def on_upsert(device: str, upsert: MessagesUpsert) -> None:
+        seen.extend(f"{device} {m.key.id}" for m in upsert.messages)
+
+    def on_anything(device: str, event: ClientEvent) -> None:
+        seen.append(f"{device} {type(event).__name__}")
+
+    fleet.on("connection.update", on_update)
+    fleet.on("messages.upsert", on_upsert)
+    fleet.on("closed", on_anything)  # a handler of every event fits every name
+
+
+@BACKENDS
+async def test_handlers_get_every_devices_events_in_order_and_a_held_one_delays_no_other(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emulator:
+        with open_device_store(tmp_path / "fleet.db") as store:
+            a_id, a_jid = await linked(emulator, store, 0)
+            b_id, b_jid = await linked(emulator, store, 1)
+            alice = emulator.contact(ALICE, "Alice")
+            texts: dict[str, list[str]] = {a_jid: [], b_jid: []}
+            finished: dict[str, list[str]] = {a_jid: [], b_jid: []}
+            opened: set[str] = set()
+            both_open = anyio.Event()
+            holding = anyio.Event()
+            release = anyio.Event()
+
+            def on_update(device: str, update: ConnectionUpdate) -> None:
+                if update.connection == "open":
+                    opened.add(device)
+                    if opened == {a_jid, b_jid}:
+                        both_open.set()
+
+            def first(device: str, upsert: MessagesUpsert) -> None:
+                texts[device].extend(m.text or "" for m in upsert.messages)
+
+            async def second(device: str, upsert: MessagesUpsert) -> None:
+                # the second handler of the name holds a1: the first returned long before
+                for message in upsert.messages:
+                    if message.text == "a1":
+                        holding.set()
+                        await release.wait()
+                    finished[device].append(message.text or "")
+
+            fleet = Fleet(store, fleet_config(emulator))
+            # registered before entering
+            fleet.on("connection.update", on_update)
+            fleet.on("messages.upsert", first)
+            fleet.on("messages.upsert", second)
+            async with fleet:
+                with anyio.fail_after(WAIT):
+                    await both_open.wait()
+                a_client, b_client = fleet.clients[a_id], fleet.clients[b_id]
+                a_sent = [await alice.send_text(a_jid, f"a{n}") for n in range(3)]
+                b_sent = [await alice.send_text(b_jid, f"b{n}") for n in range(3)]
+                with anyio.fail_after(WAIT):
+                    await holding.wait()
+                # A is held inside a handler of a1; B's messages are all handled and acked
+                for message_id in [a_sent[0], *b_sent]:
+                    await until_answered(emulator, message_id)
+                assert texts[b_jid] == finished[b_jid] == ["b0", "b1", "b2"]
+                # a1 waits for its second handler: its first returned, yet nothing is acked,
+                # and A's next event waits behind it (one at a time, in order)
+                with anyio.fail_after(WAIT):
+                    while len(a_client.session.messages_unhandled) < 2:
+                        await anyio.sleep(0.005)
+                await caught_up(a_client)
+                assert texts[a_jid] == ["a0", "a1"] and finished[a_jid] == ["a0"]
+                assert answers(emulator, a_sent[1]) == answers(emulator, a_sent[2]) == []
+                release.set()
+                for message_id in a_sent[1:]:
+                    await until_answered(emulator, message_id)
+                assert texts[a_jid] == finished[a_jid] == ["a0", "a1", "a2"]
+                await caught_up(b_client)
+                assert [answers(emulator, m) for m in a_sent + b_sent] == [["receipt", "ack"]] * 6
+                await fleet.aclose()
+                with anyio.fail_after(WAIT):
+                    await fleet.wait_closed()
+
+
+@BACKENDS
+async def test_handlers_registered_after_the_start_get_what_the_fleet_buffered_first(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emulator:
+        with open_device_store(tmp_path / "fleet.db") as store:
+            device, jid = await linked(emulator, store)
+            alice = emulator.contact(ALICE, "Alice")
+            updates: list[tuple[str, str]] = []
+            got: list[str] = []
+            async with Fleet(store, fleet_config(emulator)) as fleet:
+                # nobody takes the events yet: they wait in the fleet's buffer
+                with anyio.fail_after(WAIT):
+                    while device not in fleet.clients:
+                        await anyio.sleep(0.005)
+                    client = fleet.clients[device]
+                    await client.wait_open()
+                early = await alice.send_text(jid, "before the handlers")
+                with anyio.fail_after(WAIT):
+                    while len(client.session.messages_unhandled) < 1:
+                        await anyio.sleep(0.005)
+                await caught_up(client)
+                assert answers(emulator, early) == []
+
+                def on_update(name: str, update: ConnectionUpdate) -> None:
+                    updates.append((name, update.connection))
+
+                def on_upsert(name: str, upsert: MessagesUpsert) -> None:
+                    assert name == jid
+                    got.extend(m.text or "" for m in upsert.messages)
+
+                fleet.on("connection.update", on_update)
+                fleet.on("messages.upsert", on_upsert)
+                await until_answered(emulator, early)
+                late = await alice.send_text(jid, "after")
+                await until_answered(emulator, late)
+                assert got == ["before the handlers", "after"]
+                # the buffered updates came first, in order, with their device
+                assert updates[0] == (jid, "connecting")
+                assert (jid, "open") in updates
+                with pytest.raises(RuntimeError):
+                    fleet.events()  # handlers take the events now
+
+
+@BACKENDS
+async def test_a_handler_error_closes_the_fleet_comes_out_as_itself_and_its_event_comes_again(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emulator:
+        with open_device_store(tmp_path / "fleet.db") as store:
+            device, jid = await linked(emulator, store)
+            alice = emulator.contact(ALICE, "Alice")
+            opened = anyio.Event()
+            message_id = ""
+
+            def on_update(name: str, update: ConnectionUpdate) -> None:
+                if update.connection == "open":
+                    opened.set()
+
+            def fail(name: str, upsert: MessagesUpsert) -> None:
+                raise LookupError("the application's bug")
+
+            with anyio.fail_after(WAIT), pytest.raises(LookupError, match="application's bug"):
+                async with Fleet(store, fleet_config(emulator)) as fleet:
+                    fleet.on("connection.update", on_update)
+                    fleet.on("messages.upsert", fail)
+                    await opened.wait()
+                    client = fleet.clients[device]
+                    message_id = await alice.send_text(jid, "boom")
+                    await fleet.wait_closed()
+            closed = client.last_closed
+            assert closed is not None and closed.requested
+            assert "ack" not in answers(emulator, message_id)
+            assert fleet.held == {}
+            # the next run gets it again, and acks it once its handler returned
+            again: list[MessagesUpsert] = []
+            async with Fleet(store, fleet_config(emulator)) as fleet:
+
+                def keep(name: str, upsert: MessagesUpsert) -> None:
+                    again.append(upsert)
+
+                fleet.on("messages.upsert", keep)
+                await until_answered(emulator, message_id)
+            assert [(u.type, [m.text for m in u.messages]) for u in again] == [("append", ["boom"])]
+
+
+@BACKENDS
+async def test_iterating_and_handlers_exclude_each_other_and_names_are_checked(
+    tmp_path: Path,
+) -> None:
+    def on_node(device: str, event: NodeReceived) -> None:
+        pass
+
+    def on_closed(device: str, event: Closed) -> None:
+        pass
+
+    with open_device_store(tmp_path / "fleet.db") as store:
+        config = FleetConfig(claim_interval=0.1)
+        iterated = Fleet(store, config)
+        async with iterated:
+            iterated.events()
+            with pytest.raises(RuntimeError, match="iterated"):
+                iterated.on("node", on_node)
+        handled = Fleet(store, config)
+        handled.on("closed", on_closed)  # before entering
+        with pytest.raises(ValueError, match="unknown event name"):
+            handled.on("message.upsert", on_node)  # type: ignore[call-overload]
+        async with handled:
+            with pytest.raises(RuntimeError, match="on\\(\\) handlers"):
+                handled.events()
+            with pytest.raises(RuntimeError):
+                handled.__aiter__()
+            seen: list[str] = []
+            register_typed_handlers(handled, seen)  # more handlers: fine
+            await handled.aclose()
+            with anyio.fail_after(WAIT):
+                await handled.wait_closed()
+        assert seen == []  # no device: no event
