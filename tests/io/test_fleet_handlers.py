@@ -6,6 +6,8 @@ itself, and leaves its event to the next run; iteration and handlers exclude eac
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -20,7 +22,7 @@ from tests.io.test_fleet_delivery import (
     linked,
     until_answered,
 )
-from walink.auth.devices import open_device_store
+from walink.auth.devices import DeviceStore, open_device_store
 from walink.io.events import (
     ClientEvent,
     Closed,
@@ -52,6 +54,16 @@ def register_typed_handlers(fleet: Fleet, seen: list[str]) -> None:
     fleet.on("connection.update", on_update)
     fleet.on("messages.upsert", on_upsert)
     fleet.on("closed", on_anything)  # a handler of every event fits every name
+
+
+@contextlib.asynccontextmanager
+async def one_device(tmp_path: Path) -> AsyncIterator[tuple[Emulator, DeviceStore, str, str]]:
+    """An emulator, and a device store in ``tmp_path`` with one device linked to it: both, the
+    device's id in the store and its JID."""
+    async with Emulator() as emulator:
+        with open_device_store(tmp_path / "fleet.db") as store:
+            device, jid = await linked(emulator, store)
+            yield emulator, store, device, jid
 
 
 @BACKENDS
@@ -127,86 +139,82 @@ async def test_handlers_get_every_devices_events_in_order_and_a_held_one_delays_
 async def test_handlers_registered_after_the_start_get_what_the_fleet_buffered_first(
     tmp_path: Path,
 ) -> None:
-    async with Emulator() as emulator:
-        with open_device_store(tmp_path / "fleet.db") as store:
-            device, jid = await linked(emulator, store)
-            alice = emulator.contact(ALICE, "Alice")
-            updates: list[tuple[str, str]] = []
-            got: list[str] = []
-            async with Fleet(store, fleet_config(emulator)) as fleet:
-                # nobody takes the events yet: they wait in the fleet's buffer
-                with anyio.fail_after(WAIT):
-                    while device not in fleet.clients:
-                        await anyio.sleep(0.005)
-                    client = fleet.clients[device]
-                    await client.wait_open()
-                early = await alice.send_text(jid, "before the handlers")
-                with anyio.fail_after(WAIT):
-                    while len(client.session.messages_unhandled) < 1:
-                        await anyio.sleep(0.005)
-                await caught_up(client)
-                assert answers(emulator, early) == []
+    async with one_device(tmp_path) as (emulator, store, device, jid):
+        alice = emulator.contact(ALICE, "Alice")
+        updates: list[tuple[str, str]] = []
+        got: list[str] = []
+        async with Fleet(store, fleet_config(emulator)) as fleet:
+            # nobody takes the events yet: they wait in the fleet's buffer
+            with anyio.fail_after(WAIT):
+                while device not in fleet.clients:
+                    await anyio.sleep(0.005)
+                client = fleet.clients[device]
+                await client.wait_open()
+            early = await alice.send_text(jid, "before the handlers")
+            with anyio.fail_after(WAIT):
+                while len(client.session.messages_unhandled) < 1:
+                    await anyio.sleep(0.005)
+            await caught_up(client)
+            assert answers(emulator, early) == []
 
-                def on_update(name: str, update: ConnectionUpdate) -> None:
-                    updates.append((name, update.connection))
+            def on_update(name: str, update: ConnectionUpdate) -> None:
+                updates.append((name, update.connection))
 
-                def on_upsert(name: str, upsert: MessagesUpsert) -> None:
-                    assert name == jid
-                    got.extend(m.text or "" for m in upsert.messages)
+            def on_upsert(name: str, upsert: MessagesUpsert) -> None:
+                assert name == jid
+                got.extend(m.text or "" for m in upsert.messages)
 
-                fleet.on("connection.update", on_update)
-                fleet.on("messages.upsert", on_upsert)
-                await until_answered(emulator, early)
-                late = await alice.send_text(jid, "after")
-                await until_answered(emulator, late)
-                assert got == ["before the handlers", "after"]
-                # the buffered updates came first, in order, with their device
-                assert updates[0] == (jid, "connecting")
-                assert (jid, "open") in updates
-                with pytest.raises(RuntimeError):
-                    fleet.events()  # handlers take the events now
+            fleet.on("connection.update", on_update)
+            fleet.on("messages.upsert", on_upsert)
+            await until_answered(emulator, early)
+            late = await alice.send_text(jid, "after")
+            await until_answered(emulator, late)
+            assert got == ["before the handlers", "after"]
+            # the buffered updates came first, in order, with their device
+            assert updates[0] == (jid, "connecting")
+            assert (jid, "open") in updates
+            with pytest.raises(RuntimeError):
+                fleet.events()  # handlers take the events now
 
 
 @BACKENDS
 async def test_a_handler_error_closes_the_fleet_comes_out_as_itself_and_its_event_comes_again(
     tmp_path: Path,
 ) -> None:
-    async with Emulator() as emulator:
-        with open_device_store(tmp_path / "fleet.db") as store:
-            device, jid = await linked(emulator, store)
-            alice = emulator.contact(ALICE, "Alice")
-            opened = anyio.Event()
-            message_id = ""
+    async with one_device(tmp_path) as (emulator, store, device, jid):
+        alice = emulator.contact(ALICE, "Alice")
+        opened = anyio.Event()
+        message_id = ""
 
-            def on_update(name: str, update: ConnectionUpdate) -> None:
-                if update.connection == "open":
-                    opened.set()
+        def on_update(name: str, update: ConnectionUpdate) -> None:
+            if update.connection == "open":
+                opened.set()
 
-            def fail(name: str, upsert: MessagesUpsert) -> None:
-                raise LookupError("the application's bug")
+        def fail(name: str, upsert: MessagesUpsert) -> None:
+            raise LookupError("the application's bug")
 
-            with anyio.fail_after(WAIT), pytest.raises(LookupError, match="application's bug"):
-                async with Fleet(store, fleet_config(emulator)) as fleet:
-                    fleet.on("connection.update", on_update)
-                    fleet.on("messages.upsert", fail)
-                    await opened.wait()
-                    client = fleet.clients[device]
-                    message_id = await alice.send_text(jid, "boom")
-                    await fleet.wait_closed()
-            closed = client.last_closed
-            assert closed is not None and closed.requested
-            assert "ack" not in answers(emulator, message_id)
-            assert fleet.held == {}
-            # the next run gets it again, and acks it once its handler returned
-            again: list[MessagesUpsert] = []
+        with anyio.fail_after(WAIT), pytest.raises(LookupError, match="application's bug"):
             async with Fleet(store, fleet_config(emulator)) as fleet:
+                fleet.on("connection.update", on_update)
+                fleet.on("messages.upsert", fail)
+                await opened.wait()
+                client = fleet.clients[device]
+                message_id = await alice.send_text(jid, "boom")
+                await fleet.wait_closed()
+        closed = client.last_closed
+        assert closed is not None and closed.requested
+        assert "ack" not in answers(emulator, message_id)
+        assert fleet.held == {}
+        # the next run gets it again, and acks it once its handler returned
+        again: list[MessagesUpsert] = []
+        async with Fleet(store, fleet_config(emulator)) as fleet:
 
-                def keep(name: str, upsert: MessagesUpsert) -> None:
-                    again.append(upsert)
+            def keep(name: str, upsert: MessagesUpsert) -> None:
+                again.append(upsert)
 
-                fleet.on("messages.upsert", keep)
-                await until_answered(emulator, message_id)
-            assert [(u.type, [m.text for m in u.messages]) for u in again] == [("append", ["boom"])]
+            fleet.on("messages.upsert", keep)
+            await until_answered(emulator, message_id)
+        assert [(u.type, [m.text for m in u.messages]) for u in again] == [("append", ["boom"])]
 
 
 @BACKENDS
