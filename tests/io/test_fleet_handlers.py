@@ -31,7 +31,8 @@ from walink.io.events import (
     NodeReceived,
 )
 from walink.io.fleet import Fleet, FleetConfig
-from walink.testing.emulator import Emulator
+from walink.testing.emulator import Emulator, EmulatorContact
+from walink.testing.server import ServerSession
 
 pytestmark = pytest.mark.anyio
 
@@ -56,14 +57,26 @@ def register_typed_handlers(fleet: Fleet, seen: list[str]) -> None:
     fleet.on("closed", on_anything)  # a handler of every event fits every name
 
 
+def acked(servers: list[ServerSession], message_id: str) -> bool:
+    """Whether one of ``servers`` received the ack of ``message_id`` (``answers`` sees only the
+    connections still open; these are kept by the test past their close)."""
+    return any(
+        node.tag == "ack" and node.attr("id") == message_id
+        for server in servers
+        for node in server.received
+    )
+
+
 @contextlib.asynccontextmanager
-async def one_device(tmp_path: Path) -> AsyncIterator[tuple[Emulator, DeviceStore, str, str]]:
+async def one_device(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Emulator, DeviceStore, str, str, EmulatorContact]]:
     """An emulator, and a device store in ``tmp_path`` with one device linked to it: both, the
-    device's id in the store and its JID."""
+    device's id in the store, its JID, and a contact who writes to it."""
     async with Emulator() as emulator:
         with open_device_store(tmp_path / "fleet.db") as store:
             device, jid = await linked(emulator, store)
-            yield emulator, store, device, jid
+            yield emulator, store, device, jid, emulator.contact(ALICE, "Alice")
 
 
 @BACKENDS
@@ -139,8 +152,7 @@ async def test_handlers_get_every_devices_events_in_order_and_a_held_one_delays_
 async def test_handlers_registered_after_the_start_get_what_the_fleet_buffered_first(
     tmp_path: Path,
 ) -> None:
-    async with one_device(tmp_path) as (emulator, store, device, jid):
-        alice = emulator.contact(ALICE, "Alice")
+    async with one_device(tmp_path) as (emulator, store, device, jid, alice):
         updates: list[tuple[str, str]] = []
         got: list[str] = []
         async with Fleet(store, fleet_config(emulator)) as fleet:
@@ -181,8 +193,7 @@ async def test_handlers_registered_after_the_start_get_what_the_fleet_buffered_f
 async def test_a_handler_error_closes_the_fleet_comes_out_as_itself_and_its_event_comes_again(
     tmp_path: Path,
 ) -> None:
-    async with one_device(tmp_path) as (emulator, store, device, jid):
-        alice = emulator.contact(ALICE, "Alice")
+    async with one_device(tmp_path) as (emulator, store, device, jid, alice):
         opened = anyio.Event()
         message_id = ""
 
@@ -199,11 +210,12 @@ async def test_a_handler_error_closes_the_fleet_comes_out_as_itself_and_its_even
                 fleet.on("messages.upsert", fail)
                 await opened.wait()
                 client = fleet.clients[device]
+                servers = emulator.sessions()  # kept: what they received outlives their close
                 message_id = await alice.send_text(jid, "boom")
                 await fleet.wait_closed()
         closed = client.last_closed
         assert closed is not None and closed.requested
-        assert "ack" not in answers(emulator, message_id)
+        assert not acked(servers, message_id)
         assert fleet.held == {}
         # the next run gets it again, and acks it once its handler returned
         again: list[MessagesUpsert] = []
@@ -249,3 +261,56 @@ async def test_iterating_and_handlers_exclude_each_other_and_names_are_checked(
             with anyio.fail_after(WAIT):
                 await handled.wait_closed()
         assert seen == []  # no device: no event
+
+
+@BACKENDS
+async def test_after_a_handler_error_no_other_devices_handler_is_called(tmp_path: Path) -> None:
+    """Device B's handler is busy with b0 (b1 waits behind it) when A's handler raises: b0's
+    handler finishes, b1's is never called, and b1 is not acked (the fleet is closing)."""
+    async with Emulator() as emulator:
+        with open_device_store(tmp_path / "fleet.db") as store:
+            a_id, a_jid = await linked(emulator, store, 0)
+            b_id, b_jid = await linked(emulator, store, 1)
+            alice = emulator.contact(ALICE, "Alice")
+            opened: set[str] = set()
+            both_open = anyio.Event()
+            busy = anyio.Event()
+            release = anyio.Event()
+            seen: list[str] = []
+
+            def on_update(device: str, update: ConnectionUpdate) -> None:
+                if update.connection == "open":
+                    opened.add(device)
+                    if opened == {a_jid, b_jid}:
+                        both_open.set()
+
+            async def on_upsert(device: str, upsert: MessagesUpsert) -> None:
+                for message in upsert.messages:
+                    seen.append(message.text or "")
+                    if message.text == "a0":
+                        raise LookupError("the application's bug")
+                    if message.text == "b0":
+                        busy.set()
+                        await release.wait()
+
+            b1 = ""
+            with anyio.fail_after(WAIT), pytest.raises(LookupError, match="application's bug"):
+                async with Fleet(store, fleet_config(emulator)) as fleet:
+                    fleet.on("connection.update", on_update)
+                    fleet.on("messages.upsert", on_upsert)
+                    await both_open.wait()
+                    a_client, b_client = fleet.clients[a_id], fleet.clients[b_id]
+                    servers = emulator.sessions()  # kept: what they received outlives their close
+                    await alice.send_text(b_jid, "b0")
+                    b1 = await alice.send_text(b_jid, "b1")
+                    await busy.wait()
+                    while len(b_client.session.messages_unhandled) < 2:
+                        await anyio.sleep(0.005)
+                    await caught_up(b_client)
+                    await alice.send_text(a_jid, "a0")
+                    while not a_client.finished:
+                        await anyio.sleep(0.005)
+                    release.set()
+                    await fleet.wait_closed()
+            assert seen == ["b0", "a0"]
+            assert not acked(servers, b1)

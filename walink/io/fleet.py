@@ -57,7 +57,9 @@ own bound (``max_pending_events``) closes its connection with ``SLOW_CONSUMER``,
 what the buffer held until then. ``DeviceClaimed`` and ``DeviceReleased`` are not handed to
 handlers (``held`` and each device's ``connection.update`` and ``closed`` events say what
 runs). An exception in a handler closes the fleet and is raised, as itself, out of its ``async
-with``; the event it was handling stays unhandled, delivered again at the next run.
+with`` (the first, if several devices' handlers raised); the event it was handling stays
+unhandled, delivered again at the next run, and no handler is called after it (every device's
+events not handled by then come again too).
 ``wait_closed()`` is what the block awaits meanwhile.
 
 A device whose client ended for good is released; this fleet claims it again only when it
@@ -484,7 +486,8 @@ class Fleet:
         concurrently. An event is handled (a message acked, a history chunk recorded) once
         every handler for its name returned (no handler: once dispatched). An exception in a
         handler closes the fleet and is raised, as itself, out of its ``async with`` block;
-        the event it was handling stays unhandled, delivered again at the next run. With
+        the event it was handling stays unhandled, delivered again at the next run, and no
+        handler of any device is called after it. With
         handlers, ``DeviceClaimed`` and ``DeviceReleased`` are not delivered (``held`` says
         what runs). Await ``wait_closed()`` in the block.
         """
@@ -516,7 +519,10 @@ class Fleet:
     ) -> bool:
         """Call the handlers of ``event``, then report it handled: True. A handler that raised
         closes the fleet (its error is raised out of ``async with``) and leaves the event
-        unhandled: False."""
+        unhandled: False. Once a handler raised, no handler is called again (as with a
+        ``Client``): the fleet is closing, and what was not handled comes again next run."""
+        if self._handler_error is not None:
+            return False
         try:
             await self._handlers.call(event_name(event), device, event)
         except Exception as error:
