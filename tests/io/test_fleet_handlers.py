@@ -2,17 +2,20 @@
 an event is acked only once every handler for its name returned; a handler held on one device
 delays no other device; a handler's exception closes the fleet, comes out of ``async with`` as
 itself, and leaves its event to the next run; iteration and handlers exclude each other
-(asyncio and trio)."""
+(asyncio and trio); and mypy holds handlers to their event's type and the device argument."""
 
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+from mypy import api
 
+from tests.conftest import REPO_ROOT
 from tests.io.test_fleet_delivery import (
     ALICE,
     WAIT,
@@ -314,3 +317,48 @@ async def test_after_a_handler_error_no_other_devices_handler_is_called(tmp_path
                     await fleet.wait_closed()
             assert seen == ["b0", "a0"]
             assert not acked(servers, b1)
+
+
+RIGHT = """
+    from walink.io import Fleet
+    from walink.io.events import ConnectionUpdate
+
+
+    def use(fleet: Fleet) -> None:
+        async def on_update(device: str, update: ConnectionUpdate) -> None:
+            print(device, update.qr)
+
+        fleet.on("connection.update", on_update)
+"""
+
+WRONG = """
+    from walink.io import Fleet
+    from walink.io.events import ConnectionUpdate, CredsUpdate
+
+
+    def use(fleet: Fleet) -> None:
+        def on_creds(device: str, update: CredsUpdate) -> None:
+            print(update.creds)
+
+        def client_style(update: ConnectionUpdate) -> None:
+            print(update.qr)
+
+        fleet.on("connection.update", on_creds)  # line 12: another event's handler
+        fleet.on("connection.update", client_style)  # line 13: no device argument
+        fleet.on("message.upsert", print)  # line 14: no such event
+"""
+
+
+def test_mypy_refuses_fleet_handlers_of_the_wrong_type(tmp_path: Path) -> None:
+    right = tmp_path / "right.py"
+    wrong = tmp_path / "wrong.py"
+    right.write_text(textwrap.dedent(RIGHT).lstrip("\n"), encoding="utf-8")
+    wrong.write_text(textwrap.dedent(WRONG).lstrip("\n"), encoding="utf-8")
+    cache = str(REPO_ROOT / ".mypy_cache")
+    out, err, status = api.run(
+        ["--strict", "--no-error-summary", "--cache-dir", cache, str(right), str(wrong)]
+    )
+    assert status == 1, (out, err)
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert not [line for line in errors if "right.py" in line], errors
+    assert {int(line.split(":")[1]) for line in errors if "wrong.py" in line} == {12, 13, 14}
