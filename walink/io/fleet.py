@@ -59,8 +59,8 @@ handlers (``held`` and each device's ``connection.update`` and ``closed`` events
 runs). An exception in a handler closes the fleet and is raised, as itself, out of its ``async
 with`` (the first, if several devices' handlers raised); the event it was handling stays
 unhandled, delivered again at the next run, and no handler is called after it (every device's
-events not handled by then come again too).
-``wait_closed()`` is what the block awaits meanwhile.
+events not handled by then come again too). ``wait_closed()`` is what the block awaits
+meanwhile.
 
 A device whose client ended for good is released; this fleet claims it again only when it
 ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
@@ -403,11 +403,11 @@ class Fleet:
         """Every device's events and the fleet's claims and releases, until the fleet stops.
 
         One consumer only: iterating and ``on()`` handlers exclude each other (``RuntimeError``).
-        An event counts as handled (its message acked, its history chunk
-        recorded) once the loop asks for the next event, i.e. once the loop body finished;
-        the event a loop stopped on (``break``, an exception) stays unhandled until events are
-        asked for again, and a new loop continues where the last one stopped. Events the fleet
-        closes with unhandled are delivered again at the next run.
+        An event counts as handled (its message acked, its history chunk recorded) once the
+        loop asks for the next event, i.e. once the loop body finished; the event a loop
+        stopped on (``break``, an exception) stays unhandled until events are asked for again,
+        and a new loop continues where the last one stopped. Events the fleet closes with
+        unhandled are delivered again at the next run.
         """
         if self._receive is None:
             raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
@@ -487,9 +487,9 @@ class Fleet:
         every handler for its name returned (no handler: once dispatched). An exception in a
         handler closes the fleet and is raised, as itself, out of its ``async with`` block;
         the event it was handling stays unhandled, delivered again at the next run, and no
-        handler of any device is called after it. With
-        handlers, ``DeviceClaimed`` and ``DeviceReleased`` are not delivered (``held`` says
-        what runs). Await ``wait_closed()`` in the block.
+        handler of any device is called after it. With handlers, ``DeviceClaimed`` and
+        ``DeviceReleased`` are not delivered (``held`` says what runs). Await
+        ``wait_closed()`` in the block.
         """
         if self._handlers.register(name, handler):
             if self._task_group is None:
