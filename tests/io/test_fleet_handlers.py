@@ -152,13 +152,16 @@ async def test_handlers_get_every_devices_events_in_order_and_a_held_one_delays_
 
 
 @BACKENDS
+@pytest.mark.parametrize("buffer", [2, 10_000])
 async def test_handlers_registered_after_the_start_get_what_the_fleet_buffered_first(
-    tmp_path: Path,
+    tmp_path: Path, buffer: int
 ) -> None:
+    """With a buffer of 2 the device's task waits for room when the handlers come: what it
+    holds goes to the handlers too, after the buffer's, before the device's next events."""
     async with one_device(tmp_path) as (emulator, store, device, jid, alice):
         updates: list[tuple[str, str]] = []
         got: list[str] = []
-        async with Fleet(store, fleet_config(emulator)) as fleet:
+        async with Fleet(store, fleet_config(emulator, event_buffer=buffer)) as fleet:
             # nobody takes the events yet: they wait in the fleet's buffer
             with anyio.fail_after(WAIT):
                 while device not in fleet.clients:
