@@ -1,9 +1,12 @@
-"""walink.io._support: the trace's masking of secret node contents, and the transport mapping."""
+"""walink.io._support: the trace's masking of secret node contents, the transport mapping, and the
+``on()`` handler registry."""
 
 from __future__ import annotations
 
 import logging
 
+import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,3 +122,41 @@ def test_check_node_refuses_what_is_not_a_node_and_what_overflows_a_frame() -> N
     with pytest.raises(InvalidNodeError):
         check_node(fits, query=True)
     check_node(Node("iq", {"id": "1"}, b"x" * (MAX_PAYLOAD - 16 - 24)), query=True)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_handlers_run_in_order_awaited_and_stop_at_the_first_error() -> None:
+    from walink.io._support import Handlers
+
+    handlers = Handlers()
+    calls: list[str] = []
+
+    def plain(device: str, event: object) -> None:
+        calls.append(f"plain {device} {event}")
+
+    async def coroutine(device: str, event: object) -> None:
+        await anyio.lowlevel.checkpoint()
+        calls.append(f"async {device} {event}")
+
+    def failing(device: str, event: object) -> None:
+        raise LookupError(event)
+
+    assert handlers.register("node", plain)  # the first: dispatching starts
+    assert not handlers.register("node", coroutine)
+    await handlers.call("node", "d1", 1)
+    await handlers.call("closed", "d1", 2)  # no handler: nothing to wait for
+    assert calls == ["plain d1 1", "async d1 1"]
+    handlers.register("closed", failing)
+    handlers.register("closed", plain)
+    with pytest.raises(LookupError):
+        await handlers.call("closed", "d2", 3)
+    assert calls == ["plain d1 1", "async d1 1"]  # the handler after the failing one never ran
+    with pytest.raises(ValueError, match="unknown event name"):
+        handlers.register("message.upsert", plain)
+    with pytest.raises(RuntimeError, match="on\\(\\) handlers"):
+        handlers.iterate()
+    iterated = Handlers()
+    iterated.iterate()
+    with pytest.raises(RuntimeError, match="iterated"):
+        iterated.register("node", plain)

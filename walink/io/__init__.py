@@ -81,6 +81,7 @@ _LAZY: dict[str, str] = {
     "FleetEvent": "walink.io.fleet",
     "ConnectLimiter": "walink.io.fleet",
     "DeviceEvent": "walink.io.fleet",
+    "DeviceHandler": "walink.io.fleet",
     "DeviceClaimed": "walink.io.fleet",
     "DeviceReleased": "walink.io.fleet",
     "LeaseGroup": "walink.io._lease",
@@ -143,6 +144,7 @@ if TYPE_CHECKING:
     from walink.io.fleet import ConnectLimiter as ConnectLimiter
     from walink.io.fleet import DeviceClaimed as DeviceClaimed
     from walink.io.fleet import DeviceEvent as DeviceEvent
+    from walink.io.fleet import DeviceHandler as DeviceHandler
     from walink.io.fleet import DeviceReleased as DeviceReleased
     from walink.io.fleet import Fleet as Fleet
     from walink.io.fleet import FleetConfig as FleetConfig

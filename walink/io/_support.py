@@ -1,13 +1,15 @@
-"""The ``Client``'s small parts: store opening, error mapping, per-attempt state, waiters."""
+"""The ``Client``'s small parts: store opening, error mapping, per-attempt state, waiters, and the
+``on()`` handler registry a ``Client`` and a ``Fleet`` share."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import random
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar, TypeVarTuple
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.abc
@@ -45,7 +47,7 @@ from walink.io.errors import (
 from walink.io.errors import (
     PairingCodeError as PairingCodeRefused,
 )
-from walink.io.events import ClientEvent, EventQueue
+from walink.io.events import EVENT_NAMES, ClientEvent, EventQueue
 from walink.io.websocket import (
     ConnectError,
     ConnectionLostError,
@@ -291,6 +293,46 @@ class RelayIterator:
         if item is None:
             raise StopAsyncIteration
         return item
+
+
+class Handlers:
+    """The ``on()`` handlers of one event consumer (a ``Client``, a ``Fleet``), by event name, and
+    the rule that iterating and handlers exclude each other (one consumer only: an event handed
+    to a loop and to handlers would be acked by whichever finished first)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, list[Callable[..., Awaitable[None] | None]]] = {}
+        self.dispatching = False
+        """A handler was registered: events go to the handlers."""
+        self.iterating = False
+        """Events were asked for by iteration (or relayed)."""
+
+    def iterate(self) -> None:
+        """Iteration starts; ``RuntimeError`` if handlers take the events."""
+        if self.dispatching:
+            raise RuntimeError("events are delivered to on() handlers: iterate or register")
+        self.iterating = True
+
+    def register(self, name: str, handler: Callable[..., Awaitable[None] | None]) -> bool:
+        """Add ``handler`` for ``name``; True for the first handler (the caller starts
+        dispatching). ``ValueError`` for an unknown name, ``RuntimeError`` while iterating."""
+        if name not in EVENT_NAMES:
+            raise ValueError(f"unknown event name {name!r}")
+        if self.iterating:
+            raise RuntimeError("events are being iterated: iterate or register handlers")
+        self._by_name.setdefault(name, []).append(handler)
+        first, self.dispatching = not self.dispatching, True
+        return first
+
+    async def call(self, name: str, *args: Any) -> None:
+        """Call every handler of ``name`` with ``args``, in order, each awaited when it returns an
+        awaitable; the first exception stops the rest and is raised as is. Once it returns,
+        the event is handled (no handler: at once)."""
+        # a copy: a handler may register another one
+        for handler in list(self._by_name.get(name, ())):
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
 
 
 class Waiter(Generic[T]):

@@ -82,7 +82,6 @@ anyio's clock (and trio's ``MockClock`` runs minutes of backoff instantly).
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import random
@@ -129,6 +128,7 @@ from walink.io._support import (
     Attempt,
     EventIterator,
     EventRouter,
+    Handlers,
     RelayIterator,
     StoreAccess,
     Waiter,
@@ -152,7 +152,6 @@ from walink.io.errors import (
     PairingCodeError,
 )
 from walink.io.events import (
-    EVENT_NAMES,
     ClientEvent,
     EventName,
     EventQueue,
@@ -249,10 +248,8 @@ class Client:
         self._session: ClientSession | None = None
         self._queue = EventQueue(self.config.max_pending_events)
         self._router = EventRouter(self._queue, self._log, self.config.print_qr_in_terminal)
-        self._handlers: dict[str, list[Callable[[Any], Awaitable[None] | None]]] = {}
+        self._handlers = Handlers()
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._dispatching = False
-        self._iterating = False
         self._clock_offset = 0.0
         self._attempt: Attempt | None = None
         self._connections = 0
@@ -336,7 +333,7 @@ class Client:
         task_group.start_soon(self._lifecycle)
         if isinstance(store, LeasedStore):
             task_group.start_soon(self._keep_lease, store)
-        if self._dispatching:
+        if self._handlers.dispatching:
             task_group.start_soon(self._dispatch)
         return self
 
@@ -455,9 +452,7 @@ class Client:
         stopped on (``break``, an exception) stays unhandled until events are asked for again;
         closing the client first leaves it to be delivered again at the next run.
         """
-        if self._dispatching:
-            raise RuntimeError("events are delivered to on() handlers: iterate or register")
-        self._iterating = True
+        self._handlers.iterate()
         return EventIterator(self._queue)
 
     def relay(self) -> AsyncIterator[tuple[ClientEvent, Callable[[], None] | None]]:
@@ -472,9 +467,7 @@ class Client:
         ended, it does nothing (the next client of the device gets the message again). One
         consumer only: relaying, iterating and ``on()`` handlers exclude each other.
         """
-        if self._dispatching:
-            raise RuntimeError("events are delivered to on() handlers: iterate or register")
-        self._iterating = True
+        self._handlers.iterate()
         return RelayIterator(self._queue)
 
     @overload
@@ -538,15 +531,8 @@ class Client:
         exception in a handler closes the client and is raised, as itself, out of its ``async
         with`` block (the event it was handling stays unhandled: delivered again next run).
         """
-        if name not in EVENT_NAMES:
-            raise ValueError(f"unknown event name {name!r}")
-        if self._iterating:
-            raise RuntimeError("events are being iterated: iterate or register handlers")
-        self._handlers.setdefault(name, []).append(handler)
-        if not self._dispatching:
-            self._dispatching = True
-            if self._task_group is not None:
-                self._task_group.start_soon(self._dispatch)
+        if self._handlers.register(name, handler) and self._task_group is not None:
+            self._task_group.start_soon(self._dispatch)
 
     # -- outbound ------------------------------------------------------------------------------
 
@@ -1209,17 +1195,14 @@ class Client:
     async def _dispatch(self) -> None:
         while (event := await self._queue.get()) is not None:
             # handled once every handler for its name returned (none: once dispatched)
-            for handler in list(self._handlers.get(event_name(event), ())):
-                try:
-                    result = handler(event)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as error:
-                    # the application's error: close, then raise it out of `async with` as is
-                    self._log.error("an on() handler raised %r: closing the client", error)
-                    self._handler_error = error
-                    self._request_stop_quietly()
-                    return
+            try:
+                await self._handlers.call(event_name(event), event)
+            except Exception as error:
+                # the application's error: close, then raise it out of `async with` as is
+                self._log.error("an on() handler raised %r: closing the client", error)
+                self._handler_error = error
+                self._request_stop_quietly()
+                return
             self._queue.handled()
 
 

@@ -44,6 +44,24 @@ asks for the next one. Nothing else reports an event handled, so:
   asks for events again; ``aclose()`` with events unhandled (waiting in the buffer, dropped
   while stopping, or the one a loop stopped on) leaves them to the next run, delivered again.
 
+Handlers are the other way to take the events: ``fleet.on(name, handler)``, with the names of
+``Client.on``, calls ``handler(device, event)`` (the device's JID and the client event: what a
+``DeviceEvent`` carries, in its order) for every device's events of that name. Handlers and
+iteration exclude each other (one consumer). With handlers, nothing goes through the buffer:
+each device's task calls the handlers itself, for its own events, in order, one at a time, and
+reports an event handled once every handler for its name returned. So a slow handler delays
+only its own device: the other devices' handlers run on (handlers of different devices run
+concurrently, and must be safe to), and the slow device's backlog waits in its client, whose
+own bound (``max_pending_events``) closes its connection with ``SLOW_CONSUMER``, as a slow
+``Client.on`` handler does. A handler registered after the fleet started first gets, in order,
+what the buffer held until then. ``DeviceClaimed`` and ``DeviceReleased`` are not handed to
+handlers (``held`` and each device's ``connection.update`` and ``closed`` events say what
+runs). An exception in a handler closes the fleet and is raised, as itself, out of its ``async
+with`` (the first, if several devices' handlers raised); the event it was handling stays
+unhandled, delivered again at the next run, and no handler is called after it (every device's
+events not handled by then come again too). ``wait_closed()`` is what the block awaits
+meanwhile.
+
 A device whose client ended for good is released; this fleet claims it again only when it
 ended for the store's sake (``LEASE_LOST``, ``STORE_ERROR``) and its lease is free again.
 
@@ -58,28 +76,44 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from walink._receive.events import IdentityChanged, MessagesUpsert
 from walink.auth.devices import DeviceHandle, DeviceInfo, DeviceStore, open_device_store
 from walink.auth.errors import AuthStoreError, DeviceLeasedError
 from walink.io._lease import LeaseGroup
+from walink.io._support import Handlers
 from walink.io._taskgroup import enter_task_group, exit_task_group
 from walink.io.client import Client
 from walink.io.config import ClientConfig
 from walink.io.errors import ClientClosedError
-from walink.io.events import ClientEvent
+from walink.io.events import (
+    ClientEvent,
+    Closed,
+    ConnectionUpdate,
+    CredsUpdate,
+    EventName,
+    HistoryFailed,
+    MessageFailed,
+    MessageProcessed,
+    NodeReceived,
+    PairingCode,
+    event_name,
+)
+from walink.protocol.history import HistorySet, HistoryStatus
 
 __all__ = [
     "ConnectLimiter",
     "DeviceClaimed",
     "DeviceEvent",
+    "DeviceHandler",
     "DeviceReleased",
     "Fleet",
     "FleetConfig",
@@ -196,6 +230,14 @@ class DeviceReleased:
 
 FleetEvent: TypeAlias = DeviceEvent | DeviceClaimed | DeviceReleased
 
+E = TypeVar("E")
+
+DeviceHandler = Callable[[str, E], Awaitable[None] | None]
+"""A fleet's callback for one device's events of type ``E``: called with the device's JID and
+the event (a ``DeviceEvent``'s two fields, in order), a plain function or a coroutine function.
+``fleet.on("messages.upsert", handler)`` takes a ``DeviceHandler[MessagesUpsert]``, and so on
+for each name of ``Client.on``; a handler of every event takes ``ClientEvent``."""
+
 # an event in the fleet's buffer, with what reports it handled (None: nothing waits on it)
 _Buffered: TypeAlias = tuple[FleetEvent, Callable[[], None] | None]
 
@@ -220,6 +262,9 @@ class Fleet:
     ``async for event in fleet`` has one consumer; a device's message is acked only once that
     consumer handled the ``DeviceEvent`` carrying it (asked for the next event), as with a
     ``Client``.
+
+    ``fleet.on(name, handler)`` is the other way: ``handler(device, event)`` for every device's
+    events of that name, each device's in order, a slow device delaying no other.
 
     ``store`` is a ``DeviceStore`` (used, not closed) or a URL (opened, and closed on exit).
     """
@@ -252,6 +297,12 @@ class Fleet:
         self._leases: LeaseGroup | None = None
         # the sends waiting for room in a full event buffer, given up when the fleet stops
         self._waiting_sends: set[anyio.CancelScope] = set()
+        self._handlers = Handlers()
+        # set once what the buffer held before the first handler came went to the handlers:
+        # the devices' own events wait for it, so each device's stay in order
+        self._backlog_done = anyio.Event()
+        self._handler_error: Exception | None = None
+        self._closed = anyio.Event()
 
     @property
     def leases(self) -> LeaseGroup:
@@ -300,6 +351,11 @@ class Fleet:
                 self._send.close()
             if isinstance(self._store_arg, str) and self._store is not None:
                 await anyio.to_thread.run_sync(self._store.close)
+        error = self._handler_error
+        if error is not None and exc is None:
+            # raised as itself: a handler's error is the application's, not a group of ours
+            self._handler_error = None
+            raise error
         return None
 
     async def aclose(self) -> None:
@@ -326,6 +382,13 @@ class Fleet:
                     await self._all_stopped.wait()
         if self._send is not None:
             self._send.close()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Return once the fleet stopped: ``aclose()`` returned (a handler that raised closes the
+        fleet too; its exception then comes out of ``async with``). What a block that runs on
+        ``on()`` handlers awaits."""
+        await self._closed.wait()
 
     def claim_now(self) -> None:
         """Look for free devices now instead of at the next interval."""
@@ -339,15 +402,139 @@ class Fleet:
     def events(self) -> AsyncIterator[FleetEvent]:
         """Every device's events and the fleet's claims and releases, until the fleet stops.
 
-        One consumer only. An event counts as handled (its message acked, its history chunk
-        recorded) once the loop asks for the next event, i.e. once the loop body finished;
-        the event a loop stopped on (``break``, an exception) stays unhandled until events are
-        asked for again, and a new loop continues where the last one stopped. Events the fleet
-        closes with unhandled are delivered again at the next run.
+        One consumer only: iterating and ``on()`` handlers exclude each other (``RuntimeError``).
+        An event counts as handled (its message acked, its history chunk recorded) once the
+        loop asks for the next event, i.e. once the loop body finished; the event a loop
+        stopped on (``break``, an exception) stays unhandled until events are asked for again,
+        and a new loop continues where the last one stopped. Events the fleet closes with
+        unhandled are delivered again at the next run.
         """
         if self._receive is None:
             raise RuntimeError("the fleet is not running: use `async with Fleet(...)`")
+        self._handlers.iterate()
         return _FleetEvents(self)
+
+    @overload
+    def on(
+        self, name: Literal["connection.update"], handler: DeviceHandler[ConnectionUpdate]
+    ) -> None: ...
+
+    @overload
+    def on(self, name: Literal["creds.update"], handler: DeviceHandler[CredsUpdate]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["node"], handler: DeviceHandler[NodeReceived]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["pairing_code"], handler: DeviceHandler[PairingCode]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["closed"], handler: DeviceHandler[Closed]) -> None: ...
+
+    @overload
+    def on(self, name: Literal["message"], handler: DeviceHandler[MessageProcessed]) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["message.failed"], handler: DeviceHandler[MessageFailed]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messages.upsert"], handler: DeviceHandler[MessagesUpsert]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["identity.changed"], handler: DeviceHandler[IdentityChanged]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messaging-history.set"], handler: DeviceHandler[HistorySet]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messaging-history.status"], handler: DeviceHandler[HistoryStatus]
+    ) -> None: ...
+
+    @overload
+    def on(
+        self, name: Literal["messaging-history.failed"], handler: DeviceHandler[HistoryFailed]
+    ) -> None: ...
+
+    @overload
+    def on(self, name: EventName, handler: DeviceHandler[ClientEvent]) -> None: ...
+
+    def on(self, name: EventName, handler: DeviceHandler[Any]) -> None:
+        """Call ``handler(device, event)`` (a function or coroutine function) for every ``name``
+        event of every device: ``device`` is the device's JID, ``event`` the client event.
+
+        The names and their event types are ``Client.on``'s; a type checker holds the handler to
+        them. The handler takes the device first and the event second, the two fields of the
+        ``DeviceEvent`` that iteration yields, in their order: code moving from ``async for`` to
+        handlers keeps its arguments, and one handler can serve every device.
+
+        As with ``Client.on``: ``ValueError`` for an unknown name; ``RuntimeError`` once the
+        fleet's events are iterated (one consumer); registering before or after entering
+        ``async with`` both work (registered after, the handlers first get, in order, the
+        events the fleet buffered until then). Each device's events go to the handlers in
+        order, one at a time, in that device's own task: a slow handler delays its own device
+        only (its backlog waits in its client, bounded by ``max_pending_events``, then
+        ``SLOW_CONSUMER``), never another device; handlers of different devices run
+        concurrently. An event is handled (a message acked, a history chunk recorded) once
+        every handler for its name returned (no handler: once dispatched). An exception in a
+        handler closes the fleet and is raised, as itself, out of its ``async with`` block;
+        the event it was handling stays unhandled, delivered again at the next run, and no
+        handler of any device is called after it. With handlers, ``DeviceClaimed`` and
+        ``DeviceReleased`` are not delivered (``held`` says what runs). Await
+        ``wait_closed()`` in the block.
+        """
+        if self._handlers.register(name, handler):
+            if self._task_group is None:
+                self._backlog_done.set()  # nothing was buffered yet
+            else:
+                self._task_group.start_soon(self._dispatch_backlog)
+
+    async def _dispatch_backlog(self) -> None:
+        """Hand what the buffer held when the first handler came to the handlers, in order
+        (nothing is added to it afterwards: the devices' tasks call the handlers themselves)."""
+        try:
+            while self._receive is not None:
+                try:
+                    # a device task waiting for room hands its event over to this receive too
+                    event, handled = self._receive.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    return
+                if isinstance(event, DeviceEvent) and not await self._handle(
+                    event.device, event.event, handled
+                ):
+                    return
+        finally:
+            self._backlog_done.set()
+
+    async def _handle(
+        self, device: str, event: ClientEvent, handled: Callable[[], None] | None
+    ) -> bool:
+        """Call the handlers of ``event``, then report it handled: True. A handler that raised
+        closes the fleet (its error is raised out of ``async with``) and leaves the event
+        unhandled: False. Once a handler raised, no handler is called again (as with a
+        ``Client``): the fleet is closing, and what was not handled comes again next run."""
+        if self._handler_error is not None:
+            return False
+        try:
+            await self._handlers.call(event_name(event), device, event)
+        except Exception as error:
+            _log.error("an on() handler raised %r for %s: closing the fleet", error, device)
+            if self._handler_error is None:
+                self._handler_error = error
+            if self._task_group is not None:
+                self._task_group.start_soon(self.aclose)
+            return False
+        if handled is not None:
+            handled()
+        return True
 
     async def _next_event(self) -> FleetEvent:
         if self._receive is None:
@@ -363,8 +550,8 @@ class Fleet:
         return event
 
     async def _emit(self, event: FleetEvent, handled: Callable[[], None] | None = None) -> None:
-        if self._send is None:
-            return
+        if self._send is None or self._handlers.dispatching:
+            return  # handlers take device events straight from the devices' tasks, nothing else
         item: _Buffered = (event, handled)
         # nobody listens any more when the fleet is stopping
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -456,7 +643,13 @@ class Fleet:
                     # each event travels with what reports it handled: the message is acked
                     # once the application is done with it, not once it is in the buffer
                     async for event, handled in client.relay():
-                        await self._emit(DeviceEvent(device=name, event=event), handled)
+                        if not self._handlers.dispatching:
+                            await self._emit(DeviceEvent(device=name, event=event), handled)
+                            continue
+                        # handlers: called here, so a slow one holds this device only
+                        await self._backlog_done.wait()
+                        if not await self._handle(name, event, handled):
+                            break  # the fleet closes; the event stays unhandled
             except (AuthStoreError, ClientClosedError) as error:
                 _log.warning("device %s stopped: %s", name, error)
             closed = client.last_closed
