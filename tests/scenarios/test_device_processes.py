@@ -2,6 +2,11 @@
 
 The emulator runs in the test's event loop; the processes dial it. Leases are short (seconds),
 so takeovers after kill -9 and SIGSTOP happen within the test's time.
+
+A failing test explains itself: each process's stdout lines and stderr are attached to the
+failure, with the Python stacks of every thread of a process still running (the processes
+start with a faulthandler on SIGUSR1) and, on PostgreSQL, what each database session was doing
+and which sessions blocked it.
 """
 
 from __future__ import annotations
@@ -40,13 +45,17 @@ def anyio_backend() -> str:
 
 
 class Running:
-    """A walink subprocess whose stdout JSON lines are collected by a background task."""
+    """A walink subprocess whose stdout JSON lines and stderr are collected by background
+    tasks (stderr too: a pipe nobody reads would block the process once full)."""
 
-    def __init__(self, process: anyio.abc.Process) -> None:
+    def __init__(self, process: anyio.abc.Process, args: tuple[str, ...]) -> None:
         self.process = process
+        self.args = args
         self.lines: list[dict[str, Any]] = []
         self.changed = anyio.Event()
         self.ended = anyio.Event()
+        self._err = bytearray()
+        self._err_ended = anyio.Event()
 
     async def read(self) -> None:
         assert self.process.stdout is not None
@@ -75,28 +84,112 @@ class Running:
     def opened(self) -> bool:
         return any(line.get("connection") == "open" for line in self.lines)
 
-    async def stderr(self) -> str:
+    async def read_stderr(self) -> None:
         assert self.process.stderr is not None
-        chunks = [chunk async for chunk in self.process.stderr]
-        return b"".join(chunks).decode()
+        try:
+            async for chunk in self.process.stderr:
+                self._err += chunk
+        finally:
+            self._err_ended.set()
+
+    async def stderr(self) -> str:
+        """Everything the process wrote on stderr (once it closed it)."""
+        await self._err_ended.wait()
+        return self._err.decode(errors="replace")
+
+    async def explain(self) -> str:
+        """What the process printed, for a failure's report; a process still running first
+        dumps its threads' stacks (SIGUSR1), then is killed."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.send_signal(signal.SIGUSR1)
+            await anyio.sleep(1.0)  # the dump is written by the process's own main thread
+            if self.process.returncode is None:
+                self.process.kill()
+        with anyio.move_on_after(10):
+            await self.process.wait()
+            await self._err_ended.wait()
+            await self.ended.wait()
+        stdout = "\n".join(json.dumps(line) for line in self.lines) or "(nothing)"
+        stderr = self._err.decode(errors="replace") or "(nothing)"
+        return (
+            f"walink {' '.join(self.args[:1])} (pid {self.process.pid}, exit"
+            f" {self.process.returncode}) printed on stdout:\n{stdout}\nand on stderr:\n{stderr}"
+        )
+
+
+# `python -m walink.cli`, with the stacks of every thread dumped to stderr on SIGUSR1
+_MAIN = (
+    "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1);"
+    " from walink.cli import main; sys.exit(main())"
+)
 
 
 @asynccontextmanager
 async def walink(emulator: Emulator, *args: str) -> AsyncIterator[Running]:
-    command = [sys.executable, "-m", "walink.cli", *args, "--json"]
+    command = [sys.executable, "-c", _MAIN, *args, "--json"]
     command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
     async with await anyio.open_process(command, cwd=REPO_ROOT) as process:
-        running = Running(process)
+        running = Running(process, args)
         async with anyio.create_task_group() as group:
             group.start_soon(running.read)
+            group.start_soon(running.read_stderr)
             try:
                 yield running
+            except Exception as error:
+                # the database first, while the processes still hold what they held (once:
+                # the enclosing processes' contexts see the same error after this one)
+                if "--auth" in args and not _noted(error, _SESSIONS):
+                    error.add_note(await _sessions(args[args.index("--auth") + 1]))
+                error.add_note(await running.explain())
+                raise
             finally:
                 if process.returncode is None:
                     process.kill()
                     process.send_signal(signal.SIGCONT)  # a stopped process dies only when run
                 with anyio.fail_after(10):
                     await process.wait()
+
+
+_SESSIONS = "database sessions at the failure:"
+
+
+def _noted(error: BaseException, prefix: str) -> bool:
+    """Whether ``error`` (or one inside it, when a task group wrapped it) has a note
+    starting with ``prefix``."""
+    if any(note.startswith(prefix) for note in getattr(error, "__notes__", ())):
+        return True
+    inner = error.exceptions if isinstance(error, BaseExceptionGroup) else ()
+    return any(_noted(each, prefix) for each in inner)
+
+
+async def _sessions(url: str) -> str:
+    """What every other session of the database at ``url`` is doing (PostgreSQL only)."""
+    if not url.startswith("postgresql://"):
+        return f"(no sessions to show for {url})"
+
+    def query() -> str:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                " round(extract(epoch FROM now() - xact_start)::numeric, 2), left(query, 160)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() ORDER BY pid"
+            ).fetchall()
+        lines = [
+            f"  pid {pid} {state} waits {kind}/{event} blocked by {blockers}"
+            f" in a transaction for {age} s: {statement}"
+            for pid, state, kind, event, blockers, age, statement in rows
+        ]
+        return "\n".join([_SESSIONS, *lines])
+
+    try:
+        with anyio.fail_after(15):
+            return await anyio.to_thread.run_sync(query, abandon_on_cancel=True)
+    except Exception as error:
+        return f"(the database sessions could not be listed: {error!r})"
 
 
 async def _linked(emulator: Emulator, url: str, count: int) -> list[str]:
