@@ -34,7 +34,13 @@ from walink.testing.emulator import Emulator
 pytestmark = pytest.mark.anyio
 
 TTL = 2.5
-"""The lease TTL the processes run with (seconds)."""
+"""The lease TTL of a process whose lease the test lets lapse (killed, paused): short, so the
+test waits little for it (seconds)."""
+LIVE_TTL = 30.0
+"""The lease TTL of a process whose lease the test needs live (refusing another, staying open):
+far past the renewal stalls of a loaded machine, where a holder's renewals have been starved
+for more than 2.5 s while a contender started (its lease lapsed and the process that was to be
+refused took the device over and ran)."""
 WAIT = PROCESS_START
 """A bound on a hang only: each wait includes a fresh process's start."""
 
@@ -56,6 +62,8 @@ class Running:
         self.ended = anyio.Event()
         self._err = bytearray()
         self._err_ended = anyio.Event()
+        self._started = time.monotonic()
+        self._stamps: list[float] = []  # when each line came, from the start (for a report)
 
     async def read(self) -> None:
         assert self.process.stdout is not None
@@ -66,6 +74,7 @@ class Running:
                 line = json.loads(raw)
                 assert isinstance(line, dict) and line["v"] == 1, raw
                 self.lines.append(line)
+                self._stamps.append(time.monotonic() - self._started)
                 self.changed.set()
                 self.changed = anyio.Event()
         except (anyio.EndOfStream, anyio.IncompleteRead):
@@ -110,11 +119,16 @@ class Running:
             await self.process.wait()
             await self._err_ended.wait()
             await self.ended.wait()
-        stdout = "\n".join(json.dumps(line) for line in self.lines) or "(nothing)"
+        stdout = "\n".join(
+            f"+{stamp:.1f}s {json.dumps(line)}"
+            for stamp, line in zip(self._stamps, self.lines, strict=True)
+        )
+        stdout = stdout or "(nothing)"
         stderr = self._err.decode(errors="replace") or "(nothing)"
         return (
             f"walink {' '.join(self.args[:1])} (pid {self.process.pid}, exit"
-            f" {self.process.returncode}) printed on stdout:\n{stdout}\nand on stderr:\n{stderr}"
+            f" {self.process.returncode}, reported +{time.monotonic() - self._started:.1f}s)"
+            f" printed on stdout:\n{stdout}\nand on stderr:\n{stderr}"
         )
 
 
@@ -204,52 +218,63 @@ async def _linked(emulator: Emulator, url: str, count: int) -> list[str]:
 
 
 async def test_one_device_two_processes_kill_and_pause(store_url: str) -> None:
-    connect = ("connect", "--auth", store_url, "--lease-ttl", str(TTL))
+    def connect(ttl: float) -> tuple[str, ...]:
+        return ("connect", "--auth", store_url, "--lease-ttl", str(ttl))
+
     async with Emulator() as emulator:
         await _linked(emulator, store_url, 1)
-        async with walink(emulator, *connect) as first:
+        async with walink(emulator, *connect(LIVE_TTL)) as first:
             await first.wait_for(first.opened)
             # a second process is refused at once, naming the holder
-            async with walink(emulator, *connect) as refused:
+            async with walink(emulator, *connect(TTL)) as refused:
                 with anyio.fail_after(WAIT):  # its start is most of it
                     assert await refused.process.wait() == 2
                 message = await refused.stderr()
             assert f":{first.process.pid}:" in message and "holds its lease" in message
             assert not refused.lines
+            # SIGTERM gives the lease back at once
+            first.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(WAIT):
+                assert await first.process.wait() == 0
+        with open_device_store(store_url) as store:
+            (info,) = store.devices()
+            assert info.holder is None
+        async with walink(emulator, *connect(TTL)) as second:
+            await second.wait_for(second.opened)
             # kill -9 the holder: its lease lapses after the TTL, and only then
-            first.process.kill()
-            await first.process.wait()
+            second.process.kill()
+            await second.process.wait()
             killed_at = time.monotonic()
             with open_device_store(store_url) as store:
                 (info,) = store.devices()
-                assert info.holder is not None and f":{first.process.pid}:" in info.holder
+                assert info.holder is not None and f":{second.process.pid}:" in info.holder
                 with pytest.raises(DeviceLeasedError):
                     store.device(info.id).acquire()
             await anyio.sleep(max(0.0, TTL + 0.2 - (time.monotonic() - killed_at)))
-            async with walink(emulator, *connect) as second:
-                await second.wait_for(second.opened)
-                assert emulator.replaced == 0
-                # pause the holder past its TTL: a third process takes the device over
-                second.process.send_signal(signal.SIGSTOP)
-                await anyio.sleep(TTL + 0.5)
-                async with walink(emulator, *connect) as third:
-                    await third.wait_for(third.opened)
-                    second.process.send_signal(signal.SIGCONT)
-                    # the paused one finds its lease (or its connection) gone and stops for good
-                    with anyio.fail_after(WAIT):
-                        assert await second.process.wait() == 1
-                    await second.ended.wait()
-                    close = [line for line in second.lines if line.get("connection") == "close"]
-                    assert close and close[-1]["reason"] in ("LEASE_LOST", "REPLACED")
-                    assert sum(1 for line in second.lines if line.get("connection") == "open") == 1
-                    # no loop: the new holder stays open, replaced at most the paused one once
-                    await anyio.sleep(TTL * 2)
-                    assert emulator.replaced <= 1
-                    assert not [line for line in third.lines if line.get("connection") == "close"]
-                    assert third.process.returncode is None
-                    third.process.send_signal(signal.SIGTERM)
-                    with anyio.fail_after(10):
-                        assert await third.process.wait() == 0
+        async with walink(emulator, *connect(TTL)) as third:
+            await third.wait_for(third.opened)
+            assert emulator.replaced == 0
+            # pause the holder past its TTL: a fourth process takes the device over
+            third.process.send_signal(signal.SIGSTOP)
+            await anyio.sleep(TTL + 0.5)
+            async with walink(emulator, *connect(LIVE_TTL)) as fourth:
+                await fourth.wait_for(fourth.opened)
+                third.process.send_signal(signal.SIGCONT)
+                # the paused one finds its lease (or its connection) gone and stops for good
+                with anyio.fail_after(WAIT):
+                    assert await third.process.wait() == 1
+                await third.ended.wait()
+                close = [line for line in third.lines if line.get("connection") == "close"]
+                assert close and close[-1]["reason"] in ("LEASE_LOST", "REPLACED")
+                assert sum(1 for line in third.lines if line.get("connection") == "open") == 1
+                # no loop: the new holder stays open, replaced at most the paused one once
+                await anyio.sleep(TTL * 2)
+                assert emulator.replaced <= 1
+                assert not [line for line in fourth.lines if line.get("connection") == "close"]
+                assert fourth.process.returncode is None
+                fourth.process.send_signal(signal.SIGTERM)
+                with anyio.fail_after(10):
+                    assert await fourth.process.wait() == 0
 
 
 def _held(run: Running) -> set[str]:
