@@ -153,8 +153,9 @@ async def walink(emulator: Emulator, *args: str) -> AsyncIterator[Running]:
             except Exception as error:
                 # the database first, while the processes still hold what they held (once:
                 # the enclosing processes' contexts see the same error after this one)
-                if "--auth" in args and not _noted(error, _SESSIONS):
-                    error.add_note(await _sessions(args[args.index("--auth") + 1]))
+                auth = args[args.index("--auth") + 1] if "--auth" in args else ""
+                if auth.startswith("postgresql://") and not _noted(error, _SESSIONS):
+                    error.add_note(await _sessions(auth))
                 error.add_note(await running.explain())
                 raise
             finally:
@@ -178,9 +179,7 @@ def _noted(error: BaseException, prefix: str) -> bool:
 
 
 async def _sessions(url: str) -> str:
-    """What every other session of the database at ``url`` is doing (PostgreSQL only)."""
-    if not url.startswith("postgresql://"):
-        return f"(no sessions to show for {url})"
+    """What every other session of the PostgreSQL database at ``url`` is doing."""
 
     def query() -> str:
         import psycopg
