@@ -2,6 +2,11 @@
 
 The emulator runs in the test's event loop; the processes dial it. Leases are short (seconds),
 so takeovers after kill -9 and SIGSTOP happen within the test's time.
+
+A failing test explains itself: each process's stdout lines and stderr are attached to the
+failure, with the Python stacks of every thread of a process still running (the processes
+start with a faulthandler on SIGUSR1) and, on PostgreSQL, what each database session was doing
+and which sessions blocked it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from walink.testing.emulator import Emulator
 pytestmark = pytest.mark.anyio
 
 TTL = 2.5
-"""The lease TTL the processes run with (seconds)."""
+"""The lease TTL of a process whose lease the test lets lapse (killed, paused): short, so the
+test waits little for it (seconds)."""
+LIVE_TTL = 30.0
+"""The lease TTL of a process whose lease the test needs live (refusing another, staying open):
+far past the renewal stalls of a loaded machine, where a holder's renewals have been starved
+for more than 2.5 s while a contender started (its lease lapsed and the process that was to be
+refused took the device over and ran)."""
 WAIT = PROCESS_START
 """A bound on a hang only: each wait includes a fresh process's start."""
 
@@ -40,13 +51,19 @@ def anyio_backend() -> str:
 
 
 class Running:
-    """A walink subprocess whose stdout JSON lines are collected by a background task."""
+    """A walink subprocess whose stdout JSON lines and stderr are collected by background
+    tasks (stderr too: a pipe nobody reads would block the process once full)."""
 
-    def __init__(self, process: anyio.abc.Process) -> None:
+    def __init__(self, process: anyio.abc.Process, args: tuple[str, ...]) -> None:
         self.process = process
+        self.args = args
         self.lines: list[dict[str, Any]] = []
         self.changed = anyio.Event()
         self.ended = anyio.Event()
+        self._err = bytearray()
+        self._err_ended = anyio.Event()
+        self._started = time.monotonic()
+        self._stamps: list[float] = []  # when each line came, from the start (for a report)
 
     async def read(self) -> None:
         assert self.process.stdout is not None
@@ -57,6 +74,7 @@ class Running:
                 line = json.loads(raw)
                 assert isinstance(line, dict) and line["v"] == 1, raw
                 self.lines.append(line)
+                self._stamps.append(time.monotonic() - self._started)
                 self.changed.set()
                 self.changed = anyio.Event()
         except (anyio.EndOfStream, anyio.IncompleteRead):
@@ -75,28 +93,116 @@ class Running:
     def opened(self) -> bool:
         return any(line.get("connection") == "open" for line in self.lines)
 
-    async def stderr(self) -> str:
+    async def read_stderr(self) -> None:
         assert self.process.stderr is not None
-        chunks = [chunk async for chunk in self.process.stderr]
-        return b"".join(chunks).decode()
+        try:
+            async for chunk in self.process.stderr:
+                self._err += chunk
+        finally:
+            self._err_ended.set()
+
+    async def stderr(self) -> str:
+        """Everything the process wrote on stderr (once it closed it)."""
+        await self._err_ended.wait()
+        return self._err.decode(errors="replace")
+
+    async def explain(self) -> str:
+        """What the process printed, for a failure's report; a process still running first
+        dumps its threads' stacks (SIGUSR1), then is killed."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.send_signal(signal.SIGUSR1)
+            await anyio.sleep(1.0)  # the dump is written by the process's own main thread
+            if self.process.returncode is None:
+                self.process.kill()
+        with anyio.move_on_after(10):
+            await self.process.wait()
+            await self._err_ended.wait()
+            await self.ended.wait()
+        stdout = "\n".join(
+            f"+{stamp:.1f}s {json.dumps(line)}"
+            for stamp, line in zip(self._stamps, self.lines, strict=True)
+        )
+        stdout = stdout or "(nothing)"
+        stderr = self._err.decode(errors="replace") or "(nothing)"
+        return (
+            f"walink {' '.join(self.args[:1])} (pid {self.process.pid}, exit"
+            f" {self.process.returncode}, reported +{time.monotonic() - self._started:.1f}s)"
+            f" printed on stdout:\n{stdout}\nand on stderr:\n{stderr}"
+        )
+
+
+# `python -m walink.cli`, with the stacks of every thread dumped to stderr on SIGUSR1
+_MAIN = (
+    "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1);"
+    " from walink.cli import main; sys.exit(main())"
+)
 
 
 @asynccontextmanager
 async def walink(emulator: Emulator, *args: str) -> AsyncIterator[Running]:
-    command = [sys.executable, "-m", "walink.cli", *args, "--json"]
+    command = [sys.executable, "-c", _MAIN, *args, "--json"]
     command += ["--url", emulator.url, "--trust-root", emulator.trust_root_hex]
     async with await anyio.open_process(command, cwd=REPO_ROOT) as process:
-        running = Running(process)
+        running = Running(process, args)
         async with anyio.create_task_group() as group:
             group.start_soon(running.read)
+            group.start_soon(running.read_stderr)
             try:
                 yield running
+            except Exception as error:
+                # the database first, while the processes still hold what they held (once:
+                # the enclosing processes' contexts see the same error after this one)
+                auth = args[args.index("--auth") + 1] if "--auth" in args else ""
+                if auth.startswith("postgresql://") and not _noted(error, _SESSIONS):
+                    error.add_note(await _sessions(auth))
+                error.add_note(await running.explain())
+                raise
             finally:
                 if process.returncode is None:
                     process.kill()
                     process.send_signal(signal.SIGCONT)  # a stopped process dies only when run
                 with anyio.fail_after(10):
                     await process.wait()
+
+
+_SESSIONS = "database sessions at the failure:"
+
+
+def _noted(error: BaseException, prefix: str) -> bool:
+    """Whether ``error`` (or one inside it, when a task group wrapped it) has a note
+    starting with ``prefix``."""
+    if any(note.startswith(prefix) for note in getattr(error, "__notes__", ())):
+        return True
+    inner = error.exceptions if isinstance(error, BaseExceptionGroup) else ()
+    return any(_noted(each, prefix) for each in inner)
+
+
+async def _sessions(url: str) -> str:
+    """What every other session of the PostgreSQL database at ``url`` is doing."""
+
+    def query() -> str:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                " round(extract(epoch FROM now() - xact_start)::numeric, 2), left(query, 160)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() ORDER BY pid"
+            ).fetchall()
+        lines = [
+            f"  pid {pid} {state} waits {kind}/{event} blocked by {blockers}"
+            f" in a transaction for {age} s: {statement}"
+            for pid, state, kind, event, blockers, age, statement in rows
+        ]
+        return "\n".join([_SESSIONS, *lines])
+
+    try:
+        with anyio.fail_after(15):
+            return await anyio.to_thread.run_sync(query, abandon_on_cancel=True)
+    except Exception as error:
+        return f"(the database sessions could not be listed: {error!r})"
 
 
 async def _linked(emulator: Emulator, url: str, count: int) -> list[str]:
@@ -111,52 +217,63 @@ async def _linked(emulator: Emulator, url: str, count: int) -> list[str]:
 
 
 async def test_one_device_two_processes_kill_and_pause(store_url: str) -> None:
-    connect = ("connect", "--auth", store_url, "--lease-ttl", str(TTL))
+    def connect(ttl: float) -> tuple[str, ...]:
+        return ("connect", "--auth", store_url, "--lease-ttl", str(ttl))
+
     async with Emulator() as emulator:
         await _linked(emulator, store_url, 1)
-        async with walink(emulator, *connect) as first:
+        async with walink(emulator, *connect(LIVE_TTL)) as first:
             await first.wait_for(first.opened)
             # a second process is refused at once, naming the holder
-            async with walink(emulator, *connect) as refused:
+            async with walink(emulator, *connect(TTL)) as refused:
                 with anyio.fail_after(WAIT):  # its start is most of it
                     assert await refused.process.wait() == 2
                 message = await refused.stderr()
             assert f":{first.process.pid}:" in message and "holds its lease" in message
             assert not refused.lines
+            # SIGTERM gives the lease back at once
+            first.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(WAIT):
+                assert await first.process.wait() == 0
+        with open_device_store(store_url) as store:
+            (info,) = store.devices()
+            assert info.holder is None
+        async with walink(emulator, *connect(TTL)) as second:
+            await second.wait_for(second.opened)
             # kill -9 the holder: its lease lapses after the TTL, and only then
-            first.process.kill()
-            await first.process.wait()
+            second.process.kill()
+            await second.process.wait()
             killed_at = time.monotonic()
             with open_device_store(store_url) as store:
                 (info,) = store.devices()
-                assert info.holder is not None and f":{first.process.pid}:" in info.holder
+                assert info.holder is not None and f":{second.process.pid}:" in info.holder
                 with pytest.raises(DeviceLeasedError):
                     store.device(info.id).acquire()
             await anyio.sleep(max(0.0, TTL + 0.2 - (time.monotonic() - killed_at)))
-            async with walink(emulator, *connect) as second:
-                await second.wait_for(second.opened)
-                assert emulator.replaced == 0
-                # pause the holder past its TTL: a third process takes the device over
-                second.process.send_signal(signal.SIGSTOP)
-                await anyio.sleep(TTL + 0.5)
-                async with walink(emulator, *connect) as third:
-                    await third.wait_for(third.opened)
-                    second.process.send_signal(signal.SIGCONT)
-                    # the paused one finds its lease (or its connection) gone and stops for good
-                    with anyio.fail_after(WAIT):
-                        assert await second.process.wait() == 1
-                    await second.ended.wait()
-                    close = [line for line in second.lines if line.get("connection") == "close"]
-                    assert close and close[-1]["reason"] in ("LEASE_LOST", "REPLACED")
-                    assert sum(1 for line in second.lines if line.get("connection") == "open") == 1
-                    # no loop: the new holder stays open, replaced at most the paused one once
-                    await anyio.sleep(TTL * 2)
-                    assert emulator.replaced <= 1
-                    assert not [line for line in third.lines if line.get("connection") == "close"]
-                    assert third.process.returncode is None
-                    third.process.send_signal(signal.SIGTERM)
-                    with anyio.fail_after(10):
-                        assert await third.process.wait() == 0
+        async with walink(emulator, *connect(TTL)) as third:
+            await third.wait_for(third.opened)
+            assert emulator.replaced == 0
+            # pause the holder past its TTL: a fourth process takes the device over
+            third.process.send_signal(signal.SIGSTOP)
+            await anyio.sleep(TTL + 0.5)
+            async with walink(emulator, *connect(LIVE_TTL)) as fourth:
+                await fourth.wait_for(fourth.opened)
+                third.process.send_signal(signal.SIGCONT)
+                # the paused one finds its lease (or its connection) gone and stops for good
+                with anyio.fail_after(WAIT):
+                    assert await third.process.wait() == 1
+                await third.ended.wait()
+                close = [line for line in third.lines if line.get("connection") == "close"]
+                assert close and close[-1]["reason"] in ("LEASE_LOST", "REPLACED")
+                assert sum(1 for line in third.lines if line.get("connection") == "open") == 1
+                # no loop: the new holder stays open, replaced at most the paused one once
+                await anyio.sleep(TTL * 2)
+                assert emulator.replaced <= 1
+                assert not [line for line in fourth.lines if line.get("connection") == "close"]
+                assert fourth.process.returncode is None
+                fourth.process.send_signal(signal.SIGTERM)
+                with anyio.fail_after(10):
+                    assert await fourth.process.wait() == 0
 
 
 def _held(run: Running) -> set[str]:

@@ -382,8 +382,19 @@ class DeviceHandle:
 
     def _take(self, tx: Tx) -> int:
         owner, ttl = self.store.owner, self.store.lease_ttl
-        if not tx.query("SELECT 1 FROM walink_devices WHERE id = ?", (self.id,)):
+        # First the lease as last committed: a plain read waits for no lock (on PostgreSQL), so
+        # a live holder refuses us at once even while one of its writes holds the lease row
+        # (the insert below would wait for that write's commit, however long it takes).
+        rows = tx.query(
+            "SELECT l.owner, l.epoch, l.expires - {now} FROM walink_devices d"
+            " LEFT JOIN walink_leases l ON l.device = d.id WHERE d.id = ?",
+            (self.id,),
+        )
+        if not rows:
             raise UnknownDeviceError(f"no device {self.id!r} in this store", self.store.where)
+        holder, epoch, left = rows[0]
+        if holder is not None and holder != owner and float(left) > 0:
+            raise self._leased(tx, holder, epoch, left)
         rows = tx.query(
             "INSERT INTO walink_leases (device, owner, epoch, expires) VALUES (?, ?, 1, {now} + ?)"
             " ON CONFLICT (device) DO UPDATE SET owner = excluded.owner,"
@@ -397,7 +408,12 @@ class DeviceHandle:
         holder, epoch, left = tx.query(
             "SELECT owner, epoch, expires - {now} FROM walink_leases WHERE device = ?", (self.id,)
         )[0]
-        raise DeviceLeasedError(
+        raise self._leased(tx, holder, epoch, left)
+
+    def _leased(self, tx: Tx, holder: object, epoch: object, left: object) -> DeviceLeasedError:
+        """The refusal naming the lease's ``holder`` (a row of ``walink_leases``)."""
+        assert isinstance(epoch, int) and isinstance(left, float | int)
+        return DeviceLeasedError(
             f"device {self._name(tx)} is running elsewhere: {holder} holds its lease"
             f" (epoch {epoch}, {float(left):.0f} s left unless renewed)",
             self.store.where,
@@ -597,7 +613,9 @@ def open_device_store(
     if text.startswith(("postgresql://", "postgres://")):
         from walink.auth.postgres_store import PostgresBackend
 
-        backend = PostgresBackend(text)
+        # the server ends a session of ours stalled inside a transaction for a whole TTL: a
+        # paused process's row locks must not outlive its lease (they would block a takeover)
+        backend = PostgresBackend(text, stalled_after=lease_ttl)
     else:
         path = text.removeprefix("sqlite://") if text.startswith("sqlite://") else text
         backend = SQLiteBackend(Path(path))

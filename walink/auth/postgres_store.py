@@ -8,6 +8,14 @@ opening a ``postgresql://`` store says how to install it.
 Transactions run at READ COMMITTED (PostgreSQL's default). That suffices: every write first
 updates its device's lease row (the fence), which holds that row's lock until commit, so a
 takeover waits for a write in flight and the write after it sees the new epoch.
+
+That lock is why every session of ours carries two bounds. A process paused inside one of its
+transactions (SIGSTOP, a stalled machine) keeps its row locks for as long as it is paused, and
+PostgreSQL would make a contender wait for them forever. ``idle_in_transaction_session_timeout``
+(``stalled_after``: the device store passes its lease TTL) makes the server end such a session
+and roll its transaction back, so a paused holder's locks go about when its lease lapses. A
+lock held by a session without that bound (another program's) is met by ``lock_timeout``
+(twice ``stalled_after``): the statement fails with ``StoreLockedError`` instead of waiting on.
 """
 
 from __future__ import annotations
@@ -17,7 +25,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from walink.auth.device_sql import SCHEMA_VERSION, Tx, migrate
-from walink.auth.errors import AuthStoreError, StoreReadError, StoreWriteError
+from walink.auth.errors import (
+    AuthStoreError,
+    StoreLockedError,
+    StoreReadError,
+    StoreWriteError,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -65,8 +78,18 @@ class PostgresBackend:
     """Many devices in a PostgreSQL database (tables ``walink_*``, created at first open)."""
 
     def __init__(
-        self, url: str, *, max_connections: int = 10, connect_timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        max_connections: int = 10,
+        connect_timeout: float = 10.0,
+        stalled_after: float = 30.0,
     ) -> None:
+        """``stalled_after``: seconds a session of ours may sit inside a transaction without
+        sending a statement before the server ends it; a lock wait lasts at most twice that
+        (see the module docstring)."""
+        if not stalled_after > 0:
+            raise ValueError("stalled_after must be positive")
         try:
             import psycopg
             import psycopg_pool
@@ -74,8 +97,28 @@ class PostgresBackend:
             raise StoreReadError(INSTALL_HINT, redact_url(url)) from None
         self._psycopg = psycopg
         self._where = redact_url(url)
+        self._lock_timeout = 2 * stalled_after
+        # whole milliseconds, at least 1 (0 would turn the bound off)
+        bounds = (
+            f"{max(1, round(stalled_after * 1000))}ms",
+            f"{max(1, round(self._lock_timeout * 1000))}ms",
+        )
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)",
+                bounds,
+            )
+            conn.commit()  # the pool takes back only an idle connection
+
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=max_connections, open=False, timeout=connect_timeout
+            url,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            timeout=connect_timeout,
+            configure=configure,
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
@@ -108,6 +151,12 @@ class PostgresBackend:
                 return work(_PgTx(cursor))
         except AuthStoreError:
             raise
+        except psycopg.errors.LockNotAvailable as error:
+            raise StoreLockedError(
+                f"a row stayed locked by another session for {self._lock_timeout:g} s"
+                f" (a program keeping a transaction open?) ({error})",
+                self._where,
+            ) from error
         except (psycopg.Error, OSError) as error:
             if write:
                 raise StoreWriteError(f"cannot write ({error})", self._where) from error
