@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.capture_scenarios import T0
+from tests.session.helpers import paired_creds
 from walink.auth.model import Creds
 from walink.capture import (
     CaptureFormatError,
@@ -54,16 +55,8 @@ def _paired(seed: int) -> _Paired:
     """A device paired by QR beforehand (not captured)."""
     hub = Hub(rng=random.Random(seed).randbytes, now=T0, log=lambda line: None)
     hub.history = None
-    config = SessionConfig(trust_root=hub.client_trust_root, policy=PolicyConfig(jitter=0.0))
-    pair = MemoryPair.create(hub, seed=seed + 1, now=T0, config=config)
-    pair.start()
-    pair.scan_qr()
-    assert pair.run_until(lambda: pair.session.connection == "open", limit=60)
-    pair.session.close(now=pair.now)
-    pair.pump()
-    creds = pair.store.load()
-    assert creds is not None
-    return _Paired(hub=hub, creds=creds, now=pair.now + 10.0)
+    creds = paired_creds(hub, seed=seed + 1)
+    return _Paired(hub=hub, creds=creds, now=hub.now + 10.0)
 
 
 def _open(paired: _Paired, path: Path, *, seed: int, redact: bool = True) -> MemoryPair:
