@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.scenarios.harness import config_for, paired_store
+from tests.scenarios.harness import PING, config_for, paired_store
 from walink.auth.devices import DeviceStore, open_device_store
 from walink.io.client import Client
 from walink.io.events import ConnectionUpdate, MessagesUpsert
@@ -24,13 +24,11 @@ from walink.io.fleet import (
     FleetConfig,
     FleetEvent,
 )
-from walink.protocol.binary import Node
 from walink.testing.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
 
 ALICE = "15550002222"
-PING = Node("iq", {"to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"}, [Node("ping")])
 WAIT = 15.0
 
 

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from tests.io.blocking import Blocking, Updates
-from tests.scenarios.harness import config_for, paired_store, running
+from tests.scenarios.harness import PING, config_for, paired_store, running
 from walink.auth import AuthStore, SQLiteStore
 from walink.fsm.reasons import CloseReason
 from walink.io.client import Client
@@ -179,9 +179,6 @@ def test_message_events_have_names() -> None:
     )
     assert [event_name(processed), event_name(failed)] == ["message", "message.failed"]
     assert {"message", "message.failed"} <= EVENT_NAMES
-
-
-PING = Node("iq", {"to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"}, [Node("ping")])
 
 
 async def server_caught_up(client: Client) -> None:
