@@ -262,8 +262,6 @@ class Client:
         self._skip_backoff = False
         self._broken = False
         self._handler_error: Exception | None = None
-        self._query_owners: dict[str, object] = {}
-        """Which caller of ``query`` is waiting under each id (ids are free once answered)."""
         self._entered = False
 
     # -- entering and leaving ------------------------------------------------------------------
@@ -568,16 +566,15 @@ class Client:
             query_id = session.query(node, now=self.now(), timeout=timeout)
         except LocalProtocolError as error:  # its id is taken by a query still waiting
             raise InvalidNodeError(str(error)) from None
-        owner = object()
-        self._query_owners[query_id] = owner
         try:
             outcome = await self._outcome(self._router.queries, query_id)
         finally:
             # answered: a no-op; abandoned (cancelled): no deadline keeps it pending any more.
             # Once this query is answered its id is free, and another caller may have sent a
             # query with the same id before this one resumed: that one is not ours to give up.
-            if self._query_owners.get(query_id) is owner:
-                del self._query_owners[query_id]
+            # Its waiter says so (ours is gone by now; a caller registers its waiter in the same
+            # step as it sends its query).
+            if query_id not in self._router.queries:
                 session.cancel_query(query_id)
         if isinstance(outcome, QueryResult):
             return outcome.node
