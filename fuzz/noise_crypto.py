@@ -20,17 +20,15 @@ Run: ``python fuzz/noise_crypto.py -max_total_time=60`` (atheris; see fuzz/READM
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable
 
 from _atheris import fuzz, instrumented
 
 with instrumented(__name__):
     from walink.protocol import _noise_crypto
-    from walink.protocol._noise_crypto import PURE, Primitives
+    from walink.protocol._noise_crypto import PURE
 
-_TWIN = importlib.import_module(_noise_crypto.C_MODULE) if _noise_crypto.ACCELERATED else None
-TWIN = None if _TWIN is None else Primitives(_TWIN.hkdf, _TWIN.seal, _TWIN.unseal, _TWIN.mix)
+TWIN = _noise_crypto.LOADED if _noise_crypto.ACCELERATED else None
 """The C twin when it is the loaded implementation, else None."""
 
 

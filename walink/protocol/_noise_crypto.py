@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -40,10 +39,21 @@ from typing import NamedTuple
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["ACCELERATED", "PURE", "Primitives", "hkdf", "load_accelerated", "mix", "seal", "unseal"]
+from walink.protocol._builds import file_sha256, pure_python_forced
 
-PURE_ENV_VAR = "WALINK_PURE_PYTHON"
-"""Set (not ``0``): use the pure functions, as the codec then uses its source."""
+__all__ = [
+    "ACCELERATED",
+    "LOADED",
+    "PURE",
+    "Primitives",
+    "hkdf",
+    "load_accelerated",
+    "mix",
+    "seal",
+    "source_sha256",
+    "unseal",
+]
+
 C_MODULE = "walink.protocol._noise_crypto_c"
 C_SOURCE = Path(__file__).with_name("_noise_crypto.c")
 
@@ -132,10 +142,7 @@ PURE = Primitives(hkdf=_pure_hkdf, seal=_pure_seal, unseal=_pure_unseal, mix=_pu
 
 def source_sha256() -> str | None:
     """The hash setup.py records in the C twin, of the source next to this file (None: absent)."""
-    try:
-        return hashlib.sha256(C_SOURCE.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    return file_sha256(C_SOURCE)
 
 
 def load_accelerated() -> ModuleType | None:
@@ -167,7 +174,7 @@ def load_accelerated() -> ModuleType | None:
 
 
 def _choose() -> tuple[Primitives, bool]:
-    if os.environ.get(PURE_ENV_VAR, "") not in ("", "0"):
+    if pure_python_forced():
         return PURE, False
     module = load_accelerated()
     if module is None:
@@ -175,10 +182,10 @@ def _choose() -> tuple[Primitives, bool]:
     return Primitives(module.hkdf, module.seal, module.unseal, module.mix), True
 
 
-_chosen, ACCELERATED = _choose()
-"""Whether the C twin is in use."""
+LOADED, ACCELERATED = _choose()
+"""The primitives in use, and whether they are the C twin's."""
 
-hkdf = _chosen.hkdf
-seal = _chosen.seal
-unseal = _chosen.unseal
-mix = _chosen.mix
+hkdf = LOADED.hkdf
+seal = LOADED.seal
+unseal = LOADED.unseal
+mix = LOADED.mix

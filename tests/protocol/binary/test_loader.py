@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from walink.protocol import binary
+from walink.protocol import _builds, binary
 from walink.protocol.binary import _loader
 
 
@@ -65,7 +65,7 @@ def test_stale_reason(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_stale_build_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(_loader.PURE_ENV_VAR, raising=False)
+    monkeypatch.delenv(_builds.PURE_ENV_VAR, raising=False)
     spec = SimpleNamespace(origin="/x/_codec.cpython-311-x86_64-linux-gnu.so")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
     monkeypatch.setattr(_loader, "_stale_reason", lambda: "the compiled codec is stale")
@@ -84,7 +84,7 @@ def test_stale_build_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) 
 
 def test_librt_version_conflict_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     """A build made against another librt ABI raises ValueError at import: use the source."""
-    monkeypatch.delenv(_loader.PURE_ENV_VAR, raising=False)
+    monkeypatch.delenv(_builds.PURE_ENV_VAR, raising=False)
     spec = SimpleNamespace(origin="/x/_codec.cpython-311-x86_64-linux-gnu.so")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
     monkeypatch.setattr(_loader, "_stale_reason", lambda: None)
@@ -110,7 +110,7 @@ def test_loaded_compiled_codec_matches_the_source() -> None:
 
 def test_ci_runs_the_compiled_codec() -> None:
     """In CI (an editable install with a C compiler) the compiled codec must be what loads."""
-    if os.environ.get("CI") != "true" or os.environ.get(_loader.PURE_ENV_VAR):
+    if os.environ.get("CI") != "true" or os.environ.get(_builds.PURE_ENV_VAR):
         pytest.skip("only checked under CI=true")
     if os.environ.get("WALINK_NO_MYPYC") or shutil.which("cc") is None:
         pytest.skip("compilation disabled or no C compiler")

@@ -8,17 +8,16 @@ warning, rather than stale machine code. ``WALINK_PURE_PYTHON=1`` forces the sou
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
-import os
 import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
 
-PURE_ENV_VAR = "WALINK_PURE_PYTHON"
+from walink.protocol._builds import file_sha256, pure_python_forced
+
 CODEC_MODULE = "walink.protocol.binary._codec"
 BUILD_INFO_MODULE = "walink.protocol.binary._build_info"
 PURE_MODULE = "walink.protocol.binary._codec_pure"
@@ -27,10 +26,7 @@ CODEC_SOURCE = Path(__file__).with_name("_codec.py")
 
 def source_sha256() -> str | None:
     """The hash setup.py records for the codec source, or None when the source is absent."""
-    try:
-        return hashlib.sha256(CODEC_SOURCE.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    return file_sha256(CODEC_SOURCE)
 
 
 def load_source(module_name: str = PURE_MODULE) -> ModuleType:
@@ -70,7 +66,7 @@ def _stale_reason() -> str | None:
 
 def load_codec() -> tuple[ModuleType, bool]:
     """The codec module to use, and whether it is the compiled one."""
-    if os.environ.get(PURE_ENV_VAR, "") not in ("", "0"):
+    if pure_python_forced():
         return load_source(CODEC_MODULE), False
     spec = importlib.util.find_spec(CODEC_MODULE)
     if spec is None or not _is_extension(spec.origin):
